@@ -1,0 +1,1 @@
+"""Checks that explain why numbers may be wrong (``motioneval doctor``)."""

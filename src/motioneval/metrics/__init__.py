@@ -1,0 +1,1 @@
+"""Numeric core: arrays in, numbers out. Depends on numpy and scipy only (never on torch)."""

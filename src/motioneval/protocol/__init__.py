@@ -1,0 +1,1 @@
+"""The evaluation protocol: presets, the replication loop, caching/resume, results and reports."""

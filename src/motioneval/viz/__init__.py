@@ -1,0 +1,1 @@
+"""Stick-figure rendering, plots and reports (extra ``viz``)."""
