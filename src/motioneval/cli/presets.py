@@ -1,0 +1,53 @@
+"""``motioneval presets``: list the protocol presets and their settings."""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "presets",
+        help="list the protocol presets (t2m, mdm, momask, t2m-gpt) and their settings",
+        description="List the named protocol presets. Any setting can be overridden in `motioneval evaluate` "
+                    "with --set key=value; the result is then labelled 'custom' with the differences.",
+    )
+    p.add_argument("names", nargs="*", help="presets to show (default: all)")
+    p.add_argument("--dataset", choices=["humanml3d", "kit"], default="humanml3d",
+                   help="dataset-dependent defaults (minimum length, fps)")
+    p.add_argument("--json", action="store_true", help="print one JSON object {name: settings}")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..protocol.presets import PRESET_NAMES, get_preset
+
+    names = args.names or list(PRESET_NAMES)
+    presets = [get_preset(n, dataset=args.dataset) for n in names]
+    if args.json:
+        print(json.dumps({p.name: p.settings() for p in presets}, indent=2))
+        return 0
+    print(format_table(presets))
+    return 0
+
+
+def format_table(presets: list) -> str:
+    """A plain-text table: one row per setting, one column per preset."""
+    keys = [k for k in presets[0].settings() if k not in ("name", "base", "description")]
+    header = ["setting"] + [p.name for p in presets]
+    rows = [[k] + [_fmt(k, p.settings()[k]) for p in presets] for k in keys]
+    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(header, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines.append("")
+    lines += [f"{p.name}: {p.description}" for p in presets]
+    return "\n".join(lines)
+
+
+def _fmt(key: str, value: object) -> str:
+    if value is None:
+        return "all" if key in ("generated_samples", "mm_captions") else "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,310 @@
+"""Named protocol presets: the settings in which the published evaluation lineages differ.
+
+Numbers from text-to-motion papers are only comparable when the loop around the metrics is the same
+(``protocol.md``, "Presets"). A :class:`Preset` is a frozen record of every such setting; the four
+lineages are in :data:`PRESETS`:
+
+================================  ==================  ====================  ================  ===============
+setting                           ``t2m`` (Guo)       ``mdm``               ``momask``        ``t2m-gpt``
+================================  ==================  ====================  ================  ===============
+replications                      20                  20 (MM pass: 5)       20                20
+generated samples / replication   whole test set      1,024 (32 groups)     whole test set    whole test set
+MultiModality captions x repeats  100 random x 30     4 random groups x 30  first 3 groups    every caption
+diversity pairs                   300                 300                   300 (100 if N<=300)  same
+generated length                  length estimator    ground truth          ground truth      model
+padding of generated motion       zeros               none (all 196)        zeros             zeros
+================================  ==================  ====================  ================  ===============
+
+All four share the ground-truth item rules (lengths 40 <= T < 200, KIT 24; crops to multiples of 4;
+196-frame padding; 20 text tokens), R-precision pools of 32 with top-3, and 10 MultiModality pairs.
+
+``get_preset(name, **overrides)`` returns a record named ``"custom"`` whose :meth:`Preset.differences`
+lists every changed setting against its base; results carry that list.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Dataset-dependent defaults: minimum clip length (frames) and frame rate of the caption time stamps.
+DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
+    "humanml3d": {"min_motion_length": 40, "fps": 20.0},
+    "kit": {"min_motion_length": 24, "fps": 12.5},
+}
+
+GENERATED_LENGTH_SOURCES = ("ground_truth", "estimator", "model")
+PADDING_MODES = ("zeros", "none")
+MM_SELECTIONS = ("random_items", "random_groups", "first_groups", "all")
+FID_METHODS = ("exact", "reference")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Every setting of the evaluation loop that a lineage fixes. Fields (defaults are the shared values):
+
+    Identity
+        ``name``: ``"t2m"``, ``"mdm"``, ``"momask"``, ``"t2m-gpt"`` or ``"custom"`` when overridden;
+        ``base``: the named preset this record derives from; ``description``: one line of provenance;
+        ``dataset``: ``"humanml3d"`` or ``"kit"`` (sets ``min_motion_length`` and ``fps``).
+    Replications
+        ``replications``: full repetitions of the loop (regenerate, re-crop, re-pick captions).
+    Ground-truth items (``protocol.md`` steps 1-5)
+        ``min_motion_length``: clips with ``T < min`` are skipped (40; KIT 24);
+        ``max_motion_length``: clips with ``T >= max`` are skipped (200);
+        ``fps``: frames per second of caption segment times (20; KIT 12.5);
+        ``unit_length``: crops are multiples of it and the evaluator reads ``length // unit`` tokens (4);
+        ``crop_shorter_probability``: chance of the crop ``unit*(floor(T/unit)-1)`` instead of
+        ``unit*floor(T/unit)`` (1/3, the reference's ``choice(['single', 'single', 'double'])``);
+        ``max_frames``: motions are zero-padded to this many frames (196);
+        ``max_text_tokens``: caption tokens kept before ``sos``/``eos`` are added (20; padded to 22).
+    Groups and retrieval
+        ``pool_size``: samples per shuffled group = R-precision candidate pool; incomplete last groups are
+        dropped (32); ``top_k``: R-precision reported for top-1..k (3).
+    Generated side
+        ``generated_samples``: rows generated per replication (``None``: every full group of the test set;
+        MDM 1,024), rounded down to whole groups;
+        ``generated_length``: where generated lengths come from: ``"ground_truth"`` (the item's cropped
+        length is passed to the generator), ``"estimator"`` or ``"model"`` (the generator chooses and
+        returns lengths; the loop passes ``lengths=None``);
+        ``generated_padding``: ``"zeros"`` (frames at and past each length are zeroed before the
+        evaluator) or ``"none"`` (every generated frame up to ``max_frames`` reaches the evaluator, as MDM).
+    Diversity
+        ``diversity_pairs``: pairs drawn (300); ``diversity_pairs_small``: pairs used instead when the
+        sample count is ``<= diversity_pairs`` (MoMask / T2M-GPT: 100; ``None``: such a run is an error).
+    MultiModality
+        ``mm_replications``: replications that also run the MultiModality pass, the first
+        ``min(mm_replications, replications)`` (0 disables it; MDM runs it in a separate mode of 5); ``mm_captions``: captions per MultiModality pass (``None``:
+        all generated rows); ``mm_selection``: how they are chosen among the generated rows:
+        ``"random_items"``, ``"random_groups"`` (whole groups of ``pool_size``), ``"first_groups"`` or
+        ``"all"``; ``mm_repeats``: generations per caption (30); ``mm_pairs``: pairs per caption (10).
+    FID
+        ``fid_method``: ``"exact"`` (symmetric, never fails) or ``"reference"`` (scipy ``sqrtm`` digits).
+    """
+
+    name: str
+    base: str
+    description: str = ""
+    dataset: str = "humanml3d"
+    replications: int = 20
+    min_motion_length: int = 40
+    max_motion_length: int = 200
+    fps: float = 20.0
+    unit_length: int = 4
+    crop_shorter_probability: float = 1.0 / 3.0
+    max_frames: int = 196
+    max_text_tokens: int = 20
+    pool_size: int = 32
+    top_k: int = 3
+    generated_samples: int | None = None
+    generated_length: str = "ground_truth"
+    generated_padding: str = "zeros"
+    diversity_pairs: int = 300
+    diversity_pairs_small: int | None = None
+    mm_replications: int = 20
+    mm_captions: int | None = 100
+    mm_selection: str = "random_items"
+    mm_repeats: int = 30
+    mm_pairs: int = 10
+    fid_method: str = "exact"
+    overrides: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    # ------------------------------------------------------------------ derived values
+    @property
+    def text_tokens(self) -> int:
+        """Padded token count: ``sos`` + ``max_text_tokens`` + ``eos`` (22)."""
+        return self.max_text_tokens + 2
+
+    def diversity_pairs_for(self, num_samples: int) -> int:
+        """Diversity pairs for ``num_samples`` rows under this preset's rule (raises if impossible)."""
+        if num_samples > self.diversity_pairs:
+            return self.diversity_pairs
+        if self.diversity_pairs_small is not None and num_samples > self.diversity_pairs_small:
+            return self.diversity_pairs_small
+        small = f" or {self.diversity_pairs_small}" if self.diversity_pairs_small is not None else ""
+        raise ValueError(
+            f"diversity under preset {self.name!r} draws {self.diversity_pairs}{small} pairs without replacement and "
+            f"needs more samples than pairs; got {num_samples} samples. Evaluate more samples or override "
+            f"diversity_pairs (e.g. --set diversity_pairs={max(1, num_samples // 2)})."
+        )
+
+    @property
+    def effective_mm_replications(self) -> int:
+        """Replications that run the MultiModality pass: ``min(mm_replications, replications)``."""
+        return min(self.mm_replications, self.replications)
+
+    def settings(self) -> dict[str, Any]:
+        """All settings as a plain dict (identity fields included, ``overrides`` excluded)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "overrides"}
+
+    def differences(self) -> dict[str, dict[str, Any]]:
+        """``{setting: {"preset": base value, "value": this value}}`` for every setting differing from the base."""
+        reference = _named(self.base, self.dataset)
+        out = {}
+        for key, value in self.settings().items():
+            if key in ("name", "description"):
+                continue
+            if getattr(reference, key) != value:
+                out[key] = {"preset": getattr(reference, key), "value": value}
+        return out
+
+    def for_dataset(self, dataset: str) -> "Preset":
+        """The same preset and overrides for another dataset (``"humanml3d"`` or ``"kit"``)."""
+        if dataset == self.dataset:
+            return self
+        return get_preset(self.base, dataset=dataset, **dict(self.overrides))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Settings plus the differences from the base (what results record)."""
+        return {**self.settings(), "differences": self.differences()}
+
+
+def _validate(p: Preset) -> None:
+    def fail(msg: str) -> None:
+        raise ValueError(f"preset {p.name!r}: {msg}")
+
+    if p.dataset not in DATASET_DEFAULTS:
+        fail(f"dataset must be one of {sorted(DATASET_DEFAULTS)}; got {p.dataset!r}")
+    for key in ("replications", "unit_length", "max_frames", "max_text_tokens", "pool_size", "top_k",
+                "diversity_pairs", "mm_repeats", "mm_pairs", "min_motion_length", "max_motion_length"):
+        value = getattr(p, key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            fail(f"{key} must be a positive integer; got {value!r}")
+    if not isinstance(p.mm_replications, int) or p.mm_replications < 0:
+        fail(f"mm_replications must be an integer >= 0; got {p.mm_replications!r}")
+    if p.min_motion_length >= p.max_motion_length:
+        fail(f"min_motion_length ({p.min_motion_length}) must be < max_motion_length ({p.max_motion_length})")
+    if p.max_frames % p.unit_length:
+        fail(f"max_frames ({p.max_frames}) must be a multiple of unit_length ({p.unit_length})")
+    if p.top_k > p.pool_size:
+        fail(f"top_k ({p.top_k}) cannot exceed pool_size ({p.pool_size})")
+    if not 0.0 <= p.crop_shorter_probability <= 1.0:
+        fail(f"crop_shorter_probability must be in [0, 1]; got {p.crop_shorter_probability}")
+    if not p.fps > 0:
+        fail(f"fps must be positive; got {p.fps}")
+    if p.generated_samples is not None and (not isinstance(p.generated_samples, int)
+                                            or p.generated_samples < p.pool_size):
+        fail(f"generated_samples must be None (whole test set) or an integer >= pool_size ({p.pool_size}); "
+             f"got {p.generated_samples!r}")
+    if p.mm_captions is not None and (not isinstance(p.mm_captions, int) or p.mm_captions < 1):
+        fail(f"mm_captions must be None (all) or a positive integer; got {p.mm_captions!r}")
+    if p.diversity_pairs_small is not None and not 0 < p.diversity_pairs_small < p.diversity_pairs:
+        fail(f"diversity_pairs_small must be None or in (0, diversity_pairs); got {p.diversity_pairs_small!r}")
+    if p.mm_pairs >= p.mm_repeats:
+        fail(f"mm_pairs ({p.mm_pairs}) must be smaller than mm_repeats ({p.mm_repeats}): pairs are drawn "
+             f"without replacement from the repeats")
+    for key, allowed in (("generated_length", GENERATED_LENGTH_SOURCES), ("generated_padding", PADDING_MODES),
+                         ("mm_selection", MM_SELECTIONS), ("fid_method", FID_METHODS)):
+        if getattr(p, key) not in allowed:
+            fail(f"{key} must be one of {list(allowed)}; got {getattr(p, key)!r}")
+    if p.mm_selection == "all" and p.mm_captions is not None:
+        fail("mm_selection='all' takes every generated row; set mm_captions=None")
+    if p.mm_selection != "all" and p.mm_captions is None:
+        fail(f"mm_selection={p.mm_selection!r} needs mm_captions (a count)")
+    if p.mm_selection in ("random_groups", "first_groups") and p.mm_captions % p.pool_size:
+        fail(f"mm_selection={p.mm_selection!r} takes whole groups: mm_captions ({p.mm_captions}) must be a "
+             f"multiple of pool_size ({p.pool_size})")
+
+
+_COMMON = dict(replications=20, pool_size=32, top_k=3, unit_length=4, max_frames=196, max_text_tokens=20,
+               max_motion_length=200, mm_repeats=30, mm_pairs=10, diversity_pairs=300, fid_method="exact")
+
+_DEFINITIONS: dict[str, dict[str, Any]] = {
+    "t2m": dict(
+        description="Guo et al., CVPR 2022 (text-to-motion): whole test set, lengths from a length estimator, "
+                    "MultiModality on 100 random captions x 30",
+        generated_samples=None, generated_length="estimator", generated_padding="zeros",
+        mm_replications=20, mm_captions=100, mm_selection="random_items", diversity_pairs_small=None,
+    ),
+    "mdm": dict(
+        description="Tevet et al., ICLR 2023 (MDM, eval_humanml.py): 1,024 samples, ground-truth lengths, no "
+                    "padding of generated frames, MultiModality in a separate mode (5 replications, 4 groups)",
+        generated_samples=1024, generated_length="ground_truth", generated_padding="none",
+        mm_replications=5, mm_captions=128, mm_selection="random_groups", diversity_pairs_small=None,
+    ),
+    "momask": dict(
+        description="Guo et al., CVPR 2024 (MoMask): whole test set, ground-truth lengths, MultiModality on the "
+                    "first 3 groups, 100 diversity pairs when N <= 300",
+        generated_samples=None, generated_length="ground_truth", generated_padding="zeros",
+        mm_replications=20, mm_captions=96, mm_selection="first_groups", diversity_pairs_small=100,
+    ),
+    "t2m-gpt": dict(
+        description="Zhang et al., CVPR 2023 (T2M-GPT): whole test set, lengths predicted by the model, "
+                    "MultiModality on every caption, 100 diversity pairs when N <= 300",
+        generated_samples=None, generated_length="model", generated_padding="zeros",
+        mm_replications=20, mm_captions=None, mm_selection="all", diversity_pairs_small=100,
+    ),
+}
+
+PRESET_NAMES: tuple[str, ...] = tuple(_DEFINITIONS)
+
+
+def _named(name: str, dataset: str = "humanml3d") -> Preset:
+    if name not in _DEFINITIONS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESET_NAMES)}")
+    if dataset not in DATASET_DEFAULTS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASET_DEFAULTS)}")
+    return Preset(name=name, base=name, dataset=dataset, **_COMMON, **DATASET_DEFAULTS[dataset],
+                  **_DEFINITIONS[name])
+
+
+#: The four lineages on HumanML3D (use ``get_preset(name, dataset="kit")`` for KIT-ML).
+PRESETS: dict[str, Preset] = {name: _named(name) for name in PRESET_NAMES}
+
+_NOT_OVERRIDABLE = {"name", "base", "description", "dataset", "overrides"}
+
+
+def get_preset(name: str | Preset, *, dataset: str | None = None, **overrides: Any) -> Preset:
+    """The preset ``name`` (or a :class:`Preset`), with ``overrides`` applied.
+
+    ``dataset`` (``"humanml3d"``/``"kit"``) picks the dataset-dependent defaults without counting as an
+    override. Any other field may be overridden; the result is then named ``"custom"`` and
+    :meth:`Preset.differences` lists the changes. Unknown keys raise ``ValueError``.
+    """
+    if isinstance(name, Preset):
+        merged = {**dict(name.overrides), **overrides}
+        return get_preset(name.base, dataset=dataset or name.dataset, **merged)
+    base = _named(name, dataset or "humanml3d")
+    fields = {f.name for f in dataclasses.fields(Preset)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(f"unknown preset setting(s) {unknown}; valid settings: "
+                         f"{', '.join(sorted(fields - _NOT_OVERRIDABLE))}")
+    fixed = sorted(set(overrides) & _NOT_OVERRIDABLE)
+    if fixed:
+        raise ValueError(f"{fixed} cannot be overridden (pass dataset= for the dataset)")
+    if not overrides:
+        return base
+    candidate = dataclasses.replace(base, **overrides)
+    if candidate == base:  # overrides that restate the preset's own values
+        return dataclasses.replace(base, overrides=dict(overrides))
+    return dataclasses.replace(candidate, name="custom", overrides=dict(overrides))
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse a CLI ``key=value`` override; the value is converted to the setting's type
+    (``none``/``null`` -> ``None``, ints, floats, strings)."""
+    if "=" not in text:
+        raise ValueError(f"override {text!r} must look like key=value (e.g. replications=5)")
+    key, raw = (s.strip() for s in text.split("=", 1))
+    fields = {f.name: f for f in dataclasses.fields(Preset)}
+    if key not in fields or key in _NOT_OVERRIDABLE:
+        raise ValueError(f"unknown preset setting {key!r} in --set {text!r}; valid settings: "
+                         f"{', '.join(sorted(set(fields) - _NOT_OVERRIDABLE))}")
+    if raw.lower() in ("none", "null"):
+        return key, None
+    default = getattr(PRESETS["t2m"], key)
+    kinds = [type(getattr(p, key)) for p in PRESETS.values() if getattr(p, key) is not None]
+    kind = kinds[0] if kinds else type(default)
+    try:
+        if kind is int:
+            return key, int(raw)
+        if kind is float:
+            return key, float(raw)
+    except ValueError:
+        raise ValueError(f"--set {text!r}: {key} needs a {kind.__name__}; got {raw!r}") from None
+    return key, raw

@@ -1,0 +1,397 @@
+"""The result of an evaluation run: per-replication values, summaries, provenance, and its file formats.
+
+``results.json`` (schema below, ``schema_version`` 1) is the complete record; ``results.md`` (Markdown table),
+``results.csv`` (one line per method and metric) and ``results.tex`` (LaTeX rows in the papers' style,
+``$0.489^{\\pm.025}$``) are views of it. All are written atomically.
+
+``results.json``::
+
+    {
+      "schema_version": 1,
+      "motioneval_version": "0.1.0",
+      "created": "2025-01-01T00:00:00+00:00",          # UTC, informational
+      "preset": {"name": "mdm" | "custom", "base": "mdm", ..., "differences": {key: {"preset": a, "value": b}}},
+      "seed": 0,
+      "replications": 20,
+      "rows": [                                        # ground truth first, then the model
+        {"name": "ground truth", "kind": "ground_truth",
+         "num_samples": 4384,                          # rows scored per replication
+         "metrics": {"r_precision_top1": {"values": [...], "mean": 0.51, "ci95": 0.003, "n": 20}, ...}},
+        {"name": "<model>", "kind": "model", ...}],
+      "sample_counts": {...},                          # items, rows per pass, MultiModality captions x repeats
+      "fid_diagnostics": {"<row name>": [diagnostics dict per replication]},
+      "provenance": {"evaluator": {file: sha256}, "dataset": {...}, "generated": {...}},
+      "versions": {"python": ..., "numpy": ..., "scipy": ..., "torch": ..., "motioneval": ...},
+      "settings": {...},                               # run settings outside the preset (split, chunk size, ...)
+      "warnings": ["..."],
+      "timing": {"seconds": ...}
+    }
+
+A metric value is ``null`` in a replication where it was not computed (MultiModality outside
+``mm_replications``); ``mean``/``ci95`` summarize the computed values with
+:func:`motioneval.metrics.confidence.confidence_interval` (``mean +- 1.96 * std / sqrt(n)``, population std).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import platform
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._io import atomic_write_json, atomic_write_text
+
+SCHEMA_VERSION = 1
+
+#: Metric keys in table order, with their column label and direction (what "better" means).
+METRICS: dict[str, tuple[str, str]] = {
+    "r_precision_top1": ("R@1", "higher"),
+    "r_precision_top2": ("R@2", "higher"),
+    "r_precision_top3": ("R@3", "higher"),
+    "fid": ("FID", "lower"),
+    "matching_score": ("MM Dist", "lower"),
+    "diversity": ("Diversity", "closer to ground truth"),
+    "multimodality": ("MModality", "higher"),
+}
+_ARROWS = {"higher": "↑", "lower": "↓", "closer to ground truth": "→"}
+_LATEX_ARROWS = {"higher": r"$\uparrow$", "lower": r"$\downarrow$", "closer to ground truth": r"$\rightarrow$"}
+
+FILES = {"json": "results.json", "markdown": "results.md", "csv": "results.csv", "latex": "results.tex"}
+
+
+@dataclass
+class MetricSummary:
+    """Per-replication ``values`` (``None`` where not computed) and their ``mean`` and 95% half-width ``ci95``."""
+
+    values: list[float | None]
+    mean: float | None = None
+    ci95: float | None = None
+
+    @property
+    def n(self) -> int:
+        """Replications with a value."""
+        return sum(v is not None for v in self.values)
+
+    @classmethod
+    def from_values(cls, values: Sequence[float | None]) -> "MetricSummary":
+        """Summarize with the protocol's confidence interval (see module docstring)."""
+        from ..metrics.confidence import confidence_interval
+
+        vals = [None if v is None else float(v) for v in values]
+        present = [v for v in vals if v is not None]
+        if not present:
+            return cls(vals)
+        if not all(math.isfinite(v) for v in present):
+            return cls(vals, float("nan"), float("nan"))
+        if len(present) == 1:
+            return cls(vals, present[0], 0.0)
+        mean, half = confidence_interval(np.asarray(present, dtype=np.float64))
+        return cls(vals, float(mean), float(half))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"values": self.values, "mean": self.mean, "ci95": self.ci95, "n": self.n}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "MetricSummary":
+        return cls(list(d["values"]), d.get("mean"), d.get("ci95"))
+
+
+@dataclass
+class Row:
+    """One method of the table: the ground truth or a model."""
+
+    name: str
+    kind: str  # "ground_truth" | "model"
+    metrics: dict[str, MetricSummary]
+    num_samples: int = 0
+
+    def __getitem__(self, metric: str) -> MetricSummary:
+        try:
+            return self.metrics[metric]
+        except KeyError:
+            raise KeyError(f"row {self.name!r} has no metric {metric!r}; it has {sorted(self.metrics)}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "num_samples": self.num_samples,
+                "metrics": {k: v.to_dict() for k, v in self.metrics.items()}}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Row":
+        return cls(d["name"], d["kind"], {k: MetricSummary.from_dict(v) for k, v in d["metrics"].items()},
+                   int(d.get("num_samples", 0)))
+
+
+@dataclass
+class Result:
+    """Everything an evaluation produced; see the module docstring for the JSON schema.
+
+    ``result.model["fid"].mean``, ``result.ground_truth["r_precision_top1"].values`` ...
+    """
+
+    rows: list[Row]
+    preset: dict[str, Any]
+    seed: int
+    replications: int
+    sample_counts: dict[str, Any] = field(default_factory=dict)
+    fid_diagnostics: dict[str, list[Any]] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str | None] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    timing: dict[str, float] = field(default_factory=dict)
+    created: str = ""
+    schema_version: int = SCHEMA_VERSION
+
+    # -------------------------------------------------------------------- access
+    def row(self, name_or_kind: str) -> Row:
+        """The row named ``name_or_kind``, or the first of that kind (``"ground_truth"``/``"model"``)."""
+        for r in self.rows:
+            if r.name == name_or_kind:
+                return r
+        for r in self.rows:
+            if r.kind == name_or_kind:
+                return r
+        raise KeyError(f"no row {name_or_kind!r}; rows are {[r.name for r in self.rows]}")
+
+    @property
+    def ground_truth(self) -> Row:
+        return self.row("ground_truth")
+
+    @property
+    def model(self) -> Row:
+        return self.row("model")
+
+    @property
+    def preset_name(self) -> str:
+        return str(self.preset.get("name", "?"))
+
+    # -------------------------------------------------------------------- (de)serialization
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "motioneval_version": self.versions.get("motioneval"),
+            "created": self.created,
+            "preset": self.preset,
+            "seed": self.seed,
+            "replications": self.replications,
+            "rows": [r.to_dict() for r in self.rows],
+            "sample_counts": self.sample_counts,
+            "fid_diagnostics": self.fid_diagnostics,
+            "provenance": self.provenance,
+            "versions": self.versions,
+            "settings": self.settings,
+            "warnings": self.warnings,
+            "timing": self.timing,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Result":
+        version = d.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"results schema_version {version!r} is not supported (this motioneval reads "
+                             f"version {SCHEMA_VERSION}); re-score the run with this version")
+        return cls(
+            rows=[Row.from_dict(r) for r in d["rows"]],
+            preset=dict(d["preset"]),
+            seed=int(d["seed"]),
+            replications=int(d["replications"]),
+            sample_counts=dict(d.get("sample_counts", {})),
+            fid_diagnostics=dict(d.get("fid_diagnostics", {})),
+            provenance=dict(d.get("provenance", {})),
+            versions=dict(d.get("versions", {})),
+            settings=dict(d.get("settings", {})),
+            warnings=list(d.get("warnings", [])),
+            timing=dict(d.get("timing", {})),
+            created=str(d.get("created", "")),
+            schema_version=int(version),
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, default=_json_default, allow_nan=True) + "\n"
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Result":
+        """Read ``results.json`` (or the folder holding it)."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / FILES["json"]
+        if not path.is_file():
+            raise FileNotFoundError(f"results file not found: {path}")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not valid JSON ({exc}); was it written by motioneval?") from exc
+        return cls.from_dict(data)
+
+    def save(self, out_dir: str | Path) -> dict[str, Path]:
+        """Write results.json/.md/.csv/.tex atomically into ``out_dir``; returns ``{format: path}``."""
+        out = Path(out_dir)
+        paths = {
+            "json": atomic_write_json(out / FILES["json"], json.loads(self.to_json())),
+            "markdown": atomic_write_text(out / FILES["markdown"], self.to_markdown() + "\n"),
+            "csv": atomic_write_text(out / FILES["csv"], self.to_csv()),
+            "latex": atomic_write_text(out / FILES["latex"], self.to_latex() + "\n"),
+        }
+        return paths
+
+    # -------------------------------------------------------------------- views
+    def metric_keys(self) -> list[str]:
+        """Metrics present in any row, in table order (extras after the protocol's)."""
+        present = {k for r in self.rows for k in r.metrics}
+        return [k for k in METRICS if k in present] + sorted(present - set(METRICS))
+
+    def to_markdown(self, digits: int = 3) -> str:
+        """A Markdown table, ``mean ± ci95`` per cell, with a caption line naming preset, seed and counts."""
+        keys = self.metric_keys()
+        header = ["Method"] + [_label(k) + " " + _ARROWS.get(_direction(k), "") for k in keys]
+        lines = ["| " + " | ".join(h.strip() for h in header) + " |",
+                 "|" + "|".join([":---"] + ["---:"] * len(keys)) + "|"]
+        for r in self.rows:
+            cells = [_md_escape(r.name)] + [_plain_cell(r.metrics.get(k), digits) for k in keys]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+        lines.append(f"Preset `{self.preset_name}`" + _differences_text(self.preset)
+                     + f", {self.replications} replications, seed {self.seed}, mean ± 95% CI "
+                     f"(1.96 · std / √n).")
+        return "\n".join(lines)
+
+    def to_csv(self) -> str:
+        """One line per (method, metric): mean, ci95, replications with a value, then per-replication values."""
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        n = self.replications
+        w.writerow(["method", "kind", "metric", "mean", "ci95", "n"] + [f"replication_{i}" for i in range(n)])
+        for r in self.rows:
+            for k in self.metric_keys():
+                s = r.metrics.get(k)
+                if s is None:
+                    continue
+                values = [("" if v is None else repr(float(v))) for v in s.values]
+                w.writerow([r.name, r.kind, k, _csv_num(s.mean), _csv_num(s.ci95), s.n]
+                           + values + [""] * (n - len(values)))
+        return buf.getvalue()
+
+    def to_latex(self, digits: int = 3) -> str:
+        """LaTeX table rows in the papers' style: ``Name & $0.489^{\\pm.025}$ & ... \\\\`` after a header comment."""
+        keys = self.metric_keys()
+        head = " & ".join(["Method"] + [f"{_label(k)}{_LATEX_ARROWS.get(_direction(k), '')}" for k in keys])
+        lines = [f"% motioneval {self.versions.get('motioneval', '')}, preset {self.preset_name}, "
+                 f"{self.replications} replications, seed {self.seed}",
+                 f"% {head} \\\\"]
+        for r in self.rows:
+            cells = [_latex_escape(r.name)] + [latex_cell(r.metrics.get(k), digits) for k in keys]
+            lines.append(" & ".join(cells) + r" \\")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_markdown()
+
+
+# ---------------------------------------------------------------------------------------- formatting helpers
+def format_pm(mean: float, ci: float, digits: int = 3) -> str:
+    r"""The papers' ``mean^{\pm ci}`` with ``digits`` decimals and the CI's leading zero dropped:
+    ``format_pm(0.489, 0.025) == "0.489^{\pm.025}"``."""
+    m = f"{mean:.{digits}f}"
+    c = f"{abs(ci):.{digits}f}"
+    if c.startswith("0.") and digits > 0:
+        c = c[1:]
+    return f"{m}^{{\\pm{c}}}"
+
+
+def latex_cell(summary: MetricSummary | None, digits: int = 3) -> str:
+    if summary is None or summary.mean is None:
+        return "-"
+    if not math.isfinite(summary.mean):
+        return "nan"
+    if summary.n <= 1 or summary.ci95 is None:
+        return f"${summary.mean:.{digits}f}$"
+    return "$" + format_pm(summary.mean, summary.ci95, digits) + "$"
+
+
+def _plain_cell(summary: MetricSummary | None, digits: int) -> str:
+    if summary is None or summary.mean is None:
+        return "-"
+    if summary.n <= 1 or summary.ci95 is None:
+        return f"{summary.mean:.{digits}f}"
+    return f"{summary.mean:.{digits}f} ± {summary.ci95:.{digits}f}"
+
+
+def _label(key: str) -> str:
+    return METRICS.get(key, (key, ""))[0]
+
+
+def _direction(key: str) -> str:
+    return METRICS.get(key, ("", ""))[1]
+
+
+def _differences_text(preset: Mapping[str, Any]) -> str:
+    diffs = preset.get("differences") or {}
+    if not diffs:
+        return ""
+    parts = [f"{k}={v['value']} (preset {preset.get('base')}: {v['preset']})" for k, v in diffs.items()]
+    return " (" + "; ".join(parts) + ")"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _latex_escape(text: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
+                 ("$", r"\$"), ("{", r"\{"), ("}", r"\}")):
+        text = text.replace(a, b)
+    return text
+
+
+def _csv_num(x: float | None) -> str:
+    return "" if x is None else repr(float(x))
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, (set, tuple)):
+        return list(obj)
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+# ---------------------------------------------------------------------------------------- provenance helpers
+def library_versions() -> dict[str, str | None]:
+    """Versions of python, numpy, scipy, torch (``None`` if absent) and motioneval, plus the platform."""
+    import importlib.metadata as md
+
+    from .. import __version__
+
+    def version(pkg: str) -> str | None:
+        module = sys.modules.get(pkg)
+        if module is not None and hasattr(module, "__version__"):
+            return str(module.__version__)
+        try:
+            return md.version(pkg)
+        except md.PackageNotFoundError:
+            return None
+
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": version("scipy"),
+        "torch": version("torch"),
+        "motioneval": __version__,
+        "platform": platform.platform(),
+    }
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()

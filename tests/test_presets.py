@@ -1,0 +1,122 @@
+"""Preset records against the spec table (protocol.md, "Presets") and override semantics."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from motioneval.cli.main import main
+from motioneval.protocol.presets import PRESETS, Preset, get_preset, parse_override
+
+# The spec table, transcribed setting by setting (protocol.md "Presets"; metrics.md for the shared values).
+SPEC = {
+    "t2m": dict(replications=20, mm_replications=20, generated_samples=None, mm_captions=100,
+                mm_selection="random_items", diversity_pairs=300, diversity_pairs_small=None,
+                generated_length="estimator", generated_padding="zeros"),
+    "mdm": dict(replications=20, mm_replications=5, generated_samples=1024, mm_captions=128,
+                mm_selection="random_groups", diversity_pairs=300, diversity_pairs_small=None,
+                generated_length="ground_truth", generated_padding="none"),
+    "momask": dict(replications=20, mm_replications=20, generated_samples=None, mm_captions=96,
+                   mm_selection="first_groups", diversity_pairs=300, diversity_pairs_small=100,
+                   generated_length="ground_truth", generated_padding="zeros"),
+    "t2m-gpt": dict(replications=20, mm_replications=20, generated_samples=None, mm_captions=None,
+                    mm_selection="all", diversity_pairs=300, diversity_pairs_small=100,
+                    generated_length="model", generated_padding="zeros"),
+}
+SHARED = dict(pool_size=32, top_k=3, unit_length=4, max_frames=196, max_text_tokens=20, min_motion_length=40,
+              max_motion_length=200, fps=20.0, mm_repeats=30, mm_pairs=10)
+
+
+@pytest.mark.parametrize("name", sorted(SPEC))
+def test_preset_matches_spec_table(name):
+    p = PRESETS[name]
+    assert p.name == p.base == name and p.dataset == "humanml3d"
+    for key, value in {**SPEC[name], **SHARED}.items():
+        assert getattr(p, key) == value, (name, key)
+    assert p.crop_shorter_probability == pytest.approx(1 / 3)
+    assert p.text_tokens == 22
+    assert p.differences() == {}
+    assert p.description
+
+
+def test_mdm_generated_samples_are_32_groups_and_mm_is_4_groups():
+    p = PRESETS["mdm"]
+    assert p.generated_samples == 32 * p.pool_size
+    assert p.mm_captions == 4 * p.pool_size
+    assert PRESETS["momask"].mm_captions == 3 * PRESETS["momask"].pool_size
+
+
+def test_kit_defaults_are_not_overrides():
+    p = get_preset("momask", dataset="kit")
+    assert (p.min_motion_length, p.fps, p.name) == (24, 12.5, "momask")
+    assert p.differences() == {}
+    assert PRESETS["momask"].for_dataset("kit") == p
+
+
+def test_overrides_make_custom_with_differences():
+    p = get_preset("mdm", replications=3, diversity_pairs=50)
+    assert p.name == "custom" and p.base == "mdm"
+    assert p.differences() == {"replications": {"preset": 20, "value": 3},
+                               "diversity_pairs": {"preset": 300, "value": 50}}
+    assert p.effective_mm_replications == 3
+    kit = p.for_dataset("kit")
+    assert kit.name == "custom" and kit.min_motion_length == 24 and set(kit.differences()) == {
+        "replications", "diversity_pairs"}
+    # restating a preset value is not a difference
+    assert get_preset("mdm", replications=20).name == "mdm"
+    # re-deriving from a Preset merges overrides
+    assert get_preset(p, top_k=2).differences()["top_k"] == {"preset": 3, "value": 2}
+    d = p.to_dict()
+    assert d["differences"] and json.loads(json.dumps(d))["name"] == "custom"
+
+
+def test_bad_settings_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown preset 'nope'"):
+        get_preset("nope")
+    with pytest.raises(ValueError, match="unknown preset setting"):
+        get_preset("t2m", replication=3)
+    with pytest.raises(ValueError, match="pool_size"):
+        get_preset("t2m", top_k=40)
+    with pytest.raises(ValueError, match="multiple of pool_size"):
+        get_preset("mdm", mm_captions=100)
+    with pytest.raises(ValueError, match="mm_pairs"):
+        get_preset("t2m", mm_repeats=10)
+    with pytest.raises(ValueError, match="fid_method"):
+        get_preset("t2m", fid_method="sqrtm")
+    with pytest.raises(ValueError, match="cannot be overridden"):
+        get_preset("t2m", base="mdm")
+    with pytest.raises(ValueError):
+        Preset(name="x", base="t2m", replications=0)
+
+
+def test_diversity_pair_rule():
+    assert PRESETS["momask"].diversity_pairs_for(301) == 300
+    assert PRESETS["momask"].diversity_pairs_for(300) == 100
+    assert PRESETS["t2m"].diversity_pairs_for(301) == 300
+    with pytest.raises(ValueError, match="diversity_pairs"):
+        PRESETS["t2m"].diversity_pairs_for(300)
+    with pytest.raises(ValueError):
+        PRESETS["momask"].diversity_pairs_for(100)
+
+
+def test_parse_override():
+    assert parse_override("replications=5") == ("replications", 5)
+    assert parse_override("mm_captions=none") == ("mm_captions", None)
+    assert parse_override("fps=12.5") == ("fps", 12.5)
+    assert parse_override("fid_method=reference") == ("fid_method", "reference")
+    assert parse_override("generated_samples=64") == ("generated_samples", 64)
+    with pytest.raises(ValueError, match="key=value"):
+        parse_override("replications")
+    with pytest.raises(ValueError, match="unknown preset setting"):
+        parse_override("foo=1")
+    with pytest.raises(ValueError, match="needs a int"):
+        parse_override("replications=many")
+
+
+def test_presets_cli(capsys):
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    assert "mdm" in out and "random_groups" in out and "generated_padding" in out
+    assert main(["presets", "--json", "momask", "--dataset", "kit"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert list(data) == ["momask"] and data["momask"]["min_motion_length"] == 24
