@@ -1,0 +1,162 @@
+"""MDM's generated samples, ``results.npy``: a pickled dict of joint positions, read with an explicit opt-in.
+
+The file is ``numpy.save`` of a Python dict (``formats.md``): ``motion`` float32
+``(num_samples * num_repetitions, J, 3, F)`` joint positions in metres (J = 22 HumanML3D, 21 KIT), frames
+past each length *not* trimmed; ``text`` one caption per row; ``lengths`` frame counts; ``num_samples`` and
+``num_repetitions``. Rows are repetition-major: ``index = repetition * num_samples + sample``.
+
+Loading it means unpickling, and unpickling executes code from the file, so :func:`read_mdm_results`
+refuses unless called with ``allow_pickle=True`` for a file the user trusts. The result is a joints
+:class:`~motioneval.data.samples.SampleSet` ``(N, F, J, 3)`` with frames past each length zeroed;
+:func:`joints_to_feature_samples` turns it into raw features (``L`` joint frames give ``L - 1`` rows).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._io import sha256_file
+from .samples import SampleSet, SampleSetError
+
+PathLike = str | os.PathLike
+
+REQUIRED_KEYS = ("motion", "text", "lengths", "num_samples", "num_repetitions")
+
+
+class PickleRefusedError(ValueError):
+    """Raised when a pickled file is read without the explicit ``allow_pickle=True`` opt-in."""
+
+
+def read_mdm_results(path: PathLike, *, allow_pickle: bool = False) -> SampleSet:
+    """Read MDM's ``results.npy`` into a joints :class:`SampleSet` (repetition-major rows, zero past lengths).
+
+    ``allow_pickle=True`` must be passed explicitly: the file is a pickle, and unpickling executes code
+    from it. Pass it only for files you generated yourself or otherwise trust.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"MDM results file not found: {path}")
+    if not allow_pickle:
+        raise PickleRefusedError(
+            f"{path} is a pickled Python dict (MDM's results.npy). Unpickling executes code stored in the file, "
+            f"so motioneval only reads it when you opt in: read_mdm_results(path, allow_pickle=True) "
+            f"(CLI: --allow-pickle). Do this only for files you generated or trust; then convert them once to "
+            f"motioneval's pickle-free format (`motioneval convert {path.name} samples.npz --allow-pickle`).")
+    try:
+        loaded = np.load(path, allow_pickle=True)
+    except Exception as exc:  # truncated, not an .npy
+        raise ValueError(f"{path}: cannot read as a NumPy file: {exc}") from exc
+    if isinstance(loaded, np.ndarray) and loaded.dtype == object and loaded.ndim == 0:
+        loaded = loaded.item()
+    if not isinstance(loaded, dict):
+        kind = f"array {loaded.shape} {loaded.dtype}" if isinstance(loaded, np.ndarray) else type(loaded).__name__
+        raise ValueError(f"{path}: expected MDM's results dict with keys {list(REQUIRED_KEYS)}; found {kind}")
+    return mdm_results_to_samples(loaded, source=path)
+
+
+def mdm_results_to_samples(results: dict[str, Any], *, source: PathLike | None = None) -> SampleSet:
+    """Validate an already-loaded results dict and build the joints :class:`SampleSet`."""
+    where = str(source) if source is not None else "results"
+    missing = [k for k in REQUIRED_KEYS if k not in results]
+    if missing:
+        raise ValueError(f"{where}: missing key(s) {missing}; found {sorted(map(str, results))}. Expected MDM's "
+                         f"results.npy from sample/generate.py")
+    num_samples = _positive_int(results["num_samples"], "num_samples", where)
+    num_repetitions = _positive_int(results["num_repetitions"], "num_repetitions", where)
+    rows = num_samples * num_repetitions
+    motion = np.asarray(results["motion"])
+    if motion.ndim != 4 or motion.shape[2] != 3 or motion.shape[1] not in (21, 22):
+        raise ValueError(f"{where}: 'motion' has shape {motion.shape}; expected (num_samples * num_repetitions, "
+                         f"22, 3, frames) joint positions (21 joints for KIT-ML)")
+    if motion.shape[0] != rows:
+        raise ValueError(f"{where}: 'motion' has {motion.shape[0]} rows but num_samples * num_repetitions = "
+                         f"{num_samples} * {num_repetitions} = {rows}")
+    text = results["text"]
+    text = list(text.tolist() if isinstance(text, np.ndarray) else text)
+    if len(text) != rows:
+        raise ValueError(f"{where}: 'text' has {len(text)} captions; expected one per row ({rows})")
+    bad = [i for i, t in enumerate(text) if not isinstance(t, str)]
+    if bad:
+        raise ValueError(f"{where}: 'text' entry {bad[0]} is {type(text[bad[0]]).__name__}, not a caption string")
+    lengths = np.asarray(results["lengths"]).reshape(-1) if np.ndim(results["lengths"]) else None
+    if lengths is None or lengths.shape != (rows,):
+        raise ValueError(f"{where}: 'lengths' must hold one frame count per row ({rows}); got "
+                         f"{np.shape(results['lengths'])}")
+    joints = np.ascontiguousarray(motion.transpose(0, 3, 1, 2), dtype=np.float32)  # (N, F, J, 3)
+    metadata: dict[str, Any] = {"source": {"format": "mdm-results", "path": where}}
+    if source is not None:
+        metadata["source"]["sha256"] = sha256_file(source)
+    try:
+        return SampleSet(
+            captions=text,
+            lengths=lengths,
+            motions=joints,
+            kind="joints",
+            normalization="raw",
+            ids=[str(i % num_samples) for i in range(rows)],
+            num_repetitions=num_repetitions,
+            metadata=metadata,
+        )
+    except SampleSetError as exc:
+        raise SampleSetError(f"{where}: {exc}") from exc
+
+
+def joints_to_feature_samples(samples: SampleSet, *, skeleton: Any = None) -> SampleSet:
+    """Convert a joints :class:`SampleSet` to raw features with the dataset's forward processing.
+
+    Uses :func:`motioneval.representation.forward.joints_to_features`; clips are processed in batches of
+    equal length (the processing depends on the whole clip: floor, facing, smoothing). ``L`` joint frames
+    give ``L - 1`` feature rows, so lengths drop by one. ``skeleton`` defaults to HumanML3D for 22 joints
+    and KIT-ML for 21.
+    """
+    if samples.kind != "joints":
+        raise ValueError(f"expected a joints sample set; this one holds {samples.kind}")
+    from ..representation import skeleton as skeletons
+    from ..representation.forward import joints_to_features
+
+    num_joints = samples.motions.shape[2]
+    if skeleton is None:
+        skeleton = {22: skeletons.HUMANML3D, 21: skeletons.KIT}.get(num_joints)
+        if skeleton is None:
+            raise ValueError(f"no default skeleton for {num_joints} joints; pass skeleton=")
+    short = np.flatnonzero(samples.lengths < 2)
+    if short.size:
+        raise ValueError(f"{short.size} row(s) have fewer than 2 frames and give no feature row "
+                         f"(first: sample {samples.ids[int(short[0])]!r}, row {int(short[0])})")
+    out_lengths = samples.lengths - 1
+    features: np.ndarray | None = None
+    for length in np.unique(samples.lengths):
+        rows = np.flatnonzero(samples.lengths == length)
+        batch = np.asarray(joints_to_features(samples.motions[rows, :length], skeleton=skeleton), dtype=np.float32)
+        if batch.shape[:2] != (rows.size, length - 1):
+            raise RuntimeError(f"joints_to_features returned shape {batch.shape} for {rows.size} clips of "
+                               f"{length} frames; expected ({rows.size}, {length - 1}, D)")
+        if features is None:
+            features = np.zeros((samples.num_rows, int(out_lengths.max()), batch.shape[2]), dtype=np.float32)
+        features[rows, : length - 1] = batch
+    metadata = dict(samples.metadata)
+    metadata["converted"] = {"from": "joints", "to": "features", "by": "joints_to_features",
+                             "rows": "L joint frames -> L-1 feature rows"}
+    return SampleSet(
+        captions=samples.captions,
+        lengths=out_lengths,
+        motions=features,  # type: ignore[arg-type]
+        kind="features",
+        normalization="raw",
+        tokens=samples.tokens,
+        ids=samples.ids,
+        num_repetitions=samples.num_repetitions,
+        metadata=metadata,
+    )
+
+
+def _positive_int(value: Any, name: str, where: str) -> int:
+    arr = np.asarray(value)
+    item = arr.reshape(()).item() if arr.size == 1 and arr.dtype != object else value
+    whole = isinstance(item, int) or (isinstance(item, float) and item.is_integer())
+    if isinstance(item, bool) or not whole or item < 1:
+        raise ValueError(f"{where}: {name!r} must be a positive integer; got {value!r}")
+    return int(item)

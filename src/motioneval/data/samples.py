@@ -1,0 +1,504 @@
+"""``SampleSet``: generated (or ground-truth) motions with their captions, and our pickle-free file format.
+
+A sample set has ``num_rows = num_samples * num_repetitions`` rows in repetition-major order (as MDM):
+row ``r * num_samples + s`` is repetition ``r`` of sample ``s``, so ``ids``, ``captions`` and ``tokens`` of a
+row equal those of row ``s``. Motions are float32, ``(N, T_max, D)`` features or ``(N, T_max, J, 3)``
+joints, zero past each length.
+
+On disk (``docs/formats.md``) a sample set is one ``.npz`` that loads with ``allow_pickle=False``:
+``motions``, ``lengths`` (int64) and ``meta``, UTF-8 JSON stored as a uint8 array, with
+``"format": "motioneval.samples/1"``, ``kind``, ``normalization``, ``num_repetitions``, per-row ``ids``,
+``captions``, ``tokens`` (or null) and free-form ``metadata``. Writes are atomic. A folder of per-sample
+``.npy`` files with a ``manifest.json`` or ``manifest.csv`` is read by :func:`read_sample_folder`.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from .._arrays import to_numpy
+from .._io import _json_default, atomic_save_npz
+
+PathLike = str | os.PathLike
+
+FORMAT = "motioneval.samples/1"
+FOLDER_FORMAT = "motioneval.sample-folder/1"
+KINDS = ("features", "joints")
+NORMALIZATIONS = ("raw", "dataset", "evaluator")
+_CHUNK_ROWS = 256  # rows processed at a time by the padding / finiteness checks (bounds temporary memory)
+
+
+class SampleSetError(ValueError):
+    """A sample set (in memory or on disk) does not satisfy the format; the message names rows and ids."""
+
+
+@dataclass(eq=False)
+class SampleSet:
+    """Motions with captions; see the module docstring for the layout. Validated on construction.
+
+    ``motions`` is converted to float32 and frames past each length are zeroed (a copy is made only when
+    needed; otherwise the array is shared with the caller). ``ids`` defaults to the sample index as a string.
+    ``normalization`` (features only; joints are always ``"raw"``): ``"raw"`` as the dataset stores them,
+    ``"dataset"`` normalized with the dataset's ``Mean.npy``/``Std.npy``, ``"evaluator"`` with the
+    evaluator's statistics.
+    """
+
+    captions: list[str]
+    lengths: np.ndarray
+    motions: np.ndarray
+    kind: str = "features"
+    normalization: str = "raw"
+    tokens: list[list[str]] | None = None
+    ids: list[str] | None = None
+    num_repetitions: int = 1
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.motions = _check_motions(self.motions, self.kind)
+        n, t_max = self.motions.shape[:2]
+        if self.kind == "joints" and self.normalization != "raw":
+            raise SampleSetError(f"joint positions have no normalization; got normalization={self.normalization!r}")
+        if self.normalization not in NORMALIZATIONS:
+            raise SampleSetError(f"normalization must be one of {NORMALIZATIONS}; got {self.normalization!r}")
+        r = self.num_repetitions
+        if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r < 1 or n % r:
+            raise SampleSetError(f"num_repetitions must be a positive integer dividing the {n} rows; got {r!r}")
+        self.num_repetitions = int(r)
+        self.captions = _check_strings(self.captions, "captions", n)
+        if self.ids is None:
+            s = n // self.num_repetitions
+            self.ids = [str(i % s) for i in range(n)]
+        self.ids = _check_strings(self.ids, "ids", n)
+        if self.tokens is not None:
+            if len(self.tokens) != n:
+                raise SampleSetError(f"tokens has {len(self.tokens)} entries; expected one list per row ({n})")
+            self.tokens = [_check_strings(t, f"tokens of row {i}", None) for i, t in enumerate(self.tokens)]
+        self._check_repetitions()
+        self.lengths = _check_lengths(self.lengths, n, t_max, self._row_name)
+        if not isinstance(self.metadata, dict):
+            raise SampleSetError(f"metadata must be a dict; got {type(self.metadata).__name__}")
+        try:
+            json.dumps(self.metadata, default=_json_default)
+        except (TypeError, ValueError) as exc:
+            raise SampleSetError(f"metadata must be JSON-serializable: {exc}") from exc
+        self.motions = _zero_past_lengths_and_check(self.motions, self.lengths, self._row_name)
+
+    # ------------------------------------------------------------------------------------------ shape
+    @property
+    def num_rows(self) -> int:
+        return int(self.motions.shape[0])
+
+    @property
+    def num_samples(self) -> int:
+        return self.num_rows // self.num_repetitions
+
+    @property
+    def max_frames(self) -> int:
+        return int(self.motions.shape[1])
+
+    def __len__(self) -> int:
+        return self.num_rows
+
+    def __repr__(self) -> str:
+        return (f"SampleSet({self.num_samples} samples x {self.num_repetitions} repetitions, kind={self.kind!r}, "
+                f"normalization={self.normalization!r}, motions{tuple(self.motions.shape)})")
+
+    # ------------------------------------------------------------------------------------------ views
+    def repetition(self, r: int) -> "SampleSet":
+        """Rows of repetition ``r`` as a one-repetition set."""
+        if not 0 <= r < self.num_repetitions:
+            raise IndexError(f"repetition {r} out of range (this set has {self.num_repetitions})")
+        s = self.num_samples
+        return self._take(np.arange(r * s, (r + 1) * s), 1)
+
+    def select_samples(self, samples: Sequence[int] | np.ndarray) -> "SampleSet":
+        """The given sample indices, all repetitions kept (still repetition-major)."""
+        samples = np.asarray(samples, dtype=np.int64).reshape(-1)
+        if samples.size and (samples.min() < 0 or samples.max() >= self.num_samples):
+            raise IndexError(f"sample indices must lie in [0, {self.num_samples})")
+        rows = (np.arange(self.num_repetitions)[:, None] * self.num_samples + samples[None, :]).reshape(-1)
+        return self._take(rows, self.num_repetitions)
+
+    def _take(self, rows: np.ndarray, num_repetitions: int) -> "SampleSet":
+        return SampleSet(
+            captions=[self.captions[i] for i in rows],
+            lengths=self.lengths[rows],
+            motions=self.motions[rows],
+            kind=self.kind,
+            normalization=self.normalization,
+            tokens=None if self.tokens is None else [self.tokens[i] for i in rows],
+            ids=[self.ids[i] for i in rows],  # type: ignore[index]
+            num_repetitions=num_repetitions,
+            metadata=dict(self.metadata),
+        )
+
+    # ------------------------------------------------------------------------------------------ files
+    def save(self, path: PathLike) -> Path:
+        """Write the set atomically as one pickle-free ``.npz`` (see the module docstring)."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            raise ValueError(f"sample files end in .npz; got {path}")
+        meta = {
+            "format": FORMAT,
+            "kind": self.kind,
+            "normalization": self.normalization,
+            "num_repetitions": self.num_repetitions,
+            "num_samples": self.num_samples,
+            "ids": self.ids,
+            "captions": self.captions,
+            "tokens": self.tokens,
+            "metadata": self.metadata,
+            "written_by": f"motioneval {__version__}",
+        }
+        raw = json.dumps(meta, default=_json_default, ensure_ascii=False).encode("utf-8")
+        return atomic_save_npz(path, motions=self.motions, lengths=self.lengths.astype(np.int64),
+                               meta=np.frombuffer(raw, dtype=np.uint8))
+
+    @classmethod
+    def load(cls, path: PathLike) -> "SampleSet":
+        """Read and validate a file written by :meth:`save` (never unpickles)."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"sample file not found: {path}")
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                missing = {"motions", "lengths", "meta"} - set(npz.files)
+                if missing:
+                    raise SampleSetError(
+                        f"{path}: not a motioneval sample file: arrays {sorted(missing)} missing "
+                        f"(found {sorted(npz.files)})")
+                meta_bytes = npz["meta"]
+                motions = npz["motions"]
+                lengths = npz["lengths"]
+        except SampleSetError:
+            raise
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise SampleSetError(f"{path}: not a readable .npz file (truncated or another format?): {exc}") from exc
+        except ValueError as exc:  # object arrays need pickle
+            raise SampleSetError(f"{path}: contains pickled objects, which motioneval sample files never do; "
+                                 f"refusing to unpickle ({exc})") from exc
+        try:
+            if meta_bytes.dtype != np.uint8 or meta_bytes.ndim != 1:
+                raise ValueError(f"array 'meta' must be uint8 bytes; got {meta_bytes.dtype} {meta_bytes.shape}")
+            meta = json.loads(meta_bytes.tobytes().decode("utf-8"))
+            if not isinstance(meta, dict):
+                raise ValueError("'meta' is not a JSON object")
+        except ValueError as exc:
+            raise SampleSetError(f"{path}: unreadable metadata: {exc}") from exc
+        fmt = meta.get("format")
+        if fmt != FORMAT:
+            if isinstance(fmt, str) and fmt.startswith("motioneval.samples/"):
+                raise SampleSetError(f"{path}: format {fmt!r} is not supported by motioneval {__version__} "
+                                     f"(reads {FORMAT!r}); upgrade motioneval")
+            raise SampleSetError(f"{path}: not a motioneval sample file (format {fmt!r}, expected {FORMAT!r})")
+        missing = [k for k in ("kind", "normalization", "num_repetitions", "ids", "captions") if k not in meta]
+        if missing:
+            raise SampleSetError(f"{path}: metadata lacks {missing}")
+        try:
+            return cls(
+                captions=meta["captions"],
+                lengths=lengths,
+                motions=motions,
+                kind=meta["kind"],
+                normalization=meta["normalization"],
+                tokens=meta.get("tokens"),
+                ids=meta["ids"],
+                num_repetitions=meta["num_repetitions"],
+                metadata=meta.get("metadata") or {},
+            )
+        except SampleSetError as exc:
+            raise SampleSetError(f"{path}: {exc}") from exc
+
+    # ------------------------------------------------------------------------------------------ helpers
+    def _row_name(self, row: int) -> str:
+        s = self.num_samples
+        rep = f", repetition {row // s}" if self.num_repetitions > 1 else ""
+        sample_id = self.ids[row] if self.ids is not None and row < len(self.ids) else str(row)
+        return f"sample {sample_id!r} (row {row}{rep})"
+
+    def _check_repetitions(self) -> None:
+        s, r = self.num_samples, self.num_repetitions
+        if r == 1:
+            return
+        for name, values in (("ids", self.ids), ("captions", self.captions), ("tokens", self.tokens)):
+            if values is None:
+                continue
+            for row in range(s, s * r):
+                if values[row] != values[row % s]:
+                    raise SampleSetError(
+                        f"rows must be repetition-major (row = repetition * num_samples + sample): {name} of row "
+                        f"{row} ({values[row]!r}) differs from row {row % s} ({values[row % s]!r}), the same "
+                        f"sample in repetition 0")
+
+
+def load_samples(path: PathLike, *, allow_pickle: bool = False, normalization: str | None = None,
+                 kind: str | None = None) -> SampleSet:
+    """Read any supported source: our ``.npz``, a per-sample folder, or MDM's ``results.npy``.
+
+    ``allow_pickle=True`` is required for ``results.npy`` (unpickling executes code from the file);
+    ``normalization``/``kind`` apply to folders.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return read_sample_folder(path, normalization=normalization, kind=kind)
+    if path.suffix == ".npz":
+        return SampleSet.load(path)
+    if path.suffix == ".npy":
+        from .mdm_results import read_mdm_results
+
+        return read_mdm_results(path, allow_pickle=allow_pickle)
+    if not path.exists():
+        raise FileNotFoundError(f"sample source not found: {path}")
+    raise ValueError(f"{path}: unknown sample source; expected a .npz sample file, a folder with a manifest, "
+                     f"or MDM's results.npy")
+
+
+# ------------------------------------------------------------------------------------------------- folder
+
+
+def read_sample_folder(path: PathLike, *, normalization: str | None = None, kind: str | None = None) -> SampleSet:
+    """Read a folder of per-sample ``.npy`` files described by ``manifest.json`` or ``manifest.csv``.
+
+    Each manifest row has ``id`` and ``caption``, optionally ``tokens`` (list, or space-separated in CSV),
+    ``length`` (default: the file's frame count), ``file`` (default ``<id>.npy``) and ``repetition``
+    (default 0). A file holds ``(T, D)`` features or ``(T, J, 3)`` joints. ``manifest.json`` is an object
+    with ``samples`` (the rows) and optionally ``kind``, ``normalization`` and ``metadata``; arguments given
+    here override it. Features need a normalization (``"raw"``, ``"dataset"`` or ``"evaluator"``).
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"sample folder not found: {folder}")
+    header, rows, manifest = _read_manifest(folder)
+    kind = kind or header.get("kind")
+    normalization = normalization or header.get("normalization")
+    metadata = dict(header.get("metadata") or {})
+    ordered, num_repetitions = _order_rows(rows, manifest)
+
+    arrays: list[np.ndarray] = []
+    lengths: list[int] = []
+    files_seen: dict[Path, str] = {}
+    for row in ordered:
+        where = f"{manifest}: sample {row['id']!r}" + (f" repetition {row['repetition']}" if num_repetitions > 1 else "")
+        file = folder / (row.get("file") or f"{row['id']}.npy")
+        if file in files_seen:
+            raise SampleSetError(f"{where}: file {file.name} is also used by {files_seen[file]}; give each row its "
+                                 f"own 'file'")
+        files_seen[file] = where
+        if not file.is_file():
+            raise FileNotFoundError(f"{where}: file {file} not found")
+        try:
+            arr = np.load(file, allow_pickle=False)
+        except Exception as exc:
+            raise SampleSetError(f"{where}: cannot read {file}: {exc}") from exc
+        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] != 3):
+            raise SampleSetError(f"{where}: {file.name} has shape {arr.shape}; expected (T, D) features or "
+                                 f"(T, J, 3) joints")
+        file_kind = "features" if arr.ndim == 2 else "joints"
+        kind = kind or file_kind
+        if file_kind != kind:
+            raise SampleSetError(f"{where}: {file.name} holds {file_kind} (shape {arr.shape}) but the set is {kind}")
+        if arrays and arr.shape[1:] != arrays[0].shape[1:]:
+            raise SampleSetError(f"{where}: {file.name} has frames of shape {arr.shape[1:]}, the first file "
+                                 f"{arrays[0].shape[1:]}")
+        length = row.get("length")
+        if length in (None, ""):
+            length = arr.shape[0]
+        try:
+            length = int(length)
+        except (TypeError, ValueError):
+            raise SampleSetError(f"{where}: length {row.get('length')!r} is not an integer") from None
+        if not 1 <= length <= arr.shape[0]:
+            raise SampleSetError(f"{where}: length {length} but {file.name} has {arr.shape[0]} frames")
+        arrays.append(arr)
+        lengths.append(length)
+    if not arrays:
+        raise SampleSetError(f"{manifest}: no samples listed")
+    if kind == "joints":
+        normalization = normalization or "raw"
+    if normalization is None:
+        raise SampleSetError(f"{manifest}: say how the features are normalized: 'normalization' in the manifest "
+                             f"or normalization= ('raw', 'dataset' or 'evaluator'; CLI: --normalization)")
+    t_max = max(lengths)
+    motions = np.zeros((len(arrays), t_max) + arrays[0].shape[1:], dtype=np.float32)
+    for i, (arr, length) in enumerate(zip(arrays, lengths)):
+        motions[i, :length] = arr[:length]
+    metadata.setdefault("source", {"format": "sample-folder", "path": str(folder), "manifest": manifest.name})
+    tokens = [row.get("tokens") for row in ordered]
+    has_tokens = [t is not None for t in tokens]
+    if any(has_tokens) and not all(has_tokens):
+        missing = ordered[has_tokens.index(False)]["id"]
+        raise SampleSetError(f"{manifest}: tokens are given for some samples but not for {missing!r}")
+    try:
+        return SampleSet(
+            captions=[row["caption"] for row in ordered],
+            lengths=np.asarray(lengths, dtype=np.int64),
+            motions=motions,
+            kind=kind,  # type: ignore[arg-type]
+            normalization=normalization,
+            tokens=tokens if all(has_tokens) else None,  # type: ignore[arg-type]
+            ids=[row["id"] for row in ordered],
+            num_repetitions=num_repetitions,
+            metadata=metadata,
+        )
+    except SampleSetError as exc:
+        raise SampleSetError(f"{manifest}: {exc}") from exc
+
+
+def _read_manifest(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]], Path]:
+    json_path, csv_path = folder / "manifest.json", folder / "manifest.csv"
+    if json_path.is_file():
+        try:
+            doc = json.loads(json_path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise SampleSetError(f"{json_path}: not valid JSON: {exc}") from exc
+        if not isinstance(doc, dict) or not isinstance(doc.get("samples"), list):
+            raise SampleSetError(f"{json_path}: expected an object with a 'samples' list")
+        fmt = doc.get("format", FOLDER_FORMAT)
+        if fmt != FOLDER_FORMAT:
+            raise SampleSetError(f"{json_path}: format {fmt!r} not supported (expected {FOLDER_FORMAT!r})")
+        rows = doc["samples"]
+        for n, row in enumerate(rows):
+            if not isinstance(row, dict):
+                raise SampleSetError(f"{json_path}: samples[{n}] is not an object")
+            if isinstance(row.get("tokens"), str):
+                row["tokens"] = row["tokens"].split(" ")
+        _require_columns(rows, json_path, lambda n: f"samples[{n}]")
+        return doc, rows, json_path
+    if csv_path.is_file():
+        with open(csv_path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            rows = [dict(r) for r in reader]
+            columns = reader.fieldnames or []
+        unknown = set(columns) - {"id", "caption", "tokens", "length", "file", "repetition"}
+        if unknown:
+            raise SampleSetError(f"{csv_path}: unknown column(s) {sorted(unknown)}; allowed: id, caption, tokens, "
+                                 f"length, file, repetition")
+        for row in rows:
+            row["tokens"] = row["tokens"].split(" ") if row.get("tokens") else None
+        _require_columns(rows, csv_path, lambda n: f"line {n + 2}")
+        return {}, rows, csv_path
+    raise FileNotFoundError(f"{folder}: no manifest.json or manifest.csv (see docs/formats.md)")
+
+
+def _require_columns(rows: list[dict[str, Any]], manifest: Path, where: Any) -> None:
+    for n, row in enumerate(rows):
+        for key in ("id", "caption"):
+            if not isinstance(row.get(key), str) or (key == "id" and not row[key]):
+                raise SampleSetError(f"{manifest}, {where(n)}: {key!r} must be a non-empty string")
+
+
+def _order_rows(rows: list[dict[str, Any]], manifest: Path) -> tuple[list[dict[str, Any]], int]:
+    """Arrange manifest rows repetition-major; each id must appear once per repetition 0..R-1."""
+    by_rep: dict[int, dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        rep = row.get("repetition")
+        try:
+            rep = 0 if rep in (None, "") else int(rep)
+        except (TypeError, ValueError):
+            raise SampleSetError(f"{manifest}: sample {row['id']!r}: repetition {rep!r} is not an integer") from None
+        if rep < 0:
+            raise SampleSetError(f"{manifest}: sample {row['id']!r}: negative repetition {rep}")
+        row["repetition"] = rep
+        group = by_rep.setdefault(rep, {})
+        if row["id"] in group:
+            raise SampleSetError(f"{manifest}: sample {row['id']!r} listed twice in repetition {rep}")
+        group[row["id"]] = row
+    num_repetitions = len(by_rep)
+    if sorted(by_rep) != list(range(num_repetitions)):
+        raise SampleSetError(f"{manifest}: repetitions must be numbered 0..R-1; found {sorted(by_rep)}")
+    order = list(by_rep.get(0, {}))
+    ordered: list[dict[str, Any]] = []
+    for rep in range(num_repetitions):
+        group = by_rep[rep]
+        if set(group) != set(order):
+            diff = sorted(set(order) ^ set(group))
+            raise SampleSetError(f"{manifest}: repetition {rep} does not list the same ids as repetition 0 "
+                                 f"(differences: {diff[:10]})")
+        ordered.extend(group[i] for i in order)
+    return ordered, num_repetitions
+
+
+# ------------------------------------------------------------------------------------------------- checks
+
+
+def _check_motions(motions: Any, kind: str) -> np.ndarray:
+    if kind not in KINDS:
+        raise SampleSetError(f"kind must be one of {KINDS}; got {kind!r}")
+    arr = to_numpy(motions)
+    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise SampleSetError(f"motions must be numeric; got dtype {arr.dtype}")
+    if kind == "features" and arr.ndim != 3:
+        hint = " (this looks like joints: pass kind='joints')" if arr.ndim == 4 and arr.shape[-1] == 3 else ""
+        raise SampleSetError(f"features must have shape (N, T, D); got {arr.shape}{hint}")
+    if kind == "joints" and (arr.ndim != 4 or arr.shape[-1] != 3):
+        raise SampleSetError(f"joints must have shape (N, T, J, 3); got {arr.shape}")
+    if arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise SampleSetError(f"a sample set needs at least one row and one frame; got motions of shape {arr.shape}")
+    return np.asarray(arr, dtype=np.float32)
+
+
+def _check_strings(values: Any, name: str, n: int | None) -> list[str]:
+    if isinstance(values, str) or not hasattr(values, "__len__"):
+        raise SampleSetError(f"{name} must be a list of strings; got {type(values).__name__}")
+    values = list(values.tolist() if isinstance(values, np.ndarray) else values)
+    if n is not None and len(values) != n:
+        raise SampleSetError(f"{name} has {len(values)} entries; expected one per row ({n})")
+    for i, v in enumerate(values):
+        if not isinstance(v, str):
+            raise SampleSetError(f"{name}[{i}] must be a string; got {type(v).__name__}")
+    return values
+
+
+def _check_lengths(lengths: Any, n: int, t_max: int, row_name: Any) -> np.ndarray:
+    arr = to_numpy(lengths)
+    if arr.shape != (n,):
+        raise SampleSetError(f"lengths must have shape ({n},), one per row; got {arr.shape}")
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise SampleSetError(f"lengths must be integers; got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.floating):
+        bad = np.flatnonzero(~np.isfinite(arr) | (arr != np.round(arr)))
+        if bad.size:
+            raise SampleSetError(f"lengths must be whole numbers; {row_name(int(bad[0]))} has {arr[bad[0]]}")
+    out = arr.astype(np.int64)
+    for bad, what in ((np.flatnonzero(out < 1), "< 1"), (np.flatnonzero(out > t_max), f"> {t_max} frames stored")):
+        if bad.size:
+            names = "; ".join(f"{row_name(int(i))}: {int(out[i])}" for i in bad[:5])
+            more = f" and {bad.size - 5} more" if bad.size > 5 else ""
+            raise SampleSetError(f"{bad.size} length(s) {what}: {names}{more}")
+    return out
+
+
+def _zero_past_lengths_and_check(motions: np.ndarray, lengths: np.ndarray, row_name: Any) -> np.ndarray:
+    """Zero frames past each length (copying only if needed) and require finite values within the lengths."""
+    n, t_max = motions.shape[:2]
+    frames = np.arange(t_max)
+    bad_rows: list[np.ndarray] = []
+    out = motions
+    for lo in range(0, n, _CHUNK_ROWS):
+        hi = min(lo + _CHUNK_ROWS, n)
+        past = frames[None, :] >= lengths[lo:hi, None]  # (rows, T)
+        block = out[lo:hi]
+        if past.any() and np.any(block[past] != 0):  # NaN != 0 too
+            if out is motions:
+                out = motions.copy()
+            out[lo:hi][past] = 0.0
+            block = out[lo:hi]
+        finite = np.isfinite(block.reshape(hi - lo, -1)).all(axis=1)
+        bad_rows.append(lo + np.flatnonzero(~finite))
+    bad = np.concatenate(bad_rows) if bad_rows else np.empty(0, np.int64)
+    if bad.size:
+        names = "; ".join(row_name(int(i)) for i in bad[:10])
+        more = f" and {bad.size - 10} more" if bad.size > 10 else ""
+        raise SampleSetError(f"{bad.size} row(s) contain NaN or Inf within their length: {names}{more}. "
+                             f"Regenerate these samples or drop them before evaluating.")
+    return out
+
