@@ -1,0 +1,8 @@
+"""The bundled demo: a procedural motion dataset in HumanML3D layout, its small evaluator and demo generators.
+
+- ``motions``     procedural clips on the HumanML3D skeleton (forward kinematics of angle programs)
+- ``captions``    caption templates tagged ``word/POS`` like HumanML3D's texts
+- ``dataset``     writes (and caches) the demo dataset folder
+- ``generators``  demo "models": ground-truth resampling, noisy, jittery, mode-collapsed, caption-ignoring
+- ``run``         ``run_demo``: evaluate every demo generator with the shipped evaluator (``motioneval demo``)
+"""
