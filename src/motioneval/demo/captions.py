@@ -138,8 +138,9 @@ def _slot_options(spec: MotionSpec) -> tuple[list[str], list[str], list[str]]:
 def all_captions(spec: MotionSpec) -> list[str]:
     """Every caption (with ``/TAG`` overrides) the grammar can produce for ``spec``."""
     speeds, counts, dirs = _slot_options(spec)
-    return [_fill(t, spec, s, v, c, d) for t in _templates(spec)
-            for s, v, c, d in itertools.product(SUBJECTS, speeds, counts, dirs)]
+    caps = (_fill(t, spec, s, v, c, d) for t in _templates(spec)
+            for s, v, c, d in itertools.product(SUBJECTS, speeds, counts, dirs))
+    return list(dict.fromkeys(caps))  # templates without a slot repeat the same caption
 
 
 def sample_captions(spec: MotionSpec, rng: np.random.Generator, n: int = 3) -> list[str]:
