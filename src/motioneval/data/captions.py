@@ -110,7 +110,8 @@ def read_captions(path: str | os.PathLike) -> list[Caption]:
 def _parse_line(line: str, number: int) -> tuple[Caption | None, list[CaptionIssue]]:
     stripped = line.strip()
     if not stripped:
-        return None, [CaptionIssue(number, "blank line (ignored)", "warning")]
+        return None, [CaptionIssue(number, "blank line: ignored here, but the reference loader drops the whole "
+                                           "clip because of it", "warning")]
     fields = stripped.split("#")
     if len(fields) < 4:
         return None, [CaptionIssue(number, f"found {len(fields)} '#'-separated field(s); {_EXPECTED}")]

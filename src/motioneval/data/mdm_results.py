@@ -130,7 +130,14 @@ def joints_to_feature_samples(samples: SampleSet, *, skeleton: Any = None) -> Sa
     features: np.ndarray | None = None
     for length in np.unique(samples.lengths):
         rows = np.flatnonzero(samples.lengths == length)
-        batch = np.asarray(joints_to_features(samples.motions[rows, :length], skeleton=skeleton), dtype=np.float32)
+        try:
+            batch = np.asarray(joints_to_features(samples.motions[rows, :length], skeleton=skeleton),
+                               dtype=np.float32)
+        except ValueError as exc:  # name the samples, not the position inside this batch
+            names = ", ".join(f"{samples.ids[int(r)]!r} (row {int(r)})" for r in rows[:20])
+            raise ValueError(f"cannot convert the {length}-frame samples {names}"
+                             f"{', ...' if rows.size > 20 else ''} to features (clip k below is the k-th of "
+                             f"these): {exc}") from exc
         if batch.shape[:2] != (rows.size, length - 1):
             raise RuntimeError(f"joints_to_features returned shape {batch.shape} for {rows.size} clips of "
                                f"{length} frames; expected ({rows.size}, {length - 1}, D)")
