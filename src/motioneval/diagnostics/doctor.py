@@ -1,0 +1,545 @@
+"""``doctor``: explain why evaluation numbers may be wrong, in plain words with the numbers behind each finding.
+
+Checks (each gives :class:`~motioneval.diagnostics.findings.Finding` objects, severity ok/info/warning/error):
+
+``load``             the sample source reads and validates;
+``dimensions``       feature dimension against the dataset and evaluator statistics (and the evaluator);
+``values``           NaN/Inf per sample id;
+``lengths``          lengths within the protocol's bounds (HumanML3D 40..196 frames, KIT-ML 24..196);
+``normalization``    raw, dataset-, evaluator- or double-normalized (:mod:`.normalization`), against what the
+                     sample set declares; "wrong statistics file" when normalized with the other file;
+``range``            physically impossible values (:mod:`.values`);
+``evaluator_files``  the evaluator's files against user-provided sha256 checksums (:mod:`.evaluator_files`);
+``fid_reliability``  samples against dimension, numerical rank, reference failure risk (:mod:`.fid_reliability`);
+``collapse``         near-duplicates and diversity far below the ground truth's (:mod:`.collapse`).
+
+Library code never prints: the report's ``to_text()`` / ``to_json()`` are for the CLI.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._arrays import to_numpy
+from ..representation.layout import FeatureLayout
+from ..representation.normalization import FeatureStats
+from . import collapse as _collapse
+from . import fid_reliability as _fid
+from . import values as _values
+from .evaluator_files import check_checksums, find_evaluator_stats, read_checksums
+from .findings import DoctorReport, Finding
+from .normalization import HYPOTHESES, STATE, MomentSummary, NormalizationVerdict, _implied_raw_affine, \
+    detect_normalization
+
+log = logging.getLogger(__name__)
+PathLike = str | os.PathLike
+
+#: a normalization verdict is trusted when the best hypothesis fits this well (mean per-group score) ...
+FIT_LIMIT = 1.5
+#: ... and beats every hypothesis of another state by at least this much
+STATE_MARGIN = 0.5
+EMBEDDING_DIM = 512
+#: protocol length bounds (min inclusive, max inclusive for generated motions: the evaluator pads to 196)
+LENGTH_BOUNDS = {22: (40, 196), 21: (24, 196)}
+
+
+@dataclass
+class _Samples:
+    motions: np.ndarray  # (N, T, D) features or (N, T, J, 3) joints
+    lengths: np.ndarray
+    ids: list[str]
+    kind: str
+    normalization: str | None  # declared; None when unknown
+    num_repetitions: int = 1
+    source: str = "array"
+
+
+# ----------------------------------------------------------------------------------------------- inputs
+
+
+def _row_ids(ids: list[str], num_repetitions: int) -> list[str]:
+    if num_repetitions <= 1:
+        return list(ids)
+    s = len(ids) // num_repetitions
+    return [f"{ids[r]} (repetition {r // s})" for r in range(len(ids))]
+
+
+def _from_sample_set(sset: Any, source: str) -> _Samples:
+    r = int(getattr(sset, "num_repetitions", 1) or 1)
+    ids = list(getattr(sset, "ids", None) or [str(i) for i in range(len(sset.lengths))])
+    norm = getattr(sset, "normalization", None) if sset.kind == "features" else None
+    return _Samples(np.asarray(to_numpy(sset.motions)), np.asarray(to_numpy(sset.lengths), dtype=np.int64),
+                    _row_ids(ids, r), sset.kind, norm, r, source)
+
+
+def _read_npz_unvalidated(path: Path) -> _Samples:
+    """Read our ``.npz`` sample format without validation, so that a set with NaN rows can be diagnosed."""
+    with np.load(path, allow_pickle=False) as npz:
+        motions, lengths = npz["motions"], npz["lengths"]
+        meta = json.loads(npz["meta"].tobytes().decode("utf-8"))
+    r = int(meta.get("num_repetitions", 1) or 1)
+    ids = list(meta.get("ids") or [str(i) for i in range(motions.shape[0])])
+    kind = meta.get("kind", "features")
+    return _Samples(motions, np.asarray(lengths, dtype=np.int64), _row_ids(ids, r), kind,
+                    meta.get("normalization") if kind == "features" else None, r, str(path))
+
+
+def _load_samples(samples: Any, *, lengths: Any, ids: Any, kind: str | None, normalization: str | None,
+                  allow_pickle: bool, findings: list[Finding]) -> _Samples | None:
+    if isinstance(samples, (str, os.PathLike)):
+        path = Path(samples)
+        from ..data.samples import SampleSetError, load_samples
+
+        try:
+            s = _from_sample_set(load_samples(path, allow_pickle=allow_pickle, normalization=normalization,
+                                              kind=kind), str(path))
+        except SampleSetError as exc:
+            if path.suffix != ".npz":
+                findings.append(Finding("load", "error", "the samples could not be read", str(exc),
+                                        "Fix the file as the message says and run the doctor again."))
+                return None
+            try:
+                s = _read_npz_unvalidated(path)
+            except Exception:  # noqa: BLE001 - the validation error is the one to show
+                findings.append(Finding("load", "error", "the samples could not be read", str(exc),
+                                        "Fix the file as the message says and run the doctor again."))
+                return None
+            findings.append(Finding("load", "error", "the sample file fails validation", str(exc),
+                                    "The checks below explain the problem; fix it and save the set again."))
+        else:
+            findings.append(Finding("load", "ok", "samples read", f"{path}: {len(s.ids)} rows, {s.kind}",
+                                    numbers={"rows": len(s.ids), "repetitions": s.num_repetitions}))
+        if normalization is not None and s.kind == "features":
+            s.normalization = normalization
+        return s
+    if all(hasattr(samples, a) for a in ("motions", "lengths", "kind")):
+        s = _from_sample_set(samples, type(samples).__name__)
+        if normalization is not None and s.kind == "features":
+            s.normalization = normalization
+        return s
+    arr = np.asarray(to_numpy(samples))
+    if kind in (None, "auto"):
+        kind = "joints" if arr.ndim == 4 and arr.shape[-1] == 3 else "features"
+    if kind == "features" and arr.ndim == 2:
+        arr = arr[None]
+    if kind == "joints" and arr.ndim == 3:
+        arr = arr[None]
+    want = 3 if kind == "features" else 4
+    if arr.ndim != want:
+        raise ValueError(f"samples: {kind} must have shape {'(N, T, D)' if want == 3 else '(N, T, J, 3)'}; "
+                         f"got {arr.shape}")
+    n, t = arr.shape[:2]
+    lens = np.full(n, t, dtype=np.int64) if lengths is None else np.asarray(to_numpy(lengths), dtype=np.int64).ravel()
+    if lens.shape != (n,):
+        raise ValueError(f"samples: {n} motions but lengths has shape {lens.shape}")
+    row_ids = [str(i) for i in range(n)] if ids is None else [str(i) for i in ids]
+    if len(row_ids) != n:
+        raise ValueError(f"samples: {n} motions but {len(row_ids)} ids")
+    return _Samples(arr, lens, row_ids, kind, normalization if kind == "features" else None)
+
+
+def _dataset_stats(dataset: Any) -> FeatureStats | None:
+    if dataset is None:
+        return None
+    if isinstance(dataset, FeatureStats):
+        return dataset
+    if hasattr(dataset, "stats"):
+        return dataset.stats
+    root = Path(dataset)
+    mean, std = root / "Mean.npy", root / "Std.npy"
+    if not (mean.is_file() and std.is_file()):
+        raise FileNotFoundError(f"dataset statistics not found: expected {mean} and {std}")
+    return FeatureStats.load(mean, std, name="dataset")
+
+
+def _dataset_reference_clips(dataset: Any, dim: int, bounds: tuple[int, int], max_clips: int,
+                             rng: np.random.Generator) -> list[np.ndarray]:
+    """Raw ground-truth feature clips of the test split (files that exist, within the length bounds)."""
+    if dataset is None or isinstance(dataset, FeatureStats):
+        return []
+    if hasattr(dataset, "features") and hasattr(dataset, "__len__"):
+        n = len(dataset)
+        pick = rng.permutation(n)[:max_clips]
+        return [np.asarray(dataset.features(int(i)), dtype=np.float64) for i in pick]
+    root = Path(dataset)
+    split = root / "test.txt"
+    feat_dir = root / "new_joint_vecs"
+    if not (split.is_file() and feat_dir.is_dir()):
+        return []
+    ids = [line.strip() for line in split.read_text(encoding="utf-8").splitlines() if line.strip()]
+    clips = []
+    for i in rng.permutation(len(ids)):
+        p = feat_dir / f"{ids[i]}.npy"
+        if not p.is_file():
+            continue
+        try:
+            x = np.load(p, allow_pickle=False)
+        except (OSError, ValueError):
+            continue
+        if x.ndim == 2 and x.shape[1] == dim and bounds[0] <= x.shape[0] < 200 and np.isfinite(x).all():
+            clips.append(x.astype(np.float64))
+            if len(clips) >= max_clips:
+                break
+    return clips
+
+
+def _load_evaluator(evaluator: Any, findings: list[Finding], device: Any) -> tuple[Any, Path | None]:
+    """``(loaded evaluator or None, evaluator folder or None)``."""
+    if evaluator is None:
+        return None, None
+    if hasattr(evaluator, "embed_motion"):
+        return evaluator, None
+    folder = Path(evaluator)
+    if not folder.exists():
+        raise FileNotFoundError(f"evaluator folder not found: {folder}")
+    try:
+        from ..evaluators.t2m import T2MEvaluator
+    except ImportError as exc:
+        findings.append(Finding("evaluator", "info", "evaluator not loaded",
+                                f"Embedding checks need PyTorch and the T2M evaluator ({exc}); only the evaluator's "
+                                f"files and statistics were checked.", "pip install 'motioneval[torch]'"))
+        return None, folder
+    try:
+        return T2MEvaluator.load(folder, device=device), folder
+    except (FileNotFoundError, ValueError, RuntimeError, OSError) as exc:
+        findings.append(Finding("evaluator", "info", "evaluator weights not loaded",
+                                f"{exc}. Embedding-space checks (FID rank, collapse in embedding space) are skipped; "
+                                f"the statistics files were still checked.",
+                                "Point --evaluator at the folder holding the evaluator checkpoint to enable them."))
+        return None, folder
+
+
+# ----------------------------------------------------------------------------------------------- checks
+
+
+def _dimension_findings(dim: int, dstats: FeatureStats | None, estats: FeatureStats | None,
+                        evaluator: Any) -> list[Finding]:
+    problems, numbers = [], {"features": dim}
+    for name, st in (("dataset statistics", dstats), ("evaluator statistics", estats)):
+        if st is not None:
+            numbers[name] = st.dim
+            if st.dim != dim:
+                problems.append(f"the {name} have {st.dim} dims")
+    ev_layout = getattr(evaluator, "layout", None)
+    if ev_layout is not None:
+        numbers["evaluator"] = int(ev_layout.dim)
+        if int(ev_layout.dim) != dim:
+            problems.append(f"the evaluator expects {ev_layout.dim}-d features")
+    try:
+        FeatureLayout.for_dim(dim)
+    except ValueError:
+        problems.append(f"{dim} is not a HumanML3D-style dimension (12J - 1: 263 HumanML3D, 251 KIT-ML)")
+    if problems:
+        return [Finding("dimensions", "error", "feature dimensions do not match",
+                        f"The samples have {dim}-d features but " + "; ".join(problems) + ". Mixing HumanML3D "
+                        f"(263) and KIT-ML (251) files is the usual cause.",
+                        "Use the dataset and evaluator files of the dataset the samples come from.",
+                        numbers=numbers)]
+    return [Finding("dimensions", "ok", "dimensions match", f"{dim}-d features everywhere.", numbers=numbers)]
+
+
+def _normalization_findings(verdict: NormalizationVerdict,
+                            declared: str | None) -> tuple[list[Finding], str, bool]:
+    """Findings, the state to use downstream (the detected one when trusted, else the declared one), trusted."""
+    best = verdict.best
+    state = STATE[best]
+    other = [v for k, v in verdict.scores.items() if STATE[k] != state]
+    state_margin = (min(other) - verdict.scores[best]) if other else float("inf")
+    trusted = verdict.scores[best] <= FIT_LIMIT and state_margin >= STATE_MARGIN
+    scale = verdict.group_scale_ratio[best]
+    numbers = {
+        "detected": best,
+        "declared": declared,
+        "scores": {k: round(v, 3) for k, v in sorted(verdict.scores.items(), key=lambda kv: kv[1])},
+        "state_margin": state_margin,
+        "implied_raw_std_over_dataset_std": {g: round(v, 3) for g, v in scale.items()},
+        "implied_raw_mean_error_in_std": {g: round(v, 3) for g, v in verdict.group_mean_err[best].items()},
+        "reference_statistics": verdict.reference,
+    }
+    how = HYPOTHESES[best][1]
+    evidence = (
+        f"Undoing '{best}' gives features whose per-group spread is "
+        + ", ".join(f"{g} {scale[g]:.2f}x" for g in scale)
+        + f" the dataset's, the best fit of {len(verdict.scores)} hypotheses (score {verdict.scores[best]:.2f}, "
+        f"next other state {state_margin:+.2f}; lower is better)."
+    )
+    used = {c for k in verdict.scores for c in HYPOTHESES[k][0]}
+    if not trusted:
+        msg = ("The features match none of the normalization hypotheses well" if verdict.scores[best] > FIT_LIMIT
+               else "Two normalization states fit about equally well")
+        return [Finding(
+            "normalization", "warning", "normalization could not be determined",
+            f"{msg} (best: {how}). {evidence} Either the samples are far from the data distribution, or they use "
+            f"statistics other than the ones given." + (" Only one statistics file was given, so dataset- and "
+            "evaluator-normalized features cannot be told apart." if len(used) < 2 else ""),
+            "Give both --dataset (Mean.npy/Std.npy) and --evaluator (t2m_mean/t2m_std) and check how the "
+            "samples were saved.", numbers=numbers)], declared or state, False
+    if state == "double":
+        return [Finding(
+            "normalization", "error", "features are normalized twice",
+            f"The features look {how}. {evidence} The evaluator then sees whole feature groups shifted and "
+            f"scaled by large factors, and every metric is wrong.",
+            "Normalize exactly once: de-normalize the generator's output with the dataset statistics, then "
+            "normalize with the evaluator's (or save raw features and declare normalization='raw').",
+            numbers=numbers)], state, True
+    if declared is None:
+        return [Finding("normalization", "info", f"features look {state}" + ("" if state == "raw" else "-normalized"),
+                        f"The features look {how}. {evidence} The sample source does not declare a normalization.",
+                        f"Declare normalization='{state}' when saving the samples so the evaluation converts them "
+                        f"correctly.", numbers=numbers)], state, True
+    if declared == state:
+        return [Finding("normalization", "ok", f"features are {how}, as declared",
+                        evidence, numbers=numbers)], state, True
+    if state == "raw":
+        title, why = "features look raw but are declared normalized", (
+            f"The sample set says '{declared}', but the features look raw (not normalized). {evidence} The "
+            f"evaluation would de-normalize them once more and every metric would be wrong.")
+        action = "Declare normalization='raw' (or normalize the features before saving)."
+    elif declared == "raw":
+        title, why = f"features look {state}-normalized but are declared raw", (
+            f"The sample set says 'raw', but the features look {how}. {evidence} The evaluation would normalize "
+            f"them again: double normalization.")
+        action = f"Declare normalization='{state}', or save de-normalized (raw) features."
+    else:
+        title, why = "wrong statistics file", (
+            f"The sample set says the features are {declared}-normalized, but they are {how}. {evidence} The "
+            f"root and foot-contact groups differ about 25x between the two files, so the evaluator sees these "
+            f"groups 25x too {'small' if state == 'dataset' else 'large'}.")
+        action = (f"Normalize with the {declared} statistics "
+                  f"({'t2m_mean.npy / t2m_std.npy' if declared == 'evaluator' else 'Mean.npy / Std.npy'}), or "
+                  f"declare normalization='{state}' and let the evaluation convert them.")
+    return [Finding("normalization", "error", title, why, action, numbers=numbers)], state, True
+
+
+_STATE_CHAIN = {"raw": (), "dataset": ("dataset",), "evaluator": ("evaluator",)}
+
+
+def _standard_units(samples: _Samples, chain: tuple[str, ...], stats: dict[str, FeatureStats],
+                    bad: np.ndarray) -> tuple[np.ndarray, str, np.ndarray]:
+    """Features in standard-deviation units of the raw data, ``z = (raw - mean) / std``.
+
+    Returns ``z``, a description of the unit, and a mask of dimensions with a meaningful unit.
+    """
+    x = np.where(np.isfinite(samples.motions), samples.motions, 0.0).astype(np.float64)
+    dim = x.shape[-1]
+    if stats:
+        a, b = _implied_raw_affine(chain, stats)
+        ref_name = "dataset" if "dataset" in stats else "evaluator"
+        ref = stats[ref_name]
+        z = ((x * a + b) - np.asarray(ref.mean, np.float64)) / np.asarray(ref.std, np.float64)
+        usable = np.ones(dim, bool)
+        if ref_name == "evaluator":  # its root/contact stds are deliberately ~25x too small
+            lay = FeatureLayout.for_dim(dim)
+            for sl in (lay.root, lay.contacts):
+                usable[sl] = False
+            z[..., ~usable] = 0.0
+        return z, f"{ref_name} standard deviations", usable
+    # no statistics: standardize by the samples' own pooled spread (scale-free)
+    ok = samples.lengths.copy()
+    ok[bad] = 0
+    summ = MomentSummary.from_features(x, ok)
+    std = np.where(summ.std > 0, summ.std, 1.0)
+    return (x - summ.mean) / std, "standard deviations of the samples themselves", summ.std > 0
+
+
+def _joint_units(samples: _Samples) -> np.ndarray:
+    """Joints relative to each clip's first root position, per coordinate standardized by the pooled spread."""
+    j = np.where(np.isfinite(samples.motions), samples.motions, 0.0).astype(np.float64)
+    j = j - j[:, :1, :1, :] * np.array([1.0, 0.0, 1.0])
+    n, t = j.shape[:2]
+    valid = np.arange(t)[None, :] < samples.lengths[:, None]
+    frames = j[valid].reshape(-1, j.shape[2] * 3)
+    std = frames.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    return ((j.reshape(n, t, -1) - frames.mean(axis=0)) / std)
+
+
+# ----------------------------------------------------------------------------------------------- doctor
+
+
+def doctor(
+    samples: Any,
+    dataset: Any = None,
+    evaluator: Any = None,
+    *,
+    lengths: Any = None,
+    ids: Any = None,
+    kind: str | None = None,
+    normalization: str | None = None,
+    dataset_stats: FeatureStats | None = None,
+    evaluator_stats: FeatureStats | None = None,
+    checksums: PathLike | dict[str, str] | None = None,
+    embeddings: Any = None,
+    gt_embeddings: Any = None,
+    length_bounds: tuple[int, int] | None = None,
+    max_reference_clips: int = 500,
+    allow_pickle: bool = False,
+    device: Any = None,
+    seed: int = 0,
+) -> DoctorReport:
+    """Check a sample set (and optionally the dataset and evaluator folders) and explain what is wrong.
+
+    ``samples``: a ``SampleSet``, a path (``.npz``, a sample folder, or MDM ``results.npy`` with
+    ``allow_pickle=True``), or an array ``(N, T, D)`` features / ``(N, T, J, 3)`` joints with ``lengths``,
+    ``ids``, ``kind`` and the declared ``normalization`` (``"raw"``, ``"dataset"``, ``"evaluator"`` or None).
+    ``dataset``: a dataset folder (``Mean.npy``/``Std.npy``, ``test.txt``, ``new_joint_vecs/``) or a
+    ``MotionDataset``; ``evaluator``: an evaluator folder or a loaded ``T2MEvaluator``. Statistics may be
+    given directly as ``dataset_stats``/``evaluator_stats``. ``checksums``: a ``sha256sum``-style file or a
+    ``{path: sha256}`` dict for the evaluator folder. ``embeddings``/``gt_embeddings``: precomputed
+    ``(N, 512)`` motion embeddings of the samples and of the ground truth.
+
+    Returns a :class:`DoctorReport`; ``report.exit_code`` is 0 (fine), 1 (warnings) or 2 (errors).
+    """
+    findings: list[Finding] = []
+    rng = np.random.default_rng(seed)
+    s = _load_samples(samples, lengths=lengths, ids=ids, kind=kind, normalization=normalization,
+                      allow_pickle=allow_pickle, findings=findings)
+    if s is None:
+        return DoctorReport(findings, {"samples": str(samples)})
+    n, t = s.motions.shape[:2]
+    summary: dict[str, Any] = {"rows": n, "kind": s.kind, "declared_normalization": s.normalization}
+
+    ev, ev_folder = _load_evaluator(evaluator, findings, device)
+    dstats = dataset_stats if dataset_stats is not None else _dataset_stats(dataset)
+    estats = evaluator_stats
+    if estats is None and ev is not None:
+        estats = getattr(ev, "stats", None)
+    if estats is None and ev_folder is not None:
+        dim_hint = s.motions.shape[-1] if s.kind == "features" else None
+        pair = find_evaluator_stats(ev_folder, dim_hint)
+        if pair is None:
+            findings.append(Finding("evaluator_files", "warning", "no evaluator statistics found",
+                                    f"No t2m_mean.npy/t2m_std.npy (or meta/mean.npy, std.npy) under {ev_folder}.",
+                                    "Point --evaluator at the folder holding the evaluator's statistics."))
+        else:
+            estats = FeatureStats.load(*pair, name="evaluator")
+    if checksums is not None:
+        if ev_folder is None:
+            findings.append(Finding("evaluator_files", "info", "checksums not checked",
+                                    "Checksums were given without an evaluator folder.", "Pass --evaluator DIR."))
+        else:
+            expected = checksums if isinstance(checksums, dict) else read_checksums(checksums)
+            findings.append(check_checksums(ev_folder, expected))
+    elif ev_folder is not None:
+        findings.append(Finding("evaluator_files", "info", "evaluator files not verified",
+                                "No known checksums were given, so the evaluator's version is not verified.",
+                                "Pass --checksums FILE (sha256sum format) with the sums published for the evaluator."))
+
+    # joint count: lengths bounds and dimension checks
+    if s.kind == "features":
+        dim = s.motions.shape[-1]
+        findings.extend(_dimension_findings(dim, dstats, estats, ev))
+        num_joints = (dim + 1) // 12
+        dims_ok = findings[-1].severity == "ok"
+    else:
+        num_joints = s.motions.shape[2]
+        dims_ok = True
+    bounds = length_bounds or LENGTH_BOUNDS.get(num_joints, (40, 196))
+    findings.append(_values.check_lengths(s.lengths, s.ids, min_length=bounds[0], max_length=bounds[1], t_max=t))
+    lens = np.clip(s.lengths, 0, t)
+    finite_finding, bad = _values.check_finite(s.motions, lens, s.ids)
+    findings.append(finite_finding)
+    summary["nonfinite_rows"] = int(bad.sum())
+    usable = ~bad & (lens > 0)
+
+    desc = None
+    if s.kind == "features" and dims_ok:
+        stats = {k: v for k, v in (("dataset", dstats), ("evaluator", estats)) if v is not None}
+        chain: tuple[str, ...] = _STATE_CHAIN.get(s.normalization or "raw", ())
+        if stats and usable.sum() > 0:
+            summ = MomentSummary.from_features(s.motions[usable], lens[usable])
+            verdict = detect_normalization(summ, dataset_stats=dstats, evaluator_stats=estats)
+            norm_findings, state, trusted = _normalization_findings(verdict, s.normalization)
+            findings.extend(norm_findings)
+            summary["normalization"] = state
+            chain = HYPOTHESES[verdict.best][0] if trusted else _STATE_CHAIN.get(state, ())
+            if any(c not in stats for c in chain):
+                chain = ()
+        elif not stats:
+            findings.append(Finding("normalization", "info", "normalization not checked",
+                                    "Neither dataset nor evaluator statistics were given.",
+                                    "Pass --dataset DIR (Mean.npy/Std.npy) and --evaluator DIR (t2m_mean/t2m_std)."))
+        z, unit, _ = _standard_units(s, chain, stats, bad)
+        if stats:
+            findings.append(_values.check_feature_range(z, lens, s.ids, bad, unit))
+        else:
+            findings.append(Finding("range", "info", "value range not checked",
+                                    "Without statistics there is no physical unit to judge values by."))
+        desc = _collapse.time_descriptors(z, np.maximum(lens, 1))
+        space = f"features ({unit}, {_collapse.DESCRIPTOR_INSTANTS} instants per motion)"
+        ref_dist, ref_src = float(np.sqrt(2.0)), "two independent draws from the data distribution"
+        if stats and "dataset" in stats:
+            clips = _dataset_reference_clips(dataset, s.motions.shape[-1], bounds, max_reference_clips, rng)
+            if len(clips) >= 10:
+                gt_z = [(c - np.asarray(dstats.mean, np.float64)) / np.asarray(dstats.std, np.float64) for c in clips]
+                tmax = max(c.shape[0] for c in gt_z)
+                padded = np.zeros((len(gt_z), tmax, gt_z[0].shape[1]))
+                for i, c in enumerate(gt_z):
+                    padded[i, : c.shape[0]] = c
+                gt_desc = _collapse.time_descriptors(padded, np.array([c.shape[0] for c in gt_z]))
+                ref_dist = _collapse.mean_pair_distance(gt_desc, rng)
+                ref_src = f"{len(clips)} ground-truth test clips"
+        elif not stats:
+            ref_src = "two independent samples of a set with this per-dimension spread"
+    elif s.kind == "joints":
+        findings.append(_values.check_joint_range(s.motions, lens, s.ids, bad))
+        desc = _collapse.time_descriptors(_joint_units(s), np.maximum(lens, 1))
+        space = "joint positions (standardized per coordinate, relative to the start position)"
+        ref_dist, ref_src = float(np.sqrt(2.0)), "two independent samples of a set with this per-coordinate spread"
+
+    # embeddings (precomputed or from a loaded evaluator)
+    emb = None if embeddings is None else np.asarray(to_numpy(embeddings), dtype=np.float64)
+    if emb is None and ev is not None and s.kind == "features" and dims_ok and usable.any():
+        emb = _embed(ev, s, chain, {k: v for k, v in (("dataset", dstats), ("evaluator", estats)) if v},
+                     usable, lens)
+    gt_emb = None if gt_embeddings is None else np.asarray(to_numpy(gt_embeddings), dtype=np.float64)
+    if gt_emb is None and ev is not None and dataset is not None and dims_ok and estats is not None:
+        clips = _dataset_reference_clips(dataset, s.motions.shape[-1] if s.kind == "features" else 0, bounds,
+                                         max_reference_clips, rng)
+        if len(clips) >= 10:
+            gt_emb = _embed_clips(ev, clips, estats)
+
+    emb_dim = emb.shape[1] if emb is not None else EMBEDDING_DIM
+    findings.append(_fid.count_finding(int(usable.sum()), emb_dim))
+    if emb is not None:
+        findings.extend(_fid.embedding_findings(emb, gt_emb=gt_emb))
+    if emb is not None and gt_emb is not None:
+        findings.extend(_collapse.check_collapse(
+            emb, [s.ids[i] for i in np.flatnonzero(usable)] if emb.shape[0] == usable.sum() else
+            [str(i) for i in range(emb.shape[0])],
+            reference_distance=_collapse.mean_pair_distance(gt_emb, rng),
+            reference_source=f"{gt_emb.shape[0]} ground-truth embeddings", space="evaluator embedding space",
+            rng=rng, num_repetitions=s.num_repetitions))
+    elif desc is not None:
+        rows = np.flatnonzero(usable)
+        findings.extend(_collapse.check_collapse(desc[rows], [s.ids[i] for i in rows], reference_distance=ref_dist,
+                                                 reference_source=ref_src, space=space, rng=rng,
+                                                 num_repetitions=s.num_repetitions))
+    report = DoctorReport(findings, summary)
+    summary["status"] = report.worst
+    return report
+
+
+def _embed(ev: Any, s: _Samples, chain: tuple[str, ...], stats: dict[str, FeatureStats], usable: np.ndarray,
+           lens: np.ndarray) -> np.ndarray:
+    """Motion embeddings of the usable rows, after converting them to evaluator normalization."""
+    x = s.motions[usable].astype(np.float64)
+    if chain:
+        a, b = _implied_raw_affine(chain, stats)
+        x = x * a + b
+    x = ev.stats.normalize(x).astype(np.float32)
+    return np.asarray(to_numpy(ev.embed_motion(x, lens[usable])), dtype=np.float64)
+
+
+def _embed_clips(ev: Any, clips: list[np.ndarray], estats: FeatureStats) -> np.ndarray:
+    lens = np.array([min(c.shape[0], 196) // 4 * 4 for c in clips])
+    x = np.zeros((len(clips), 196, clips[0].shape[1]), np.float32)
+    for i, c in enumerate(clips):
+        x[i, : lens[i]] = estats.normalize(c[: lens[i]])
+    return np.asarray(to_numpy(ev.embed_motion(x, lens)), dtype=np.float64)
