@@ -47,6 +47,8 @@ _EXPORTS: dict[str, str] = {
     "KIT": "motioneval.representation.skeleton",
     "FeatureLayout": "motioneval.representation.layout",
     "FeatureStats": "motioneval.representation.normalization",
+    "renormalize": "motioneval.representation.normalization",
+    "dataset_statistics": "motioneval.representation.normalization",
     "joints_to_features": "motioneval.representation.forward",
     "features_to_joints": "motioneval.representation.inverse",
     # protocol
