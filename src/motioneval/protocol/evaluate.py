@@ -1,0 +1,608 @@
+"""``evaluate``: the whole protocol (``protocol.md``) under a named preset, cached and resumable.
+
+Per replication ``r`` (all randomness from ``SeedSequence(seed, spawn_key=(r, stream, ...))``, see
+:mod:`motioneval.protocol.ground_truth`):
+
+1. ground-truth pass A (stream ``gt_match``): shuffled items in whole groups of ``pool_size``, a random
+   caption, crop and window per row; text and motion embeddings -> the ground-truth row's R-precision,
+   Matching Score and Diversity;
+2. ground-truth pass B (``gt_fid``), drawn independently: motion embeddings -> the FID reference statistics
+   (the ground-truth row's FID compares B with A, which is why it is ~0.002 and not 0);
+3. generated pass (``generated``): another shuffled draw of items, captions and lengths (cut to
+   ``generated_samples``); the generator is asked, chunk by chunk with one derived seed per chunk, for a
+   motion per row (given the ground-truth length when the preset says so); each row's text embedding is
+   its caption's, with its true text length -> R-precision and Matching Score in groups of 32, FID against
+   pass B, Diversity;
+4. MultiModality (replications ``< mm_replications``): ``mm_captions`` rows of the generated pass chosen by
+   ``mm_selection``, each generated ``mm_repeats`` times (seeds per chunk) -> MultiModality.
+
+With ``samples=`` instead of a generator the prompts of the sample set replace the items of step 3: each
+replication uses a fresh shuffle of the prompts and repetition ``r % num_repetitions``; MultiModality uses
+the first ``mm_repeats`` repetitions.
+
+Units of work are ``(replication, stage, chunk)``; each is stored in the cache (:mod:`.cache`) as soon as
+it is done, under a key of everything that produced it, so an interrupted run resumes where it stopped and
+gives identical numbers, and re-scoring with other metric settings reuses every embedding.
+:class:`Evaluation` exposes the units (``units()``, ``run_unit()``) so that several processes can share
+them (issue 8); :func:`evaluate` runs them all and scores.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from .._progress import progress as _progress
+from ..representation.normalization import FeatureStats
+from .cache import Cache, content_key
+from .generators import (SampleSetGenerator, check_generator, evaluator_features, normalize_output,
+                         to_raw_features)
+from .ground_truth import (GroundTruthItems, PassPlan, derived_seed, draw_pass, num_rows, pass_captions,
+                           pass_features, pass_raw_tokens, pass_rng)
+from .presets import Preset, get_preset
+from .results import MetricSummary, Result, Row, library_versions, utc_now
+
+logger = logging.getLogger(__name__)
+
+STAGES = ("gt_match", "gt_fid", "generated", "mm")
+GROUND_TRUTH_ROW = "ground truth"
+
+
+@runtime_checkable
+class Evaluator(Protocol):
+    """What the loop needs from an evaluator (:class:`motioneval.evaluators.t2m.T2MEvaluator` or a stand-in).
+
+    ``embed_text(tokens)`` takes per row the caption's ``word/POS`` tokens *without* ``sos``/``eos`` (the
+    evaluator adds them, keeps the first 20 and pads, ``protocol.md`` step 4); ``embed_motion(features,
+    lengths)`` takes evaluator-normalized ``(N, T, D)`` features; both return ``(N, E)`` float arrays in the
+    caller's row order. ``stats`` are the evaluator's normalization statistics; ``provenance`` maps every
+    file it was loaded from to its sha256.
+    """
+
+    stats: FeatureStats
+    provenance: Mapping[str, str]
+
+    def embed_text(self, tokens: Sequence[Sequence[str]]) -> np.ndarray: ...
+
+    def embed_motion(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One cacheable unit of work: rows ``[start, stop)`` of one stage of one replication."""
+
+    replication: int
+    stage: str
+    chunk: int
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True, eq=False)
+class _Requests:
+    """What the generated pass of one replication asks for, row by row."""
+
+    captions: list[str]
+    tokens: list[tuple[str, ...]]
+    lengths: np.ndarray | None  # None: the generator chooses
+    prompts: np.ndarray | None  # sample-set mode: prompt index per row
+    repetition: int
+
+
+class Evaluation:
+    """A prepared evaluation run; see the module docstring. Build with the same arguments as :func:`evaluate`."""
+
+    def __init__(self, *, dataset: Any, evaluator: Any, samples: Any = None, generator: Any = None,
+                 preset: str | Preset = "t2m", seed: int = 0, split: str = "test", cache_dir: Any = None,
+                 chunk_size: int = 128, allow_pickle: bool = False, device: str | None = None,
+                 progress: bool = False, name: str | None = None, on_dataset_problem: str = "raise",
+                 overrides: Mapping[str, Any] | None = None) -> None:
+        if (samples is None) == (generator is None):
+            raise ValueError("pass exactly one of samples= (already generated motions) or generator= (a model)")
+        if not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive integer; got {chunk_size!r}")
+        self.seed = int(seed)
+        self.split = split
+        self.chunk_size = chunk_size
+        self.show_progress = progress
+        self.warnings: list[str] = []
+        self._t0 = time.perf_counter()
+
+        self.items, self.dataset_info = _load_ground_truth(dataset, split, preset, on_dataset_problem)
+        base = preset if isinstance(preset, Preset) else get_preset(preset, dataset=self.items.kind)
+        self.preset = get_preset(base, dataset=self.items.kind, **dict(overrides or {}))
+        self.evaluator = _load_evaluator(evaluator, device)
+        stats = getattr(self.evaluator, "stats", None)
+        if not isinstance(stats, FeatureStats):
+            raise TypeError("the evaluator must have a `stats` attribute (FeatureStats of its own mean/std)")
+        if stats.dim != self.items.dim:
+            raise ValueError(f"the evaluator's statistics have {stats.dim} dims but the dataset's features have "
+                             f"{self.items.dim}: a KIT-ML evaluator for HumanML3D data, or the reverse?")
+
+        if samples is not None:
+            self.source = (samples if isinstance(samples, SampleSetGenerator)
+                           else SampleSetGenerator.from_path(samples, allow_pickle=allow_pickle)
+                           if isinstance(samples, (str, Path)) else SampleSetGenerator(samples))
+            self.prompt_tokens, _ = self.source.match(self.items, max_frames=self.preset.max_frames)
+        else:
+            self.source = generator
+            self.prompt_tokens = None
+        self.identity = check_generator(self.source)
+        self.name = name or self.identity["name"]
+        if self.name == GROUND_TRUTH_ROW:
+            raise ValueError(f"the model cannot be named {GROUND_TRUTH_ROW!r}")
+        self.dataset_stats = getattr(self.source, "stats", None) or self.items.dataset_stats
+        self.skeleton = _skeleton_for(self.items.kind)
+        self._check_feasible()
+
+        provenance = dict(getattr(self.evaluator, "provenance", {}) or {})
+        self.cache = Cache(cache_dir)
+        if self.cache.enabled and not provenance:
+            self._warn("the evaluator records no provenance (file sha256s), so its embeddings cannot be keyed: "
+                       "caching is disabled for this run")
+            self.cache = Cache(None)
+        self._evaluator_key = sorted(provenance.values())
+        self._dataset_key = self.items.content_hash()
+        self._plans: dict[tuple[int, str], Any] = {}
+
+    # ---------------------------------------------------------------------------------------- planning
+    @property
+    def sample_mode(self) -> bool:
+        return isinstance(self.source, SampleSetGenerator)
+
+    @property
+    def n_gt(self) -> int:
+        return num_rows(len(self.items), self.preset)
+
+    @property
+    def n_generated(self) -> int:
+        n = self.source.num_prompts if self.sample_mode else len(self.items)
+        return num_rows(n, self.preset, self.preset.generated_samples)
+
+    @property
+    def mm_repeats(self) -> int:
+        if self.sample_mode:
+            return min(self.source.num_repetitions, self.preset.mm_repeats)
+        return self.preset.mm_repeats
+
+    @property
+    def mm_enabled(self) -> bool:
+        return self.preset.effective_mm_replications > 0 and self.mm_repeats > self.preset.mm_pairs
+
+    @property
+    def mm_captions(self) -> int:
+        p = self.preset
+        return self.n_generated if p.mm_selection == "all" else int(p.mm_captions)
+
+    def _check_feasible(self) -> None:
+        """Fail before any long work when the sizes cannot satisfy the preset."""
+        p = self.preset
+        if self.n_gt == 0:
+            raise ValueError(f"{len(self.items)} ground-truth items do not fill one group of {p.pool_size}")
+        if self.n_generated == 0:
+            raise ValueError(f"the generated side has fewer rows than one group of {p.pool_size}")
+        p.diversity_pairs_for(self.n_gt)
+        p.diversity_pairs_for(self.n_generated)
+        if p.generated_samples is not None and self.n_generated < (p.generated_samples // p.pool_size) * p.pool_size:
+            self._warn(f"preset asks for {p.generated_samples} generated samples per replication; only "
+                       f"{self.n_generated} are available")
+        if p.effective_mm_replications > 0:
+            if self.sample_mode and self.mm_repeats <= p.mm_pairs:
+                self._warn(f"MultiModality needs more than {p.mm_pairs} generations per caption; the sample set has "
+                           f"{self.source.num_repetitions} repetition(s): MultiModality is not computed")
+            elif self.mm_captions > self.n_generated:
+                raise ValueError(f"MultiModality under preset {p.name!r} takes {self.mm_captions} captions but only "
+                                 f"{self.n_generated} rows are generated; override mm_captions")
+            elif self.sample_mode and self.mm_repeats < p.mm_repeats:
+                self._warn(f"MultiModality uses {self.mm_repeats} repetitions per caption (the sample set's), not "
+                           f"{p.mm_repeats}")
+        if self.sample_mode:
+            reps = self.source.num_repetitions
+            if reps < p.replications:
+                self._warn(f"the sample set has {reps} repetition(s) for {p.replications} replications: replication "
+                           f"r uses repetition r % {reps}, so replications do not regenerate")
+            if p.generated_padding == "none":
+                self._warn("preset uses no padding of generated motion (all generated frames reach the evaluator), "
+                           "but sample sets store zeros past each length: zeros reach the evaluator instead")
+
+    def _plan(self, r: int, stage: str) -> Any:
+        key = (r, stage)
+        if key not in self._plans:
+            if stage in ("gt_match", "gt_fid"):
+                self._plans[key] = draw_pass(self.items, self.preset, pass_rng(self.seed, r, stage))
+            elif stage == "generated":
+                self._plans[key] = self._generated_requests(r)
+            elif stage == "mm":
+                self._plans[key] = self._mm_rows(r)
+            else:
+                raise ValueError(f"unknown stage {stage!r}")
+        return self._plans[key]
+
+    def _generated_requests(self, r: int) -> _Requests:
+        p = self.preset
+        rng = pass_rng(self.seed, r, "generated")
+        if self.sample_mode:
+            prompts = rng.permutation(self.source.num_prompts)[: self.n_generated]
+            s = self.source.samples
+            return _Requests([s.captions[i] for i in prompts], [self.prompt_tokens[i] for i in prompts],
+                             s.lengths[prompts].astype(np.int64), prompts, r % self.source.num_repetitions)
+        plan: PassPlan = draw_pass(self.items, p, rng, limit=p.generated_samples)
+        lengths = plan.lengths if p.generated_length == "ground_truth" else None
+        return _Requests(pass_captions(self.items, plan), pass_raw_tokens(self.items, plan), lengths, None, 0)
+
+    def _mm_rows(self, r: int) -> np.ndarray:
+        """Indices (into the generated rows) of the MultiModality captions of replication ``r``."""
+        p, n, k = self.preset, self.n_generated, self.mm_captions
+        rng = pass_rng(self.seed, r, "mm_select")
+        if p.mm_selection == "all":
+            return np.arange(n)
+        if p.mm_selection == "first_groups":
+            return np.arange(k)
+        if p.mm_selection == "random_items":
+            return rng.choice(n, k, replace=False)
+        groups = rng.choice(n // p.pool_size, k // p.pool_size, replace=False)
+        return (groups[:, None] * p.pool_size + np.arange(p.pool_size)[None, :]).reshape(-1)
+
+    def stage_rows(self, stage: str) -> int:
+        if stage in ("gt_match", "gt_fid"):
+            return self.n_gt
+        if stage == "generated":
+            return self.n_generated
+        return self.mm_captions * self.mm_repeats
+
+    def units(self, replications: Sequence[int] | None = None) -> list[Unit]:
+        """Every unit of work, in execution order (for the given replications, default all)."""
+        reps = range(self.preset.replications) if replications is None else replications
+        out = []
+        for r in reps:
+            stages = ["gt_match", "gt_fid", "generated"]
+            if self.mm_enabled and r < self.preset.effective_mm_replications:
+                stages.append("mm")
+            for stage in stages:
+                n = self.stage_rows(stage)
+                for c, start in enumerate(range(0, n, self.chunk_size)):
+                    out.append(Unit(r, stage, c, start, min(start + self.chunk_size, n)))
+        return out
+
+    # ---------------------------------------------------------------------------------------- keys
+    def _gt_settings(self) -> dict[str, Any]:
+        p = self.preset
+        return {k: getattr(p, k) for k in ("unit_length", "crop_shorter_probability", "max_frames",
+                                           "max_text_tokens", "pool_size", "min_motion_length",
+                                           "max_motion_length", "fps")}
+
+    def _gen_settings(self) -> dict[str, Any]:
+        p = self.preset
+        return {**self._gt_settings(), "generated_samples": p.generated_samples,
+                "generated_length": p.generated_length, "generated_padding": p.generated_padding,
+                "mm_selection": p.mm_selection, "mm_captions": p.mm_captions, "mm_repeats": self.mm_repeats}
+
+    def sample_key(self, unit: Unit) -> tuple[str, dict[str, Any]]:
+        """Key of a unit's generated samples (independent of the evaluator)."""
+        parts = {"what": "samples", "stage": unit.stage, "generator": self.identity, "dataset": self._dataset_key,
+                 "settings": self._gen_settings(), "seed": self.seed, "replication": unit.replication,
+                 "chunk": unit.chunk, "chunk_size": self.chunk_size}
+        return content_key(parts), parts
+
+    def embedding_key(self, unit: Unit) -> tuple[str, dict[str, Any]]:
+        """Key of a unit's embeddings."""
+        if unit.stage in ("gt_match", "gt_fid"):
+            parts: dict[str, Any] = {"what": "embeddings", "stage": unit.stage, "dataset": self._dataset_key,
+                                     "settings": self._gt_settings(), "seed": self.seed,
+                                     "replication": unit.replication, "chunk": unit.chunk,
+                                     "chunk_size": self.chunk_size}
+        else:
+            parts = {"what": "embeddings", "samples": self.sample_key(unit)[0],
+                     "padding": self.preset.generated_padding, "max_frames": self.preset.max_frames}
+        parts["evaluator"] = self._evaluator_key
+        return content_key(parts), parts
+
+    # ---------------------------------------------------------------------------------------- work
+    def run_unit(self, unit: Unit) -> dict[str, np.ndarray]:
+        """The unit's embeddings, from the cache or computed (then cached)."""
+        key, parts = self.embedding_key(unit)
+        cached = self.cache.load("embeddings", key)
+        if cached is not None:
+            return cached
+        rows = slice(unit.start, unit.stop)
+        if unit.stage in ("gt_match", "gt_fid"):
+            plan: PassPlan = self._plan(unit.replication, unit.stage).take(rows)
+            feats = pass_features(self.items, plan, self.evaluator.stats, self.preset)
+            out = {"motion": self._embed_motion(feats, plan.lengths)}
+            if unit.stage == "gt_match":
+                out["text"] = self._embed_text(pass_raw_tokens(self.items, plan))
+            out["lengths"] = plan.lengths
+        else:
+            raw, lengths = self._generated_raw(unit)
+            feats, lengths = evaluator_features(raw, lengths, self.evaluator.stats, max_frames=self.preset.max_frames,
+                                                padding=self.preset.generated_padding, name=self.name)
+            out = {"motion": self._embed_motion(feats, lengths), "lengths": lengths}
+            if unit.stage == "generated":
+                out["text"] = self._embed_text(self._plan(unit.replication, "generated").tokens[rows])
+        self.cache.save("embeddings", key, parts, **out)
+        return out
+
+    def _generated_raw(self, unit: Unit) -> tuple[np.ndarray, np.ndarray]:
+        """Raw features of a generated/MultiModality unit (cached per unit in generator mode)."""
+        req: _Requests = self._plan(unit.replication, "generated")
+        rows = np.arange(unit.start, unit.stop)
+        if unit.stage == "mm":
+            mm = self._plan(unit.replication, "mm")
+            row_of, repeat = mm[rows // self.mm_repeats], rows % self.mm_repeats
+        else:
+            row_of, repeat = rows, None
+        names = [f"replication {unit.replication}, {unit.stage} row {int(i)}: {req.captions[int(j)]!r}"
+                 for i, j in zip(rows, row_of)]
+        if self.sample_mode:
+            if repeat is None:
+                out = self.source.take(req.prompts[row_of], req.repetition)
+                motions, lengths = out.motions, out.lengths
+            else:  # MultiModality: repetition j of each prompt
+                parts = [self.source.take(req.prompts[row_of[repeat == j]], int(j)) for j in np.unique(repeat)]
+                order = np.concatenate([np.flatnonzero(repeat == j) for j in np.unique(repeat)])
+                motions = np.empty((len(rows),) + parts[0].motions.shape[1:], dtype=np.float32)
+                lengths = np.empty(len(rows), dtype=np.int64)
+                motions[order] = np.concatenate([p.motions for p in parts])
+                lengths[order] = np.concatenate([p.lengths for p in parts])
+            return to_raw_features(np.asarray(motions, np.float32), np.asarray(lengths, np.int64),
+                                   kind=self.identity["kind"], normalization=self.identity["normalization"],
+                                   dataset_stats=self.dataset_stats, evaluator_stats=self.evaluator.stats,
+                                   padding=self.preset.generated_padding, skeleton=self.skeleton, name=self.name,
+                                   row_names=names)
+        key, parts = self.sample_key(unit)
+        cached = self.cache.load("samples", key)
+        if cached is not None:
+            return cached["raw"], cached["lengths"]
+        stream = "mm_seed" if unit.stage == "mm" else "generator_seed"
+        seed = derived_seed(self.seed, unit.replication, stream, unit.chunk)
+        captions = [req.captions[int(j)] for j in row_of]
+        lengths = None if req.lengths is None else req.lengths[row_of]
+        output = self.source.generate(captions, None if lengths is None else lengths.copy(), seed)
+        motions, out_lengths = normalize_output(output, lengths, name=self.name)
+        if lengths is not None and self.identity["kind"] == "features" and not np.array_equal(out_lengths, lengths):
+            bad = int(np.flatnonzero(out_lengths != lengths)[0])
+            raise ValueError(f"{self.name} returned length {int(out_lengths[bad])} for {names[bad]}, asked for "
+                             f"{int(lengths[bad])} (preset {self.preset.name!r} uses ground-truth lengths)")
+        raw, out_lengths = to_raw_features(motions, out_lengths, kind=self.identity["kind"],
+                                           normalization=self.identity["normalization"],
+                                           dataset_stats=self.dataset_stats, evaluator_stats=self.evaluator.stats,
+                                           padding=self.preset.generated_padding, skeleton=self.skeleton,
+                                           name=self.name, row_names=names)
+        if self.preset.generated_padding != "none":  # frames past the lengths are zero: store them trimmed
+            raw = raw[:, : max(int(out_lengths.max()), 1)]
+        self.cache.save("samples", key, parts, raw=raw, lengths=out_lengths)
+        return raw, out_lengths
+
+    def _embed_motion(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        emb = np.asarray(_to_numpy(self.evaluator.embed_motion(features, np.asarray(lengths, dtype=np.int64))))
+        return _check_embeddings(emb, len(features), "motion")
+
+    def _embed_text(self, tokens: Sequence[Sequence[str]]) -> np.ndarray:
+        keep = self.preset.max_text_tokens  # the evaluator adds sos/eos and keeps at most its own 20
+        emb = np.asarray(_to_numpy(self.evaluator.embed_text([list(t)[:keep] for t in tokens])))
+        return _check_embeddings(emb, len(tokens), "text")
+
+    def run(self, replications: Sequence[int] | None = None) -> None:
+        """Run (or load from the cache) every unit of the given replications."""
+        units = self.units(replications)
+        for unit in _progress(units, total=len(units), desc=f"evaluate {self.name}", enable=self.show_progress,
+                              unit="chunk"):
+            self.run_unit(unit)
+
+    # ---------------------------------------------------------------------------------------- scoring
+    def embeddings(self, r: int) -> dict[str, np.ndarray]:
+        """All embeddings of replication ``r`` (running any missing unit)."""
+        out: dict[str, list[np.ndarray]] = {}
+        for unit in self.units([r]):
+            arrays = self.run_unit(unit)
+            for k, v in arrays.items():
+                out.setdefault(f"{unit.stage}/{k}", []).append(v)
+        return {k: np.concatenate(v, axis=0) for k, v in out.items()}
+
+    def score(self) -> Result:
+        """Compute every metric of every replication from the (cached) embeddings and build the Result."""
+        from ..metrics.diversity import diversity, multimodality
+        from ..metrics.frechet import frechet_distance
+        from ..metrics.retrieval import retrieval_metrics
+        from ..metrics.stats import gaussian_stats
+
+        p = self.preset
+        values: dict[str, dict[str, list[float | None]]] = {GROUND_TRUTH_ROW: {}, self.name: {}}
+        diagnostics: dict[str, list[Any]] = {GROUND_TRUTH_ROW: [], self.name: []}
+
+        def put(row: str, metric: str, value: float | None) -> None:
+            values[row].setdefault(metric, []).append(None if value is None else float(value))
+
+        for r in range(p.replications):
+            emb = self.embeddings(r)
+            reference = gaussian_stats(emb["gt_fid/motion"])
+            for row, stage, stream in ((GROUND_TRUTH_ROW, "gt_match", 0), (self.name, "generated", 1)):
+                text, motion = emb[f"{stage}/text"], emb[f"{stage}/motion"]
+                ret = retrieval_metrics(text, motion, top_k=p.top_k, pool_size=p.pool_size)
+                for k in range(p.top_k):
+                    put(row, f"r_precision_top{k + 1}", ret.r_precision[k])
+                put(row, "matching_score", ret.matching_score)
+                s = gaussian_stats(motion)
+                fd = frechet_distance(reference.mean, reference.cov, s.mean, s.cov, method=p.fid_method,
+                                      return_diagnostics=True)
+                put(row, "fid", fd.value)
+                diagnostics[row].append(_diagnostics_dict(fd))
+                pairs = p.diversity_pairs_for(len(motion))
+                put(row, "diversity", diversity(motion, pairs, rng=pass_rng(self.seed, r, "diversity", stream)))
+            if self.mm_enabled:
+                if "mm/motion" in emb:
+                    mm = emb["mm/motion"].reshape(self.mm_captions, self.mm_repeats, -1)
+                    put(self.name, "multimodality",
+                        multimodality(mm, p.mm_pairs, rng=pass_rng(self.seed, r, "multimodality")))
+                else:
+                    put(self.name, "multimodality", None)
+
+        rows = [Row(GROUND_TRUTH_ROW, "ground_truth",
+                    {k: MetricSummary.from_values(v) for k, v in values[GROUND_TRUTH_ROW].items()}, self.n_gt),
+                Row(self.name, "model", {k: MetricSummary.from_values(v) for k, v in values[self.name].items()},
+                    self.n_generated)]
+        return Result(
+            rows=rows, preset=p.to_dict(), seed=self.seed, replications=p.replications,
+            sample_counts=self._sample_counts(), fid_diagnostics=diagnostics, provenance=self._provenance(),
+            versions=library_versions(), settings=self._run_settings(), warnings=list(self.warnings),
+            timing={"seconds": round(time.perf_counter() - self._t0, 3),
+                    "cache_hits": self.cache.hits, "cache_misses": self.cache.misses},
+            created=utc_now())
+
+    # ---------------------------------------------------------------------------------------- records
+    def _sample_counts(self) -> dict[str, Any]:
+        p = self.preset
+        mm = ({"captions": self.mm_captions, "repeats": self.mm_repeats, "pairs": p.mm_pairs,
+               "replications": p.effective_mm_replications} if self.mm_enabled else None)
+        return {"ground_truth_items": len(self.items), "ground_truth_rows": self.n_gt,
+                "ground_truth_dropped": len(self.items) - self.n_gt, "generated_rows": self.n_generated,
+                "diversity_pairs": {"ground_truth": p.diversity_pairs_for(self.n_gt),
+                                    "model": p.diversity_pairs_for(self.n_generated)},
+                "multimodality": mm}
+
+    def _provenance(self) -> dict[str, Any]:
+        generated: dict[str, Any] = dict(self.identity)
+        if self.sample_mode:
+            generated.update({"source": self.source.source, "sha256": self.source.version,
+                              "num_prompts": self.source.num_prompts,
+                              "num_repetitions": self.source.num_repetitions})
+        if self.identity["normalization"] == "dataset" and self.dataset_stats is not None:
+            generated["dataset_statistics"] = dict(self.dataset_stats.sources)
+        return {"evaluator": dict(getattr(self.evaluator, "provenance", {}) or {}),
+                "evaluator_statistics": dict(self.evaluator.stats.sources),
+                "dataset": {**self.dataset_info, "content_sha256": self._dataset_key},
+                "generated": generated}
+
+    def _run_settings(self) -> dict[str, Any]:
+        return {"split": self.split, "chunk_size": self.chunk_size, "cache_dir": _path_str(self.cache.root),
+                "device": str(getattr(self.evaluator, "device", "cpu")), "model_name": self.name,
+                "seeding": "numpy SeedSequence(seed, spawn_key=(replication, stream, ...)); streams in "
+                           "motioneval.protocol.ground_truth.STREAMS"}
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+        warnings.warn(message, stacklevel=3)
+
+
+def evaluate(*, dataset: Any, evaluator: Any, samples: Any = None, generator: Any = None,
+             preset: str | Preset = "t2m", out: str | Path | None = None, seed: int = 0, split: str = "test",
+             cache_dir: str | Path | None = None, chunk_size: int = 128, allow_pickle: bool = False,
+             progress: bool = False, device: str | None = None, name: str | None = None,
+             on_dataset_problem: str = "raise", overrides: Mapping[str, Any] | None = None,
+             **preset_overrides: Any) -> Result:
+    """Evaluate generated motions under the protocol and a preset; see the module docstring.
+
+    ``dataset``: a HumanML3D/KIT-ML folder (or a :class:`~motioneval.data.dataset.MotionDataset` or
+    :class:`~motioneval.protocol.ground_truth.GroundTruthItems`); ``evaluator``: an evaluator folder (loaded
+    with :meth:`motioneval.evaluators.t2m.T2MEvaluator.load` on ``device``) or an object satisfying
+    :class:`Evaluator`; exactly one of ``samples`` (a ``.npz`` sample file, a sample folder, MDM
+    ``results.npy`` with ``allow_pickle=True``, or a :class:`~motioneval.data.samples.SampleSet`) and
+    ``generator`` (a :class:`~motioneval.protocol.generators.Generator`). ``preset``: ``"t2m"``, ``"mdm"``,
+    ``"momask"``, ``"t2m-gpt"``; any preset setting may be overridden by keyword (``replications=5``) or
+    ``overrides={...}``. ``out``: folder for ``results.{json,md,csv,tex}`` and, unless ``cache_dir`` is given,
+    the cache (``<out>/cache``). ``chunk_size``: rows per unit of work (part of the cache keys and of the
+    generator seeds). Returns the :class:`~motioneval.protocol.results.Result`.
+    """
+    merged = {**dict(overrides or {}), **preset_overrides}
+    if cache_dir is None and out is not None:
+        cache_dir = Path(out) / "cache"
+    run = Evaluation(dataset=dataset, evaluator=evaluator, samples=samples, generator=generator, preset=preset,
+                     seed=seed, split=split, cache_dir=cache_dir, chunk_size=chunk_size, allow_pickle=allow_pickle,
+                     device=device, progress=progress, name=name, on_dataset_problem=on_dataset_problem,
+                     overrides=merged)
+    run.run()
+    result = run.score()
+    if out is not None:
+        result.save(out)
+    return result
+
+
+# -------------------------------------------------------------------------------------------- loading helpers
+def _load_ground_truth(dataset: Any, split: str, preset: str | Preset,
+                       on_problem: str) -> tuple[GroundTruthItems, dict[str, Any]]:
+    if isinstance(dataset, GroundTruthItems):
+        return dataset, {"path": None, "split": split, "kind": dataset.kind, "num_items": len(dataset)}
+    from ..data.dataset import DatasetSpec, MotionDataset, get_dataset_spec
+
+    if isinstance(dataset, (str, Path)):
+        root = Path(dataset)
+        kind = _infer_kind(root, split)
+        base = preset if isinstance(preset, Preset) else get_preset(preset, dataset=kind)
+        p = base.for_dataset(kind)
+        std = get_dataset_spec(kind)
+        spec = DatasetSpec(kind, std.dim, std.num_joints, fps=p.fps, min_length=p.min_motion_length,
+                           max_length=p.max_motion_length)
+        dataset = MotionDataset(root, split, kind=spec, on_problem=on_problem)
+    if not isinstance(dataset, MotionDataset):
+        raise TypeError(f"dataset must be a folder, a MotionDataset or GroundTruthItems; got {type(dataset).__name__}")
+    report = dataset.report
+    info = {"path": str(dataset.root), "split": report.split, "kind": dataset.spec.name,
+            "num_ids": report.num_ids, "num_clips": report.num_clips, "num_items": len(dataset),
+            "problems": report.counts(), "bad_ids": report.bad_ids,
+            "statistics": dict(dataset.stats.sources) if dataset.stats is not None else None}
+    return GroundTruthItems.from_dataset(dataset), info
+
+
+def _infer_kind(root: Path, split: str) -> str:
+    """``"humanml3d"`` or ``"kit"`` from the feature dimension of ``Mean.npy`` or the first listed clip."""
+    candidates = [root / "Mean.npy"]
+    split_file = root / f"{split}.txt"
+    if split_file.is_file():
+        ids = [s.strip() for s in split_file.read_text().splitlines() if s.strip()][:20]
+        candidates += [root / "new_joint_vecs" / f"{i}.npy" for i in ids]
+    for path in candidates:
+        try:
+            dim = np.load(path, mmap_mode="r", allow_pickle=False).shape[-1]
+        except Exception:  # missing or unreadable: MotionDataset reports it precisely
+            continue
+        return {263: "humanml3d", 251: "kit"}.get(dim, "humanml3d")
+    return "humanml3d"
+
+
+def _load_evaluator(evaluator: Any, device: str | None) -> Any:
+    if isinstance(evaluator, (str, Path)):
+        from ..evaluators.t2m import T2MEvaluator
+
+        return T2MEvaluator.load(evaluator, device=device)
+    if not (callable(getattr(evaluator, "embed_text", None)) and callable(getattr(evaluator, "embed_motion", None))):
+        raise TypeError("evaluator must be an evaluator folder or an object with embed_text(tokens), "
+                        "embed_motion(features, lengths), stats and provenance")
+    return evaluator
+
+
+def _skeleton_for(kind: str) -> Any:
+    from ..representation import skeleton
+
+    return skeleton.KIT if kind == "kit" else skeleton.HUMANML3D
+
+
+def _check_embeddings(emb: np.ndarray, n: int, what: str) -> np.ndarray:
+    if emb.ndim != 2 or emb.shape[0] != n:
+        raise RuntimeError(f"the evaluator returned {what} embeddings of shape {emb.shape} for {n} rows")
+    if not np.isfinite(emb).all():
+        bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
+        raise ValueError(f"the evaluator returned NaN/Inf {what} embeddings for {bad.size} row(s) (first: {bad[:5]})")
+    return emb
+
+
+def _to_numpy(x: Any) -> Any:
+    if hasattr(x, "detach"):
+        return x.detach().cpu().numpy()
+    return x
+
+
+def _diagnostics_dict(fd: Any) -> Any:
+    for attr in ("to_dict", "as_dict"):
+        if callable(getattr(fd, attr, None)):
+            return getattr(fd, attr)()
+    return {"value": float(getattr(fd, "value", fd))}
+
+
+def _path_str(path: Path | None) -> str | None:
+    return None if path is None else str(path)

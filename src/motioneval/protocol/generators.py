@@ -1,0 +1,373 @@
+"""The generated side of the evaluation: the ``Generator`` protocol, adapters, and the conversion of any
+output to what the evaluator reads.
+
+A generator is any object with
+
+- ``generate(captions, lengths, seed) -> output``: ``captions`` a list of strings; ``lengths`` an int array
+  of frame counts (the ground-truth crop lengths) or ``None`` when the preset lets the model choose
+  (``generated_length`` ``"estimator"``/``"model"``); ``seed`` an int to seed *all* randomness of the call
+  (the loop derives one per chunk of rows from the run's seed, so results do not depend on how work is
+  split across processes). ``output`` is an array ``(N, T, D)`` of features or ``(N, T, J, 3)`` of joint
+  positions (numpy or torch), a ``(motions, lengths)`` tuple, a :class:`GeneratedMotion`, or a
+  :class:`~motioneval.data.samples.SampleSet`; lengths are required when ``lengths=None`` was passed;
+- ``kind``: ``"features"`` or ``"joints"``;
+- ``normalization`` (features): ``"raw"``, ``"dataset"`` (the dataset's ``Mean.npy``/``Std.npy``, or the
+  generator's own ``stats``, a :class:`~motioneval.representation.normalization.FeatureStats`) or
+  ``"evaluator"``;
+- ``name`` and ``version``: identify the model in cache keys and results (change ``version`` whenever the
+  weights or sampling settings change, or the cache will serve the old samples).
+
+Whatever the output, the loop converts it to *raw* features (joints through
+:func:`~motioneval.data.mdm_results.joints_to_feature_samples`: ``L`` joint frames give ``L - 1`` rows;
+dataset-normalized features through the dataset statistics), caches that, then normalizes with the
+*evaluator's* statistics and pads to ``max_frames`` (:func:`evaluator_features`). Frames at and past each
+length are zeroed unless the preset's ``generated_padding`` is ``"none"`` (MDM), in which case every
+generated frame up to ``max_frames`` reaches the evaluator.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from .._arrays import to_numpy
+from ..representation.normalization import FeatureStats
+
+KINDS = ("features", "joints")
+NORMALIZATIONS = ("raw", "dataset", "evaluator")
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """What the evaluation loop calls; see the module docstring."""
+
+    kind: str
+    normalization: str
+    name: str
+    version: str
+
+    def generate(self, captions: list[str], lengths: np.ndarray | None, seed: int) -> Any: ...
+
+
+@dataclass
+class GeneratedMotion:
+    """A generator's output: ``motions`` ``(N, T, D)`` features or ``(N, T, J, 3)`` joints and their ``lengths``
+    (``None``: the requested lengths)."""
+
+    motions: Any
+    lengths: Any = None
+
+
+class CallableGenerator:
+    """Wrap a plain function ``fn(captions, lengths, seed) -> output`` as a :class:`Generator`."""
+
+    def __init__(self, fn: Callable[..., Any], *, kind: str = "features", normalization: str = "dataset",
+                 name: str | None = None, version: str = "0", stats: FeatureStats | None = None) -> None:
+        self.fn = fn
+        self.kind = kind
+        self.normalization = normalization
+        self.name = name or getattr(fn, "__name__", "generator")
+        self.version = version
+        self.stats = stats
+        check_generator(self)
+
+    def generate(self, captions: list[str], lengths: np.ndarray | None, seed: int) -> Any:
+        return self.fn(captions, lengths, seed)
+
+
+class MDMGenerator:
+    """Example adapter: MDM (Tevet et al.) as a :class:`Generator`, without importing MDM.
+
+    Build MDM as its own scripts do (``model, diffusion = create_model_and_diffusion(args, data)``, load the
+    checkpoint, wrap the model in ``ClassifierFreeSampleModel`` for guidance) and pass both here. Outputs are
+    dataset-normalized 263-d features ``(N, 196, 263)``, all 196 frames (MDM's evaluation feeds every
+    generated frame to the evaluator: use preset ``mdm``). ``version`` should name the checkpoint (e.g. its
+    sha256) and the sampling settings.
+    """
+
+    kind = "features"
+    normalization = "dataset"
+
+    def __init__(self, model: Any, diffusion: Any, *, name: str = "mdm", version: str,
+                 guidance_scale: float = 2.5, max_frames: int = 196, device: Any = None) -> None:
+        self.model = model
+        self.diffusion = diffusion
+        self.name = name
+        self.version = f"{version};guidance={guidance_scale};frames={max_frames}"
+        self.guidance_scale = guidance_scale
+        self.max_frames = max_frames
+        self.device = device
+
+    def generate(self, captions: list[str], lengths: np.ndarray | None, seed: int) -> GeneratedMotion:
+        import torch
+
+        if lengths is None:
+            raise ValueError("MDMGenerator needs the ground-truth lengths (presets 'mdm' or 'momask')")
+        torch.manual_seed(seed)
+        n = len(captions)
+        device = self.device or next(self.model.parameters()).device
+        lens = torch.as_tensor(np.asarray(lengths), dtype=torch.long, device=device)
+        mask = (torch.arange(self.max_frames, device=device)[None, :] < lens[:, None])[:, None, None, :]
+        y = {"text": list(captions), "lengths": lens, "mask": mask,
+             "scale": torch.full((n,), float(self.guidance_scale), device=device)}
+        shape = (n, self.model.njoints, self.model.nfeats, self.max_frames)
+        with torch.no_grad():
+            sample = self.diffusion.p_sample_loop(self.model, shape, clip_denoised=False,
+                                                  model_kwargs={"y": y}, progress=False)
+        # MDM's layout (N, 263, 1, T) -> (N, T, 263)
+        motions = sample.squeeze(2).permute(0, 2, 1).float().cpu().numpy()
+        return GeneratedMotion(motions, np.asarray(lengths))
+
+
+def check_generator(generator: Any) -> dict[str, str]:
+    """Validate a generator's attributes; returns its identity ``{name, version, kind, normalization}``."""
+    where = f"generator {getattr(generator, 'name', type(generator).__name__)!r}"
+    if not callable(getattr(generator, "generate", None)):
+        raise TypeError(f"{where} has no generate(captions, lengths, seed) method")
+    kind = getattr(generator, "kind", None)
+    if kind not in KINDS:
+        raise ValueError(f"{where}: attribute kind must be one of {KINDS}; got {kind!r}")
+    norm = getattr(generator, "normalization", "raw" if kind == "joints" else None)
+    if kind == "features" and norm not in NORMALIZATIONS:
+        raise ValueError(f"{where}: attribute normalization must be one of {NORMALIZATIONS} (how its features are "
+                         f"normalized); got {norm!r}")
+    return {"name": str(getattr(generator, "name", type(generator).__name__)),
+            "version": str(getattr(generator, "version", "unversioned")),
+            "kind": str(kind), "normalization": str(norm)}
+
+
+# --------------------------------------------------------------------------------------------- sample sets
+class SampleSetGenerator:
+    """Samples generated beforehand (MDM ``results.npy``, our ``.npz`` interchange file, a folder) served as a
+    :class:`Generator`.
+
+    Rows are ``num_samples`` prompts x ``num_repetitions`` (repetition-major). :meth:`generate` looks each
+    requested caption (and length, when given) up among the prompts and returns repetition
+    ``repetition``; a request that no prompt matches is an error naming the request row. The evaluation
+    loop instead asks by prompt index (:meth:`take`), after matching every prompt to the dataset's captions
+    (:meth:`match`).
+    """
+
+    def __init__(self, samples: Any, *, name: str | None = None, version: str | None = None,
+                 source: str | None = None) -> None:
+        self.samples = samples
+        self.kind = samples.kind
+        self.normalization = samples.normalization if samples.kind == "features" else "raw"
+        meta = samples.metadata.get("source", {}) if isinstance(samples.metadata, dict) else {}
+        self.source = source or meta.get("path")
+        self.name = name or (Path(self.source).stem if self.source else "samples")
+        self.version = version or meta.get("sha256") or _samples_hash(samples)
+        self.stats = None
+
+    @classmethod
+    def from_path(cls, path: str | Path, *, allow_pickle: bool = False, name: str | None = None) -> "SampleSetGenerator":
+        """Load ``path`` (``.npz`` interchange file, a folder with a manifest, or MDM ``results.npy`` with
+        ``allow_pickle=True``); the version is the file's sha256."""
+        from .._io import sha256_file
+        from ..data.samples import load_samples
+
+        path = Path(path)
+        samples = load_samples(path, allow_pickle=allow_pickle)
+        version = sha256_file(path) if path.is_file() else _samples_hash(samples)
+        return cls(samples, name=name or (path.parent.name if path.stem == "results" else path.stem),
+                   version=version, source=str(path))
+
+    @property
+    def num_prompts(self) -> int:
+        return int(self.samples.num_samples)
+
+    @property
+    def num_repetitions(self) -> int:
+        return int(self.samples.num_repetitions)
+
+    def take(self, prompts: np.ndarray, repetition: int = 0) -> GeneratedMotion:
+        """Rows of the given prompt indices in one repetition."""
+        rows = repetition * self.num_prompts + np.asarray(prompts, dtype=np.int64)
+        return GeneratedMotion(self.samples.motions[rows], self.samples.lengths[rows])
+
+    def generate(self, captions: list[str], lengths: np.ndarray | None, seed: int, *,
+                 repetition: int = 0) -> GeneratedMotion:
+        prompt_caps = self.samples.captions[: self.num_prompts]
+        prompt_lens = self.samples.lengths[: self.num_prompts]
+        index: dict[tuple[str, int | None], int] = {}
+        for p, (c, n) in enumerate(zip(prompt_caps, prompt_lens.tolist())):
+            index.setdefault((c, n), p)
+            index.setdefault((c, None), p)
+        found = []
+        for r, caption in enumerate(captions):
+            key = (caption, None if lengths is None else int(lengths[r]))
+            if key not in index:
+                has = [int(n) for c, n in zip(prompt_caps, prompt_lens) if c == caption]
+                detail = (f"the samples have this caption only with lengths {has}" if has
+                          else "no sample has this caption")
+                raise ValueError(f"request row {r} ({caption!r}, length {key[1]}) does not match the sample set "
+                                 f"{self.name!r}: {detail}. The samples must be generated for these captions/lengths.")
+            found.append(index[key])
+        return self.take(np.asarray(found, dtype=np.int64), repetition)
+
+    def match(self, items: Any, *, max_frames: int) -> tuple[list[tuple[str, ...]], list[int | None]]:
+        """Match every prompt to the ground truth: returns per prompt its tokens and its item index (or ``None``).
+
+        A prompt whose id is a ground-truth item id must carry one of that item's captions and a length within
+        the item's; otherwise its caption is looked up among all captions of the split (its tokens come from
+        there unless the sample set has its own). Errors name the sample row.
+        """
+        s = self.samples
+        ids_to_item = {i: n for n, i in enumerate(items.ids)}
+        by_caption = items.caption_index()
+        tokens: list[tuple[str, ...]] = []
+        matched: list[int | None] = []
+        for p in range(self.num_prompts):
+            caption, length, sid = s.captions[p], int(s.lengths[p]), s.ids[p]
+            own = tuple(s.tokens[p]) if s.tokens is not None else None
+            where = f"sample set {self.name!r}, row {p} (id {sid!r}, caption {caption!r})"
+            if not 1 <= length <= max_frames:
+                raise ValueError(f"{where}: length {length} is outside [1, {max_frames}]; the evaluator reads at most "
+                                 f"{max_frames} frames")
+            item = ids_to_item.get(sid)
+            if item is not None:
+                caps = items.captions[item]
+                if caption not in caps:
+                    raise ValueError(f"{where}: ground-truth item {sid!r} has no such caption (its captions: "
+                                     f"{list(caps)[:5]}). The samples do not match the dataset split.")
+                if length > int(items.lengths[item]):
+                    raise ValueError(f"{where}: length {length} exceeds the ground-truth item's {int(items.lengths[item])}"
+                                     f" frames")
+                tokens.append(own if own is not None else items.tokens[item][caps.index(caption)])
+                matched.append(item)
+                continue
+            hits = by_caption.get(caption)
+            if hits:
+                i, j = hits[0]
+                tokens.append(own if own is not None else items.tokens[i][j])
+                matched.append(i)
+            elif own is not None:
+                tokens.append(own)
+                matched.append(None)
+            else:
+                raise ValueError(f"{where}: the caption is not among the captions of the ground-truth split and the "
+                                 f"sample set carries no word/POS tokens for it. Generate from the split's captions, "
+                                 f"or store tokens with the samples.")
+        return tokens, matched
+
+
+def _samples_hash(samples: Any) -> str:
+    from .cache import canonical_json, hash_arrays
+
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update(hash_arrays(samples.motions, samples.lengths).encode())
+    h.update(canonical_json([samples.captions, samples.tokens, samples.ids, samples.kind, samples.normalization,
+                             samples.num_repetitions]).encode())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------- conversion
+def normalize_output(output: Any, requested: np.ndarray | None, *, name: str = "generator") -> tuple[np.ndarray, np.ndarray]:
+    """``(motions float32, lengths int64)`` from any supported generator output (see module docstring)."""
+    lengths = None
+    if hasattr(output, "motions") and hasattr(output, "lengths"):  # GeneratedMotion or SampleSet
+        motions, lengths = output.motions, output.lengths
+    elif isinstance(output, tuple) and len(output) == 2:
+        motions, lengths = output
+    else:
+        motions = output
+    motions = np.asarray(to_numpy(motions), dtype=np.float32)
+    if lengths is None:
+        if requested is None:
+            raise ValueError(f"{name} was asked to choose lengths (lengths=None) but returned none; return "
+                             f"(motions, lengths) or a GeneratedMotion")
+        lengths = requested
+    lengths = np.asarray(to_numpy(lengths)).astype(np.int64).reshape(-1)
+    n = len(requested) if requested is not None else motions.shape[0]
+    if motions.shape[0] != n or lengths.shape[0] != n:
+        raise ValueError(f"{name} returned {motions.shape[0]} motions and {lengths.shape[0]} lengths for {n} "
+                         f"captions")
+    return motions, lengths
+
+
+def to_raw_features(motions: np.ndarray, lengths: np.ndarray, *, kind: str, normalization: str,
+                    dataset_stats: FeatureStats | None, evaluator_stats: FeatureStats, padding: str,
+                    skeleton: Any = None, name: str = "generator", row_names: Sequence[str] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Convert a generator's motions to raw (unnormalized) float32 features ``(N, T, D)`` and lengths.
+
+    Joints go through the dataset's forward processing (``L`` frames -> ``L - 1`` rows; with
+    ``padding="none"`` the whole stored sequence is converted). Frames past each length are zeroed unless
+    ``padding == "none"``. Errors name the row (and ``row_names[row]``) for NaN/Inf or bad lengths.
+    """
+    names = row_names or [str(i) for i in range(len(lengths))]
+    bad = np.flatnonzero(lengths < 1)
+    if bad.size:
+        raise ValueError(f"{name}: lengths must be >= 1; row {int(bad[0])} ({names[int(bad[0])]}) has "
+                         f"{int(lengths[bad[0]])}")
+    if kind == "joints":
+        from ..data.mdm_results import joints_to_feature_samples
+        from ..data.samples import SampleSet
+
+        if motions.ndim != 4 or motions.shape[-1] != 3:
+            raise ValueError(f"{name}: kind='joints' needs (N, T, J, 3) joint positions; got {motions.shape}")
+        lengths = np.minimum(lengths, motions.shape[1])
+        short = np.flatnonzero(lengths < 2)
+        if short.size:
+            raise ValueError(f"{name}: joint sequences need at least 2 frames (L frames give L - 1 feature rows); "
+                             f"row {int(short[0])} ({names[int(short[0])]}) has {int(lengths[short[0]])}")
+        full = padding == "none"  # convert every stored frame: they all reach the evaluator
+        conv_lengths = np.full(len(lengths), motions.shape[1]) if full else lengths
+        samples = SampleSet(captions=list(names), lengths=conv_lengths, motions=motions, kind="joints",
+                            normalization="raw", ids=list(names))
+        raw = joints_to_feature_samples(samples, skeleton=skeleton).motions
+        lengths = lengths - 1
+    else:
+        if padding != "none" and motions.ndim == 3:  # frames past the longest length never reach the evaluator
+            motions = motions[:, : max(int(lengths.max()), 1)]
+        if motions.ndim != 3:
+            raise ValueError(f"{name}: kind='features' needs (N, T, D) features; got shape {motions.shape}"
+                             + (" (joints? set kind='joints')" if motions.ndim == 4 else ""))
+        if motions.shape[2] != evaluator_stats.dim:
+            raise ValueError(f"{name}: features have {motions.shape[2]} dims but the evaluator reads "
+                             f"{evaluator_stats.dim} (HumanML3D 263, KIT-ML 251)")
+        if normalization == "raw":
+            raw = motions
+        elif normalization == "dataset":
+            if dataset_stats is None:
+                raise ValueError(f"{name} outputs dataset-normalized features but no dataset statistics were found "
+                                 f"(Mean.npy/Std.npy in the dataset folder, or a `stats` attribute on the generator)")
+            raw = dataset_stats.denormalize(motions.astype(np.float64)).astype(np.float32)
+        elif normalization == "evaluator":
+            raw = evaluator_stats.denormalize(motions.astype(np.float64)).astype(np.float32)
+        else:
+            raise ValueError(f"{name}: unknown normalization {normalization!r}")
+    t = np.arange(raw.shape[1])
+    if padding != "none":
+        raw = np.where((t[None, :] < lengths[:, None])[:, :, None], raw, np.float32(0))
+    reach = np.minimum(raw.shape[1], np.maximum(lengths, 0) + 3)  # the evaluator also sees 3 frames past L
+    seen = t[None, :] < (reach[:, None] if padding != "none" else raw.shape[1])
+    finite = np.isfinite(raw).all(axis=2) | ~seen
+    if not finite.all():
+        rows = np.flatnonzero(~finite.all(axis=1))
+        shown = ", ".join(f"row {int(r)} ({names[int(r)]})" for r in rows[:5])
+        raise ValueError(f"{name} produced NaN or Inf in {rows.size} sample(s): {shown}. The evaluator cannot embed "
+                         f"them; fix the generator or drop these prompts.")
+    return np.ascontiguousarray(raw, dtype=np.float32), lengths.astype(np.int64)
+
+
+def evaluator_features(raw: np.ndarray, lengths: np.ndarray, evaluator_stats: FeatureStats, *, max_frames: int,
+                       padding: str, name: str = "generator") -> tuple[np.ndarray, np.ndarray]:
+    """Raw features -> evaluator-normalized float32 ``(N, max_frames, D)``, zero-padded (and zeroed past each
+    length unless ``padding == "none"``); lengths above ``max_frames`` are an error."""
+    over = np.flatnonzero(lengths > max_frames)
+    if over.size:
+        raise ValueError(f"{name}: {over.size} sample(s) are longer than the evaluator's {max_frames} frames (row "
+                         f"{int(over[0])}: {int(lengths[over[0]])}); the protocol caps motions at {max_frames}")
+    n, t, d = raw.shape
+    out = np.zeros((n, max_frames, d), dtype=np.float32)
+    keep = min(t, max_frames)
+    norm = evaluator_stats.normalize(raw[:, :keep].astype(np.float64))
+    valid = np.arange(keep)[None, :] < (lengths[:, None] if padding != "none" else keep)
+    out[:, :keep] = np.where(valid[:, :, None], norm, 0.0).astype(np.float32)
+    return out, lengths
