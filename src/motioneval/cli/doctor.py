@@ -1,0 +1,37 @@
+"""``motioneval doctor SAMPLES``: explain why evaluation numbers may be wrong (see ``diagnostics.doctor``)."""
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "doctor",
+        help="diagnose a sample set: normalization, NaN clips, lengths, evaluator files, FID reliability, collapse",
+        description="Check generated samples (and optionally the dataset and evaluator folders) and explain in "
+                    "plain words what would make the evaluation wrong, with the numbers behind each finding. "
+                    "Exit status: 0 nothing wrong, 1 warnings, 2 errors.",
+    )
+    p.add_argument("samples", help="sample set: our .npz, a sample folder with a manifest, or MDM results.npy "
+                                   "(with --allow-pickle)")
+    p.add_argument("--dataset", metavar="DIR", help="dataset folder with Mean.npy/Std.npy (and test.txt, "
+                                                    "new_joint_vecs/ for a ground-truth reference)")
+    p.add_argument("--evaluator", metavar="DIR", help="evaluator folder (checkpoint, glove/, t2m_mean/t2m_std)")
+    p.add_argument("--checksums", metavar="FILE", help="known sha256 sums of the evaluator files "
+                                                       "(sha256sum format or a JSON {path: sha256})")
+    p.add_argument("--normalization", choices=["raw", "dataset", "evaluator"], default=None,
+                   help="override the normalization the samples declare")
+    p.add_argument("--allow-pickle", action="store_true",
+                   help="allow reading MDM results.npy (unpickling runs code from the file: trusted files only)")
+    p.add_argument("--device", default=None, help="torch device for the evaluator (default: cuda if available)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the text report")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..diagnostics.doctor import doctor
+
+    report = doctor(args.samples, dataset=args.dataset, evaluator=args.evaluator, checksums=args.checksums,
+                    normalization=args.normalization, allow_pickle=args.allow_pickle, device=args.device)
+    print(report.to_json() if args.json else report.to_text())
+    return report.exit_code
