@@ -51,6 +51,13 @@ _EXPORTS: dict[str, str] = {
     "dataset_statistics": "motioneval.representation.normalization",
     "joints_to_features": "motioneval.representation.forward",
     "features_to_joints": "motioneval.representation.inverse",
+    # data formats
+    "MotionDataset": "motioneval.data.dataset",
+    "check_dataset": "motioneval.data.dataset",
+    "DatasetReport": "motioneval.data.dataset",
+    "SampleSet": "motioneval.data.samples",
+    "load_samples": "motioneval.data.samples",
+    "read_mdm_results": "motioneval.data.mdm_results",
     # protocol
     "evaluate": "motioneval.protocol.evaluate",
     "Result": "motioneval.protocol.results",
