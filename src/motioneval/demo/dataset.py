@@ -28,6 +28,7 @@ from .._io import atomic_save_npy, atomic_write_json, atomic_write_text
 from ..representation.forward import joints_to_features
 from ..representation.inverse import features_to_joints
 from ..representation.layout import HUMANML3D_LAYOUT
+from ..representation.normalization import dataset_statistics
 from .captions import caption_line, sample_captions
 from .motions import MOTION_SPECS, MotionSpec, synthesize
 
@@ -77,16 +78,6 @@ def clip_plan(config: DemoDatasetConfig) -> list[tuple[str, str, MotionSpec, int
 def _clip_rng(config: DemoDatasetConfig, index: int, purpose: str) -> np.random.Generator:
     tag = {"plan": 0, "motion": 1, "captions": 2}[purpose]
     return np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(index, tag)))
-
-
-def dataset_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``Mean.npy``/``Std.npy`` the dataset's way: per-dim mean and std over all frames ``(N, D)``, the
-    std then averaged within each feature group (``representation.md``)."""
-    mean = features.mean(axis=0)
-    std = features.std(axis=0)
-    for sl in HUMANML3D_LAYOUT.groups().values():
-        std[sl] = std[sl].mean()
-    return mean.astype(np.float32), std.astype(np.float32)
 
 
 def evaluator_statistics(mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -151,9 +142,10 @@ def _write(root: Path, config: DemoDatasetConfig) -> None:
             (root / "texts" / f"{cid}.txt").write_text("".join(caption_line(c) + "\n" for c in caps))
             if split == "train":
                 train_rows.append(f)
-    mean, std = dataset_statistics(np.concatenate(train_rows, axis=0).astype(np.float64))
-    atomic_save_npy(root / "Mean.npy", mean)
-    atomic_save_npy(root / "Std.npy", std)
+    stats = dataset_statistics(train_rows, name="demo dataset")
+    # float32, as HumanML3D ships them
+    atomic_save_npy(root / "Mean.npy", np.asarray(stats.mean, dtype=np.float32))
+    atomic_save_npy(root / "Std.npy", np.asarray(stats.std, dtype=np.float32))
     ids = {s: [cid for cid, split, _, _ in plan if split == s] for s in SPLITS}
     ids["train_val"] = ids["train"] + ids["val"]
     ids["all"] = [cid for cid, _, _, _ in plan]

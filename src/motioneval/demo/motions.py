@@ -500,3 +500,15 @@ def synthesize(spec: MotionSpec, num_frames: int, seed: Any = None) -> np.ndarra
     start = rng.uniform(-1.0, 1.0, size=2)
     root = np.stack([root_xz[:, 0] + start[0], root_y, root_xz[:, 1] + start[1]], axis=-1)
     return (rel + root[:, None, :]).astype(np.float32)
+
+
+def synthesize_batch(specs: list[MotionSpec], num_frames: Any, rng: np.random.Generator) -> np.ndarray:
+    """Clips of the given classes and frame counts, zero-padded to ``(N, max(num_frames), 22, 3)`` float32;
+    clip ``i`` draws from its own child of ``rng``."""
+    num_frames = np.asarray(num_frames, dtype=np.int64).reshape(-1)
+    if len(specs) != len(num_frames):
+        raise ValueError(f"{len(specs)} classes but {len(num_frames)} frame counts")
+    out = np.zeros((len(specs), int(num_frames.max(initial=2)), NUM_JOINTS, 3), np.float32)
+    for i, (spec, child) in enumerate(zip(specs, rng.spawn(len(specs)))):
+        out[i, : num_frames[i]] = synthesize(spec, int(num_frames[i]), child)
+    return out

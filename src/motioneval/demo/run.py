@@ -1,0 +1,140 @@
+"""``run_demo``: evaluate every demo generator on the demo dataset with the shipped demo evaluator.
+
+Steps: build (or reuse) the procedural dataset under ``<out>/dataset``; load the evaluator shipped in
+``motioneval/assets/demo`` with :meth:`~motioneval.evaluators.t2m.T2MEvaluator.load`; run
+:func:`motioneval.protocol.evaluate.evaluate` once per generator under the chosen preset, with fewer
+replications and a smaller MultiModality pass (so the result says ``custom`` and lists the differences),
+sharing one cache (``<out>/cache``) so the ground-truth passes are embedded once; and merge the rows into
+one :class:`~motioneval.protocol.results.Result` (ground truth first, then each generator) written to
+``<out>/results.{json,md,csv,tex}``. :func:`ranking_checks` states what a sensible table must show.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .dataset import DemoDatasetConfig, build_demo_dataset
+
+logger = logging.getLogger(__name__)
+
+#: Preset settings the demo changes by default (the result is then named "custom" and lists them):
+#: a short run, and MultiModality on 32 captions x 10 generations with 5 pairs each.
+DEMO_OVERRIDES: dict[str, Any] = {"replications": 3, "mm_captions": 32, "mm_repeats": 10, "mm_pairs": 5}
+
+
+def demo_evaluator_dir() -> Path:
+    """The demo evaluator shipped with the package (official layout: ``t2m/text_mot_match/model/finest.tar``,
+    ``glove/``, ``t2m_mean.npy``/``t2m_std.npy``)."""
+    return Path(str(resources.files("motioneval") / "assets" / "demo"))
+
+
+@dataclass
+class DemoResult:
+    """The merged result, one result per generator, and the ranking checks."""
+
+    result: Any                      # motioneval.protocol.results.Result, all rows
+    per_generator: dict[str, Any]    # generator name -> its own Result (ground truth + that model)
+    checks: dict[str, bool]
+    files: dict[str, Path]
+    seconds: float
+
+
+def run_demo(out: str | os.PathLike, *, replications: int | None = None, preset: str = "t2m", seed: int = 0,
+             dataset_dir: str | os.PathLike | None = None, evaluator_dir: str | os.PathLike | None = None,
+             dataset_config: DemoDatasetConfig = DemoDatasetConfig(), device: str | None = None,
+             progress: bool = False, generators: Sequence[Any] | None = None,
+             overrides: Mapping[str, Any] | None = None) -> DemoResult:
+    """Evaluate the demo generators (default :func:`~motioneval.demo.generators.demo_generators`) under
+    ``preset`` with :data:`DEMO_OVERRIDES` (``replications`` and ``overrides`` take precedence) and write the
+    merged result files to ``out``."""
+    from ..evaluators.t2m import T2MEvaluator
+    from ..protocol.evaluate import evaluate
+    from ..representation.normalization import FeatureStats
+    from .generators import demo_generators
+
+    t0 = time.perf_counter()
+    out = Path(out)
+    settings = {**DEMO_OVERRIDES, **dict(overrides or {})}
+    if replications is not None:
+        settings["replications"] = int(replications)
+    settings["mm_replications"] = settings.get("mm_replications", settings["replications"])
+    root = build_demo_dataset(Path(dataset_dir) if dataset_dir is not None else out / "dataset", dataset_config)
+    evaluator = T2MEvaluator.load(evaluator_dir or demo_evaluator_dir(), device=device)
+    gens = list(generators) if generators is not None else demo_generators(FeatureStats.load_dataset(root))
+    per: dict[str, Any] = {}
+    for gen in gens:
+        logger.info("demo: evaluating %s", gen.name)
+        per[gen.name] = evaluate(dataset=root, evaluator=evaluator, generator=gen, preset=preset, seed=seed,
+                                 cache_dir=out / "cache", progress=progress, overrides=settings)
+    merged = merge_results(list(per.values()), demo={"dataset": str(root), "generators": {
+        g.name: {"class": type(g).__name__, "version": g.version, "description": getattr(g, "description", "")}
+        for g in gens}})
+    files = merged.save(out)
+    return DemoResult(merged, per, ranking_checks(merged), files, time.perf_counter() - t0)
+
+
+def merge_results(results: Sequence[Any], *, demo: Mapping[str, Any] | None = None) -> Any:
+    """One result with the ground-truth row of the first and the model row of each (same preset and seed)."""
+    from ..protocol.results import Result
+
+    if not results:
+        raise ValueError("no results to merge")
+    first = results[0]
+    for r in results[1:]:
+        if r.preset != first.preset or r.seed != first.seed:
+            raise ValueError("results to merge must share preset and seed")
+    rows = [first.ground_truth] + [r.model for r in results]
+    names = [row.name for row in rows]
+    if len(set(names)) != len(names):
+        raise ValueError(f"row names must be unique; got {names}")
+    fid_diag = dict(first.fid_diagnostics)
+    provenance = dict(first.provenance)
+    generated = {}
+    for r in results:
+        fid_diag.update({k: v for k, v in r.fid_diagnostics.items() if k == r.model.name})
+        generated[r.model.name] = r.provenance.get("generated")
+    provenance["generated"] = generated
+    settings = {**first.settings, "demo": dict(demo or {})}
+    warnings = list(dict.fromkeys(w for r in results for w in r.warnings))
+    timing = {"seconds": sum(float(r.timing.get("seconds", 0.0)) for r in results)}
+    return Result(rows=rows, preset=first.preset, seed=first.seed, replications=first.replications,
+                  sample_counts=first.sample_counts, fid_diagnostics=fid_diag, provenance=provenance,
+                  versions=first.versions, settings=settings, warnings=warnings, timing=timing,
+                  created=first.created)
+
+
+def ranking_checks(result: Any) -> dict[str, bool]:
+    """What the demo table must show, by row name (see :mod:`motioneval.demo.generators`)."""
+    from .generators import CaptionIgnoringGenerator, GroundTruthResampler, ModeCollapsedGenerator
+
+    def mean(row: str, metric: str) -> float:
+        return float(result.row(row)[metric].mean)
+
+    gt, resampled = "ground truth", GroundTruthResampler.name
+    models = [r.name for r in result.rows if r.kind == "model"]
+    others = [m for m in models if m != resampled]
+    checks: dict[str, bool] = {}
+    if resampled in models and others:
+        best_fid = min(mean(m, "fid") for m in models)
+        checks["ground truth has the best FID"] = (mean(gt, "fid") <= best_fid
+                                                   and mean(resampled, "fid") == best_fid)
+        checks["ground truth has the best R-precision"] = all(
+            min(mean(gt, k), mean(resampled, k)) > max(mean(m, k) for m in others)
+            for k in ("r_precision_top1", "r_precision_top3"))
+    ignoring = CaptionIgnoringGenerator.name
+    if ignoring in models:
+        rest = [m for m in models if m != ignoring] + [gt]
+        checks["caption-ignoring has the worst R-precision"] = all(
+            mean(ignoring, k) < min(mean(m, k) for m in rest) for k in ("r_precision_top1", "r_precision_top3"))
+    collapsed = ModeCollapsedGenerator.name
+    if collapsed in models:
+        rest = [m for m in models if m != collapsed] + [gt]
+        checks["mode-collapsed has the lowest diversity"] = mean(collapsed, "diversity") < min(
+            mean(m, "diversity") for m in rest)
+    return checks
