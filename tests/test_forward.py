@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from motioneval.representation.forward import joints_to_features, process_joints
+from motioneval.representation.forward import (
+    canonicalize,
+    foot_contacts,
+    joints_to_features,
+    process_joints,
+    retarget,
+    root_half_angles,
+)
 from motioneval.representation.inverse import features_to_joints
 from motioneval.representation.layout import HUMANML3D_LAYOUT as L
 from motioneval.representation.quaternion import (
@@ -61,6 +68,18 @@ def test_canonical_frame_and_frame0_quirk(representation_ref):
     assert out.root_half_angle[0] == 0.0
     centred = g[0] - g[0, 0] * np.array([1.0, 0.0, 1.0])
     np.testing.assert_allclose(out.local_positions[0], centred, atol=1e-6)
+
+
+def test_step_functions_on_one_clip(representation_ref):
+    ref = representation_ref
+    g = canonicalize(retarget(ref["input_B"]))
+    np.testing.assert_allclose(g, ref["global_positions_B"], rtol=0, atol=1e-4)
+    np.testing.assert_array_equal(foot_contacts(g), ref["features_B"][:, L.contacts])
+    out = process_joints(np.stack([ref["input_A"], ref["input_B"]]))
+    np.testing.assert_array_equal(root_half_angles(out.global_positions[1]).shape, (170,))
+    np.testing.assert_allclose(root_half_angles(g), out.root_half_angle[1], atol=1e-6)
+    with pytest.raises(ValueError, match="shape"):
+        retarget(np.zeros((5, 22)))
 
 
 def test_features_round_trip_to_global_positions(representation_ref):
