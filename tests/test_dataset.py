@@ -246,6 +246,8 @@ def test_real_clip_features_joints_and_stats(tmp_path, data_dir):
         np.testing.assert_array_equal(ds.features("A_012314"), feats[20:80])
         np.testing.assert_array_equal(ds.joints("A_012314"), joints[20:80])
         np.testing.assert_array_equal(ds.stats.mean, np.load(src / "Mean.npy"))
+        # preloaded items are read-only views (callers cannot corrupt the cache); lazy ones are fresh copies
+        assert ds["012314"].features.flags.writeable is not preload
 
 
 def test_joints_checks_and_folder_errors(tmp_path):

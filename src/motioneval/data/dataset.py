@@ -430,6 +430,7 @@ def _scan(root: Path, split: str | PathLike, *, kind: str | DatasetSpec | None, 
             clips_with_items += 1
             items.extend(clip_items)
             if preload and data is not None:
+                data.setflags(write=False)  # items are views into it: protect the cache from callers
                 clips[clip_id] = data
     report = DatasetReport(root=str(root), split=split_name, kind=spec.name, num_ids=len(ids),
                            num_clips=clips_with_items, num_items=len(items), problems=tuple(problems))
