@@ -198,6 +198,12 @@ def _load_evaluator(evaluator: Any, findings: list[Finding], device: Any) -> tup
     folder = Path(evaluator)
     if not folder.exists():
         raise FileNotFoundError(f"evaluator folder not found: {folder}")
+    if not any(p.suffix in (".tar", ".pt", ".pth", ".ckpt") for p in folder.rglob("*") if p.is_file()):
+        findings.append(Finding("evaluator", "info", "no evaluator checkpoint in the folder",
+                                f"{folder} holds no checkpoint (e.g. t2m/text_mot_match/model/finest.tar), so "
+                                f"embedding-space checks are skipped; its statistics files were still checked.",
+                                "Point --evaluator at the downloaded evaluator folder to enable them."))
+        return None, folder
     try:
         from ..evaluators.t2m import T2MEvaluator
     except ImportError as exc:

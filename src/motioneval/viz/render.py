@@ -146,7 +146,8 @@ def as_joint_clips(
                 f"(N, T, J, 3) joints, or (T, D) / (N, T, D) features with D = 12J - 1 (263, 251)"
             )
     per_clip_ndim = 3 if kind == "joints" else 2
-    if arr.ndim == per_clip_ndim:
+    single = arr.ndim == per_clip_ndim
+    if single:
         arr = arr[None]
     if arr.ndim != per_clip_ndim + 1:
         raise ValueError(f"{name}: {kind} of shape {arr.shape} have the wrong number of axes")
@@ -163,7 +164,8 @@ def as_joint_clips(
     clips = [arr[i, : lens[i]] for i in range(n)]
     for i, clip in enumerate(clips):
         if not np.isfinite(clip).all():
-            raise ValueError(f"{name}: motion {i} contains NaN or Inf; it cannot be drawn (run `motioneval doctor`)")
+            which = name if single else f"{name}: motion {i}"
+            raise ValueError(f"{which} contains NaN or Inf; it cannot be drawn (run `motioneval doctor`)")
     if kind == "features":
         if stats is not None:
             clips = [np.asarray(stats.denormalize(c), dtype=np.float64) for c in clips]
