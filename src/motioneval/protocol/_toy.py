@@ -36,6 +36,26 @@ def toy_features(cls: int, length: int, rng: np.random.Generator, dim: int = DIM
     return (base + noise * rng.standard_normal((length, dim))).astype(np.float32)
 
 
+def toy_joints(length: int, rng: np.random.Generator, *, speed: float = 0.02) -> np.ndarray:
+    """Plausible HumanML3D joint positions ``(length, 22, 3)``: the target skeleton's rest pose standing on
+    the floor, walking along +z with small smooth per-joint wiggles (no degenerate poses)."""
+    from ..representation.skeleton import HUMANML3D
+
+    offsets, parents = HUMANML3D.target_offset_array, HUMANML3D.parents
+    rest = np.zeros_like(offsets)
+    for chain in HUMANML3D.kinematic_chains:
+        for j in chain[1:]:
+            rest[j] = rest[parents[j]] + offsets[j]
+    rest[:, 1] -= rest[:, 1].min()
+    t = np.arange(length)[:, None, None]
+    phase = rng.uniform(0, 2 * np.pi, (1, len(rest), 3))
+    wiggle = 0.02 * np.sin(2 * np.pi * t / rng.uniform(20, 40) + phase)
+    wiggle[:, 0] = 0.0
+    path = np.zeros((length, 1, 3))
+    path[:, 0, 2] = speed * np.arange(length)
+    return (rest[None] + wiggle + path).astype(np.float32)
+
+
 def toy_caption(cls: int, rng: np.random.Generator) -> tuple[str, list[str]]:
     adv = ADVERBS[int(rng.integers(len(ADVERBS)))]
     verb = VERBS[cls]
@@ -61,7 +81,7 @@ def write_toy_dataset(root: str | os.PathLike, *, num_clips: int = 100, seed: in
         for _ in range(int(rng.integers(1, 4))):
             text, tokens = toy_caption(cls, rng)
             lines.append(f"{text}#{' '.join(tokens)}#0.0#0.0")
-        if rng.random() < segment_fraction and length >= 2 * min_length:
+        if rng.random() < segment_fraction and length >= 52:  # the segment [10, length - 2) keeps >= 40 frames
             text, tokens = toy_caption(cls, rng)
             lines.append(f"{text}#{' '.join(tokens)}#0.5#{(length - 2) / 20:.2f}")
         (root / "texts" / f"{cid}.txt").write_text("\n".join(lines) + "\n")

@@ -353,8 +353,8 @@ class Evaluation:
             return to_raw_features(np.asarray(motions, np.float32), np.asarray(lengths, np.int64),
                                    kind=self.identity["kind"], normalization=self.identity["normalization"],
                                    dataset_stats=self.dataset_stats, evaluator_stats=self.evaluator.stats,
-                                   padding=self.preset.generated_padding, skeleton=self.skeleton, name=self.name,
-                                   row_names=names)
+                                   padding="zeros",  # sample sets store zeros past each length
+                                   skeleton=self.skeleton, name=self.name, row_names=names)
         key, parts = self.sample_key(unit)
         cached = self.cache.load("samples", key)
         if cached is not None:
@@ -435,7 +435,7 @@ class Evaluation:
                 diagnostics[row].append(_diagnostics_dict(fd))
                 pairs = p.diversity_pairs_for(len(motion))
                 put(row, "diversity", diversity(motion, pairs, rng=pass_rng(self.seed, r, "diversity", stream)))
-            if self.mm_enabled:
+            if p.effective_mm_replications > 0:  # None where not computed (or not computable)
                 if "mm/motion" in emb:
                     mm = emb["mm/motion"].reshape(self.mm_captions, self.mm_repeats, -1)
                     put(self.name, "multimodality",

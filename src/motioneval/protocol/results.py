@@ -33,6 +33,7 @@ A metric value is ``null`` in a replication where it was not computed (MultiModa
 """
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -175,7 +176,8 @@ class Result:
 
     # -------------------------------------------------------------------- (de)serialization
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """A deep copy of the record as plain Python data (the ``results.json`` content)."""
+        return copy.deepcopy({
             "schema_version": self.schema_version,
             "motioneval_version": self.versions.get("motioneval"),
             "created": self.created,
@@ -190,7 +192,7 @@ class Result:
             "settings": self.settings,
             "warnings": self.warnings,
             "timing": self.timing,
-        }
+        })
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Result":

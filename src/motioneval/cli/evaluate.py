@@ -1,0 +1,113 @@
+"""``motioneval evaluate``: run the protocol under a preset and print the table (see ``motioneval.evaluate``)."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="evaluate generated motions under a protocol preset (R-precision, FID, MM Dist, Diversity, MModality)",
+        description="Run the HumanML3D / KIT-ML evaluation protocol under a named preset, with caching and resume: "
+                    "rerunning the same command after an interruption continues where it stopped. Writes "
+                    "results.json/.md/.csv/.tex to --out and prints the table.",
+    )
+    p.add_argument("--dataset", required=True, metavar="DIR", help="HumanML3D/KIT-ML dataset folder")
+    p.add_argument("--evaluator", required=True, metavar="DIR",
+                   help="evaluator folder (t2m/text_mot_match/model/finest.tar, glove/, evaluator statistics)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--samples", metavar="PATH",
+                     help="generated samples: a motioneval .npz sample file, a sample folder, or MDM results.npy")
+    src.add_argument("--generator", metavar="MODULE:CALLABLE",
+                     help="a Python generator: 'package.module:name' or 'path/to/file.py:name', naming a generator "
+                          "object or a function/class that returns one when called without arguments")
+    p.add_argument("--allow-pickle", action="store_true",
+                   help="allow reading MDM's pickled results.npy (unpickling runs code from the file: trusted files only)")
+    p.add_argument("--preset", default="t2m", help="t2m, mdm, momask or t2m-gpt (see `motioneval presets`)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a preset setting (repeatable), e.g. --set replications=5; the result says 'custom'")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the results (and the cache)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    p.add_argument("--split", default="test", help="split list of the dataset folder (default test)")
+    p.add_argument("--device", default=None, help="evaluator device: cpu or cuda (default: cuda when available)")
+    p.add_argument("--cache-dir", metavar="DIR",
+                   help="cache of generated samples and embeddings (default <out>/cache); share it between runs to "
+                        "reuse the ground-truth embeddings")
+    p.add_argument("--no-cache", action="store_true", help="keep nothing on disk but the results (no resume)")
+    p.add_argument("--chunk-size", type=int, default=128, help="rows per unit of work (part of cache keys and seeds)")
+    p.add_argument("--name", help="name of the model row in the table (default: the generator's name)")
+    p.add_argument("--skip-bad-items", action="store_true",
+                   help="skip dataset items with errors (e.g. NaN clips) instead of stopping")
+    p.add_argument("--report", action="store_true", help="also write an HTML/Markdown report with plots")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..protocol.evaluate import Evaluation
+    from ..protocol.presets import parse_override
+
+    overrides = dict(parse_override(text) for text in args.overrides)
+    out = Path(args.out)
+    if args.no_cache:
+        cache_dir = None
+    else:
+        cache_dir = Path(args.cache_dir) if args.cache_dir else out / "cache"
+    generator = load_generator(args.generator) if args.generator else None
+    evaluation = Evaluation(
+        dataset=args.dataset, evaluator=args.evaluator, samples=args.samples, generator=generator,
+        preset=args.preset, seed=args.seed, split=args.split, cache_dir=cache_dir, chunk_size=args.chunk_size,
+        allow_pickle=args.allow_pickle, device=args.device, progress=not args.no_progress, name=args.name,
+        on_dataset_problem="skip" if args.skip_bad_items else "raise", overrides=overrides)
+    evaluation.run()
+    result = evaluation.score()
+    paths = result.save(out)
+    print(result.to_markdown())
+    for message in result.warnings:
+        print(f"warning: {message}", file=sys.stderr)
+    print(f"\nwrote {', '.join(str(p) for p in paths.values())}")
+    if args.report:
+        try:
+            from ..viz.report import write_report
+        except ImportError as exc:
+            raise RuntimeError(f"--report needs motioneval.viz.report with the 'viz' extra "
+                               f"(pip install 'motioneval[viz]'): {exc}") from exc
+        report = write_report(result, out)
+        print(f"report: {report}")
+    return 0
+
+
+def load_generator(spec: str) -> Any:
+    """Resolve ``module:name`` or ``file.py:name`` to a generator (calling ``name()`` if it is a factory)."""
+    if ":" not in spec:
+        raise ValueError(f"--generator {spec!r} must look like 'package.module:name' or 'path/to/file.py:name'")
+    module_part, _, attr = spec.rpartition(":")
+    if module_part.endswith(".py"):
+        path = Path(module_part)
+        if not path.is_file():
+            raise FileNotFoundError(f"--generator: file {path} not found")
+        module_spec = importlib.util.spec_from_file_location(path.stem, path)
+        if module_spec is None or module_spec.loader is None:
+            raise ImportError(f"--generator: cannot import {path}")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[module_spec.name] = module
+        module_spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(module_part)
+    try:
+        obj = getattr(module, attr)
+    except AttributeError:
+        raise ValueError(f"--generator: {module_part} has no attribute {attr!r}") from None
+    if isinstance(obj, type) or not callable(getattr(obj, "generate", None)):
+        if not callable(obj):
+            raise ValueError(f"--generator: {spec} is neither a generator (with .generate) nor a factory")
+        obj = obj()
+    if not callable(getattr(obj, "generate", None)):
+        raise ValueError(f"--generator: {spec}() returned {type(obj).__name__}, which has no generate(captions, "
+                         f"lengths, seed) method")
+    return obj
