@@ -321,7 +321,7 @@ def test_cli_with_official_layout_evaluator(toy, tmp_path, capsys):
             "diversity_pairs_small=none"]
     argv = ["evaluate", "--dataset", str(root), "--evaluator", str(evaluator_dir), "--generator",
             f"{gen_file}:make", "--preset", "momask", "--out", str(tmp_path / "out"), "--seed", "5",
-            "--device", "cpu", "--chunk-size", "64", "--no-progress"]
+            "--device", "cpu", "--chunk-size", "64", "--no-progress", "--report"]
     for s in sets:
         argv += ["--set", s]
     assert main(argv) == 0
@@ -331,7 +331,7 @@ def test_cli_with_official_layout_evaluator(toy, tmp_path, capsys):
     assert cli.preset["differences"]["replications"] == {"preset": 20, "value": 2}
     assert any(p.endswith("finest.tar") for p in cli.provenance["evaluator"])
     assert cli.settings["device"] == "cpu"
-    for name in ("results.md", "results.csv", "results.tex"):
+    for name in ("results.md", "results.csv", "results.tex", "report.html", "samples.gif"):
         assert (tmp_path / "out" / name).is_file()
 
     import importlib.util

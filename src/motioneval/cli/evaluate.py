@@ -77,8 +77,9 @@ def run(args: argparse.Namespace) -> int:
         except ImportError as exc:
             raise RuntimeError(f"--report needs motioneval.viz.report with the 'viz' extra "
                                f"(pip install 'motioneval[viz]'): {exc}") from exc
-        report = write_report(result, out)
-        print(f"report: {report}")
+        samples, reference = evaluation.report_samples()
+        written = write_report(result, out, samples, reference=reference)
+        print(f"report: {', '.join(str(p) for k, p in written.items() if k in ('html', 'markdown'))}")
     return 0
 
 

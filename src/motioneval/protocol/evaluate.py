@@ -93,6 +93,7 @@ class _Requests:
     lengths: np.ndarray | None  # None: the generator chooses
     prompts: np.ndarray | None  # sample-set mode: prompt index per row
     repetition: int
+    items: list[int | None]  # ground-truth item of each row (None: a sample matched to no item)
 
 
 class Evaluation:
@@ -129,10 +130,10 @@ class Evaluation:
             self.source = (samples if isinstance(samples, SampleSetGenerator)
                            else SampleSetGenerator.from_path(samples, allow_pickle=allow_pickle)
                            if isinstance(samples, (str, Path)) else SampleSetGenerator(samples))
-            self.prompt_tokens, _ = self.source.match(self.items, max_frames=self.preset.max_frames)
+            self.prompt_tokens, self.prompt_items = self.source.match(self.items, max_frames=self.preset.max_frames)
         else:
             self.source = generator
-            self.prompt_tokens = None
+            self.prompt_tokens, self.prompt_items = None, None
         self.identity = check_generator(self.source)
         self.name = name or self.identity["name"]
         if self.name == GROUND_TRUTH_ROW:
@@ -231,10 +232,12 @@ class Evaluation:
             prompts = rng.permutation(self.source.num_prompts)[: self.n_generated]
             s = self.source.samples
             return _Requests([s.captions[i] for i in prompts], [self.prompt_tokens[i] for i in prompts],
-                             s.lengths[prompts].astype(np.int64), prompts, r % self.source.num_repetitions)
+                             s.lengths[prompts].astype(np.int64), prompts, r % self.source.num_repetitions,
+                             [self.prompt_items[i] for i in prompts])
         plan: PassPlan = draw_pass(self.items, p, rng, limit=p.generated_samples)
         lengths = plan.lengths if p.generated_length == "ground_truth" else None
-        return _Requests(pass_captions(self.items, plan), pass_raw_tokens(self.items, plan), lengths, None, 0)
+        return _Requests(pass_captions(self.items, plan), pass_raw_tokens(self.items, plan), lengths, None, 0,
+                         plan.item.tolist())
 
     def _mm_rows(self, r: int) -> np.ndarray:
         """Indices (into the generated rows) of the MultiModality captions of replication ``r``."""
@@ -387,6 +390,28 @@ class Evaluation:
         keep = self.preset.max_text_tokens  # the evaluator adds sos/eos and keeps at most its own 20
         emb = np.asarray(_to_numpy(self.evaluator.embed_text([list(t)[:keep] for t in tokens])))
         return _check_embeddings(emb, len(tokens), "text")
+
+    def report_samples(self, n: int = 4) -> tuple[Any, Any]:
+        """The first ``n`` generated rows of replication 0 and their ground-truth items, as raw-feature
+        :class:`~motioneval.data.samples.SampleSet` s (for :func:`motioneval.viz.report.write_report`)."""
+        from ..data.samples import SampleSet
+
+        unit = next(u for u in self.units([0]) if u.stage == "generated")
+        raw, lengths = self._generated_raw(unit)
+        req: _Requests = self._plan(0, "generated")
+        rows = [i for i in range(min(n, len(lengths))) if req.items[unit.start + i] is not None]
+        if not rows:
+            return None, None
+        gen = SampleSet(captions=[req.captions[unit.start + i] for i in rows], lengths=lengths[rows],
+                        motions=raw[rows], kind="features", normalization="raw")
+        clips = [self.items.frames[self.items.offsets[k]: self.items.offsets[k] + self.items.lengths[k]]
+                 for k in (req.items[unit.start + i] for i in rows)]
+        ref = np.zeros((len(clips), max(len(c) for c in clips), self.items.dim), np.float32)
+        for i, c in enumerate(clips):
+            ref[i, : len(c)] = c
+        reference = SampleSet(captions=list(gen.captions), lengths=np.array([len(c) for c in clips]), motions=ref,
+                              kind="features", normalization="raw")
+        return gen, reference
 
     def run(self, replications: Sequence[int] | None = None) -> None:
         """Run (or load from the cache) every unit of the given replications."""
