@@ -318,3 +318,31 @@ def test_cli_doctor(tmp_path, small_set, stats, folders, capsys):
                  str(folders["evaluator"]), "--normalization", "dataset"])
     text = capsys.readouterr().out
     assert "as declared" in text and code == 1  # only the FID sample-count warning remains (96 < 512)
+
+
+# ------------------------------------------------------------------------------------------ with an evaluator
+
+
+def test_embedding_space_checks_with_an_evaluator(tmp_path):
+    pytest.importorskip("torch")
+    from motioneval.protocol._toy import ToyGenerator, write_toy_dataset, write_toy_evaluator
+
+    root = write_toy_dataset(tmp_path / "HumanML3D", num_clips=60, seed=2)
+    ev = write_toy_evaluator(tmp_path / "evaluator", root)
+    stats = FeatureStats.load(root / "Mean.npy", root / "Std.npy")
+    caps = ["a person walks slowly", "a person runs quickly", "a person jumps forward", "a person kicks slowly"] * 10
+    x, lengths = ToyGenerator(stats, noise=0.5).generate(caps, np.full(len(caps), 60), 0)
+    report = doctor(x, lengths=lengths, normalization="dataset", dataset=root, evaluator=ev)
+    rank = [f for f in _check(report, "fid_reliability") if "rank" in f.numbers]
+    assert rank and rank[0].numbers["dimension"] == 32  # the toy evaluator's embedding size
+    collapse = _check(report, "collapse")
+    assert all(f.numbers["space"] == "evaluator embedding space" for f in collapse)
+    assert {f.severity for f in collapse} == {"ok"}
+    assert "60 ground-truth embeddings" in collapse[0].numbers["reference_source"]
+    # every row the same motion: collapse is seen in the evaluator's embedding space too
+    same = np.repeat(x[:1], len(x), axis=0)
+    report = doctor(same, lengths=lengths, normalization="dataset", dataset=root, evaluator=ev)
+    titles = [f.title for f in _check(report, "collapse") if f.severity == "error"]
+    assert "samples have collapsed: almost no diversity" in titles
+    low_rank = [f for f in _check(report, "fid_reliability") if "rank" in f.numbers][0]
+    assert low_rank.severity == "warning" and low_rank.numbers["rank"] <= 1

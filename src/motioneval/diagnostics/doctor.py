@@ -277,15 +277,30 @@ def _normalization_findings(verdict: NormalizationVerdict,
     )
     used = {c for k in verdict.scores for c in HYPOTHESES[k][0]}
     if not trusted:
+        best_by_state: dict[str, float] = {}
+        for k, v in verdict.scores.items():
+            best_by_state[STATE[k]] = min(v, best_by_state.get(STATE[k], float("inf")))
+        tied = sorted(st for st, v in best_by_state.items() if v - verdict.scores[best] < STATE_MARGIN)
+        numbers["indistinguishable_states"] = tied
+        if verdict.scores[best] <= FIT_LIMIT and declared in tied:
+            why = ("only one statistics file was given" if len(used) < 2 else
+                   "the two statistics files are too similar in the features' groups")
+            return [Finding(
+                "normalization", "info", f"features are consistent with the declared '{declared}' normalization",
+                f"The features fit the declared normalization, but also {', '.join(t for t in tied if t != declared)} "
+                f"about as well, because {why}; the check cannot tell them apart. {evidence}",
+                "" if len(used) == 2 else "Give both --dataset (Mean.npy/Std.npy) and --evaluator "
+                "(t2m_mean/t2m_std) for a decisive check.", numbers=numbers)], declared, False
         msg = ("The features match none of the normalization hypotheses well" if verdict.scores[best] > FIT_LIMIT
-               else "Two normalization states fit about equally well")
+               else f"The normalization states {', '.join(tied)} fit about equally well")
         return [Finding(
             "normalization", "warning", "normalization could not be determined",
             f"{msg} (best: {how}). {evidence} Either the samples are far from the data distribution, or they use "
             f"statistics other than the ones given." + (" Only one statistics file was given, so dataset- and "
             "evaluator-normalized features cannot be told apart." if len(used) < 2 else ""),
-            "Give both --dataset (Mean.npy/Std.npy) and --evaluator (t2m_mean/t2m_std) and check how the "
-            "samples were saved.", numbers=numbers)], declared or state, False
+            "Check how the samples were saved (which statistics, how many times)"
+            + (", and give both --dataset (Mean.npy/Std.npy) and --evaluator (t2m_mean/t2m_std)." if len(used) < 2
+               else "."), numbers=numbers)], declared or state, False
     if state == "double":
         return [Finding(
             "normalization", "error", "features are normalized twice",
