@@ -145,14 +145,22 @@ def test_rescoring_reuses_embeddings_and_metric_crash_keeps_cache(toy, tmp_path,
         evaluate(evaluator=ToyEvaluator(ev_stats), generator=ToyGenerator(ds_stats), **kw)
     monkeypatch.undo()
     cache = tmp_path / "out" / "cache"
-    assert list((cache / "embeddings").rglob("*.npz")) and list((cache / "samples").rglob("*.npz"))
+    # scoring follows each replication: the crash came after replication 0's units, which are all kept
+    run = Evaluation(dataset=root, evaluator=ToyEvaluator(ev_stats), generator=ToyGenerator(ds_stats),
+                     preset="momask", chunk_size=32, overrides=SMALL)
+    done = [u for u in run.units() if u.replication == 0 and u.stage in ("generated", "mm")]
+    total = [u for u in run.units() if u.stage in ("generated", "mm")]
+    assert len(list((cache / "samples").rglob("*.npz"))) == len(done)
+    counting = ToyGenerator(ds_stats)
+    first = evaluate(evaluator=ToyEvaluator(ev_stats), generator=counting, **kw)
+    assert counting.calls == len(total) - len(done)
 
     def never(captions, lengths, seed):
         raise AssertionError("the generator must not be called when every sample is cached")
 
     idle = CallableGenerator(never, name="toy", version="1", normalization="dataset")
     ev = ToyEvaluator(ev_stats)
-    first = evaluate(evaluator=ev, generator=idle, **kw)
+    assert evaluate(evaluator=ev, generator=idle, **kw).to_dict()["rows"] == first.to_dict()["rows"]
     assert ev.calls == {"text": 0, "motion": 0}
     # changed metric settings: same embeddings, new numbers only where the metric changed
     second = evaluate(evaluator=ev, generator=idle, **{**kw, "diversity_pairs": 40, "fid_method": "reference"})
@@ -343,6 +351,41 @@ def test_cli_with_official_layout_evaluator(toy, tmp_path, capsys):
                    diversity_pairs=50, diversity_pairs_small=None)
     assert _values(api) == _values(cli)
     assert json.loads(json.dumps(cli.to_dict()))["schema_version"] == 1
+
+
+def test_mdm_adapter_contract(toy):
+    """MDMGenerator drives an MDM-like (model, diffusion) pair: MDM's (N, 263, 1, 196) layout, seeded by the loop."""
+    torch = pytest.importorskip("torch")
+    from motioneval.protocol.generators import MDMGenerator
+
+    root, ds_stats, ev_stats = toy
+
+    class FakeMDM(torch.nn.Module):
+        njoints, nfeats = 263, 1
+
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+    class FakeDiffusion:
+        calls = []
+
+        def p_sample_loop(self, model, shape, clip_denoised, model_kwargs, progress):
+            y = model_kwargs["y"]
+            assert shape[1:] == (263, 1, 196) and y["mask"].shape == (shape[0], 1, 1, 196)
+            assert torch.equal(y["mask"][:, 0, 0].sum(1), y["lengths"]) and float(y["scale"][0]) == 2.5
+            self.calls.append(len(y["text"]))
+            return 0.1 * torch.randn(shape)
+
+    gen = MDMGenerator(FakeMDM(), FakeDiffusion(), version="fake")
+    assert gen.kind == "features" and gen.normalization == "dataset"
+    a = evaluate(dataset=root, evaluator=ToyEvaluator(ev_stats), generator=gen, preset="mdm", chunk_size=64,
+                 replications=1, generated_samples=64, mm_replications=0, diversity_pairs=50)
+    b = evaluate(dataset=root, evaluator=ToyEvaluator(ev_stats), generator=gen, preset="mdm", chunk_size=64,
+                 replications=1, generated_samples=64, mm_replications=0, diversity_pairs=50)
+    assert FakeDiffusion.calls == [64, 64] and _values(a) == _values(b)  # torch.manual_seed(seed) per chunk
+    with pytest.raises(ValueError, match="ground-truth lengths"):
+        gen.generate(["a person walks"], None, 0)
 
 
 def test_cli_generator_loading_errors(tmp_path):

@@ -64,7 +64,6 @@ def run(args: argparse.Namespace) -> int:
         preset=args.preset, seed=args.seed, split=args.split, cache_dir=cache_dir, chunk_size=args.chunk_size,
         allow_pickle=args.allow_pickle, device=args.device, progress=not args.no_progress, name=args.name,
         on_dataset_problem="skip" if args.skip_bad_items else "raise", overrides=overrides)
-    evaluation.run()
     result = evaluation.score()
     paths = result.save(out)
     print(result.to_markdown())

@@ -307,6 +307,10 @@ class Evaluation:
         return content_key(parts), parts
 
     # ---------------------------------------------------------------------------------------- work
+    def is_cached(self, unit: Unit) -> bool:
+        """Whether the unit's embeddings are already in the cache (a finished unit)."""
+        return self.cache.enabled and self.cache.path("embeddings", self.embedding_key(unit)[0]).is_file()
+
     def run_unit(self, unit: Unit) -> dict[str, np.ndarray]:
         """The unit's embeddings, from the cache or computed (then cached)."""
         key, parts = self.embedding_key(unit)
@@ -414,7 +418,8 @@ class Evaluation:
         return gen, reference
 
     def run(self, replications: Sequence[int] | None = None) -> None:
-        """Run (or load from the cache) every unit of the given replications."""
+        """Run (or load from the cache) every unit of the given replications without scoring (e.g. to fill a
+        shared cache from several processes; :meth:`score` then only reads it)."""
         units = self.units(replications)
         for unit in _progress(units, total=len(units), desc=f"evaluate {self.name}", enable=self.show_progress,
                               unit="chunk"):
@@ -431,7 +436,8 @@ class Evaluation:
         return {k: np.concatenate(v, axis=0) for k, v in out.items()}
 
     def score(self) -> Result:
-        """Compute every metric of every replication from the (cached) embeddings and build the Result."""
+        """Run (or load from the cache) every unit, replication by replication, compute every metric and build
+        the Result. Embeddings are held in memory one replication at a time."""
         from ..metrics.diversity import diversity, multimodality
         from ..metrics.frechet import frechet_distance
         from ..metrics.retrieval import retrieval_metrics
@@ -444,8 +450,17 @@ class Evaluation:
         def put(row: str, metric: str, value: float | None) -> None:
             values[row].setdefault(metric, []).append(None if value is None else float(value))
 
-        for r in range(p.replications):
-            emb = self.embeddings(r)
+        units = self.units()
+        pending: dict[str, list[np.ndarray]] = {}
+        for n, unit in enumerate(_progress(units, total=len(units), desc=f"evaluate {self.name}",
+                                           enable=self.show_progress, unit="chunk")):
+            for k, v in self.run_unit(unit).items():
+                pending.setdefault(f"{unit.stage}/{k}", []).append(v)
+            if n + 1 < len(units) and units[n + 1].replication == unit.replication:
+                continue
+            emb = {k: np.concatenate(v, axis=0) for k, v in pending.items()}
+            pending = {}
+            r = unit.replication
             reference = gaussian_stats(emb["gt_fid/motion"])
             for row, stage, stream in ((GROUND_TRUTH_ROW, "gt_match", 0), (self.name, "generated", 1)):
                 text, motion = emb[f"{stage}/text"], emb[f"{stage}/motion"]
@@ -541,7 +556,6 @@ def evaluate(*, dataset: Any, evaluator: Any, samples: Any = None, generator: An
                      seed=seed, split=split, cache_dir=cache_dir, chunk_size=chunk_size, allow_pickle=allow_pickle,
                      device=device, progress=progress, name=name, on_dataset_problem=on_dataset_problem,
                      overrides=merged)
-    run.run()
     result = run.score()
     if out is not None:
         result.save(out)
