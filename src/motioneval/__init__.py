@@ -60,6 +60,9 @@ _EXPORTS: dict[str, str] = {
     "read_mdm_results": "motioneval.data.mdm_results",
     # protocol
     "evaluate": "motioneval.protocol.evaluate",
+    "Evaluation": "motioneval.protocol.evaluate",
+    "CallableGenerator": "motioneval.protocol.generators",
+    "SampleSetGenerator": "motioneval.protocol.generators",
     "Result": "motioneval.protocol.results",
     "PRESETS": "motioneval.protocol.presets",
     "Preset": "motioneval.protocol.presets",
