@@ -24,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-pickle", action="store_true",
                    help="allow reading MDM results.npy (unpickling runs code from the file: trusted files only)")
     p.add_argument("--device", default=None, help="torch device for the evaluator (default: cuda if available)")
+    p.add_argument("--details", action="store_true", help="show the numbers behind every finding, not only "
+                                                          "behind warnings and errors")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the text report")
     p.set_defaults(func=run)
 
@@ -33,5 +35,5 @@ def run(args: argparse.Namespace) -> int:
 
     report = doctor(args.samples, dataset=args.dataset, evaluator=args.evaluator, checksums=args.checksums,
                     normalization=args.normalization, allow_pickle=args.allow_pickle, device=args.device)
-    print(report.to_json() if args.json else report.to_text())
+    print(report.to_json() if args.json else report.to_text(details=args.details))
     return report.exit_code

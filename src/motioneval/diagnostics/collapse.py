@@ -134,5 +134,8 @@ def check_collapse(desc: np.ndarray, ids: Sequence[str], *, reference_distance: 
     else:
         findings.append(Finding("collapse", "ok", "no near-duplicate samples" if not involved.size else
                                 f"{involved.size} sample(s) have a near-duplicate (few)",
-                                f"Pairs closer than {threshold:.3g} in {space}: {len(pairs)}.", numbers=dup_numbers))
+                                (f"No two samples are closer than {threshold:.3g} (a tenth of the ground-truth "
+                                 f"distance) in {space}." if not pairs.size else
+                                 f"{len(pairs)} pair(s) closer than {threshold:.3g} in {space}."),
+                                numbers=dup_numbers))
     return findings

@@ -72,8 +72,9 @@ class DoctorReport:
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
-    def to_text(self, *, width: int = 100, max_ids: int = 10) -> str:
-        """Plain-words report: one block per finding, errors first."""
+    def to_text(self, *, width: int = 100, max_ids: int = 10, details: bool = False) -> str:
+        """Plain-words report: one block per finding, errors first. The numbers are shown for warnings and
+        errors (for every finding with ``details``)."""
         order = sorted(self.findings, key=lambda f: -_RANK[f.severity])
         lines = []
         if self.summary:
@@ -87,7 +88,7 @@ class DoctorReport:
             if f.ids:
                 shown = ", ".join(f.ids[:max_ids]) + (f" and {len(f.ids) - max_ids} more" if len(f.ids) > max_ids else "")
                 body.append(f"Samples: {shown}.")
-            if f.numbers:
+            if f.numbers and (details or _RANK[f.severity] >= _RANK["warning"]):
                 body.append("Numbers: " + "; ".join(f"{k} = {_fmt(v)}" for k, v in f.numbers.items()))
             if f.action:
                 body.append("What to do: " + f.action)
