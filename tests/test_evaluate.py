@@ -173,6 +173,11 @@ def test_rescoring_reuses_embeddings_and_metric_crash_keeps_cache(toy, tmp_path,
     other = ToyEvaluator(ev_stats, seed=1)
     evaluate(evaluator=other, generator=idle, **kw)
     assert other.calls["motion"] > 0
+    # another model sharing the cache reuses the ground-truth embeddings: only its own rows are embedded
+    ev = ToyEvaluator(ev_stats)
+    evaluate(evaluator=ev, generator=ToyGenerator(ds_stats, name="other", noise=0.8), cache_dir=cache,
+             **{**kw, "out": tmp_path / "other"})
+    assert ev.calls == {"text": 2 * 96, "motion": 2 * (96 + 32 * 12)}
 
 
 def test_generator_contract_errors(toy):
