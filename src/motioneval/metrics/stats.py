@@ -1,0 +1,232 @@
+"""Gaussian statistics of features: mean and unbiased covariance, streaming and mergeable.
+
+``GaussianStats`` keeps, in float64, the sample count ``n``, the mean and the centred scatter matrix
+``M2 = sum_i (x_i - mean)(x_i - mean)^T``; the covariance is ``M2 / (n - 1)`` (ddof = 1, rows are samples,
+as ``numpy.cov(x, rowvar=False)``). Memory is O(D^2) whatever the number of samples.
+
+Each batch is reduced exactly as a two-pass computation in float64 (its own mean, then its centred scatter),
+and two partial results combine with the pairwise update of Chan, Golub & LeVeque (1979)::
+
+    n = na + nb,  delta = mean_b - mean_a,  mean = mean_a + delta * nb / n,
+    M2 = M2_a + M2_b + outer(delta, delta) * na * nb / n
+
+so float32 batches with large mean offsets lose no digits (no raw sums of squares are ever formed), and
+statistics of shards computed by different workers merge to the statistics of the whole set.
+
+File format (``save``/``load``): an ``.npz`` written atomically and readable without pickle, keys
+
+======================  ==========================  ===============================================
+key                     dtype / shape               meaning
+======================  ==========================  ===============================================
+``format``              str                         ``"motioneval.GaussianStats"``
+``version``             int64 scalar                ``1``
+``n``                   int64 scalar                number of samples
+``mean``                float64 ``(D,)``            sample mean
+``cov``                 float64 ``(D, D)``          unbiased covariance (ddof = 1); zeros when n < 2
+======================  ==========================  ===============================================
+
+Any tool can read it with ``numpy.load(path)``; ``mean``/``cov`` are what ``frechet_distance`` takes.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._arrays import check_finite, to_numpy
+from .._io import atomic_save_npz
+
+FORMAT_NAME = "motioneval.GaussianStats"
+FORMAT_VERSION = 1
+
+
+class GaussianStats:
+    """Streaming, mergeable mean and unbiased covariance of ``(N, D)`` features, in float64.
+
+    >>> s = GaussianStats().update(batch1).update(batch2)   # doctest: +SKIP
+    >>> s.n, s.mean.shape, s.cov.shape                      # doctest: +SKIP
+    """
+
+    __slots__ = ("_dim", "_n", "_mean", "_m2", "_batches")
+
+    def __init__(self, dim: int | None = None) -> None:
+        if dim is not None:
+            dim = int(dim)
+            if dim < 1:
+                raise ValueError(f"GaussianStats: dim must be a positive integer; got {dim}")
+        self._dim: int | None = dim
+        self._n = 0
+        self._mean = np.zeros(dim) if dim is not None else None
+        self._m2 = np.zeros((dim, dim)) if dim is not None else None
+        self._batches = 0
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def n(self) -> int:
+        """Number of samples seen."""
+        return self._n
+
+    @property
+    def dim(self) -> int | None:
+        """Feature dimension D (None until the first batch when not given)."""
+        return self._dim
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Sample mean, float64 ``(D,)`` (a copy)."""
+        self._require(1, "mean")
+        return self._mean.copy()
+
+    @property
+    def m2(self) -> np.ndarray:
+        """Centred scatter matrix ``sum (x - mean)(x - mean)^T``, float64 ``(D, D)`` (a copy)."""
+        self._require(1, "m2")
+        return self._m2.copy()
+
+    @property
+    def cov(self) -> np.ndarray:
+        """Unbiased covariance ``M2 / (n - 1)``, float64 ``(D, D)``, exactly symmetric."""
+        self._require(2, "cov")
+        return self._m2 / (self._n - 1)
+
+    def _require(self, k: int, what: str) -> None:
+        if self._n < k:
+            raise ValueError(
+                f"GaussianStats.{what} needs at least {k} sample(s); {self._n} seen. Add more rows with update()."
+            )
+
+    # ------------------------------------------------------------------ updates
+    def update(self, batch: Any) -> "GaussianStats":
+        """Add a ``(B, D)`` batch of rows (numpy, array-like or torch tensor); returns ``self``.
+
+        Raises ``ValueError`` naming the offending rows if the batch has NaN/Inf, and when D does not match.
+        """
+        where = f"batch {self._batches} passed to GaussianStats.update"
+        return self._add(to_numpy(batch), where,
+                         f"{where} (rows counted from 0 within the batch; {self._n} rows were added before it)")
+
+    def _add(self, x: np.ndarray, where: str, finite_name: str) -> "GaussianStats":
+        if x.ndim != 2:
+            raise ValueError(f"{where} must be a 2-D array of shape (N, D) (one row per sample); got shape {x.shape}")
+        if x.shape[1] < 1:
+            raise ValueError(f"{where} has no feature columns (shape {x.shape})")
+        if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+            raise ValueError(f"{where} must be numeric; got dtype {x.dtype}")
+        if self._dim is not None and x.shape[1] != self._dim:
+            raise ValueError(f"{where} has {x.shape[1]} features per row but the statistics have D = {self._dim}")
+        if x.shape[0] == 0:
+            return self
+        x = x.astype(np.float64, copy=False)
+        check_finite(x, finite_name)
+        nb = x.shape[0]
+        mean_b = x.mean(axis=0)
+        xc = x - mean_b
+        m2_b = xc.T @ xc
+        m2_b = (m2_b + m2_b.T) * 0.5  # exact symmetry (the product is symmetric up to rounding)
+        if self._dim is None:
+            self._dim = x.shape[1]
+        self._combine(nb, mean_b, m2_b)
+        self._batches += 1
+        return self
+
+    def _combine(self, nb: int, mean_b: np.ndarray, m2_b: np.ndarray) -> None:
+        if self._n == 0:
+            self._n, self._mean, self._m2 = nb, mean_b.copy(), m2_b.copy()
+            return
+        self._n, self._mean, self._m2 = _chan(self._n, self._mean, self._m2, nb, mean_b, m2_b)
+
+    def merge(self, other: "GaussianStats") -> "GaussianStats":
+        """Statistics of the union of both sample sets (a new object; neither input changes)."""
+        if not isinstance(other, GaussianStats):
+            raise TypeError(f"GaussianStats.merge expects a GaussianStats; got {type(other).__name__}")
+        if self._dim is not None and other._dim is not None and self._dim != other._dim:
+            raise ValueError(f"cannot merge statistics of dimension {self._dim} with dimension {other._dim}")
+        out = GaussianStats(self._dim if self._dim is not None else other._dim)
+        for part in (self, other):
+            if part._n:
+                out._combine(part._n, part._mean, part._m2)
+        out._batches = self._batches + other._batches
+        return out
+
+    __add__ = merge
+
+    # ------------------------------------------------------------------ construction / IO
+    @classmethod
+    def from_moments(cls, mean: Any, cov: Any, n: int) -> "GaussianStats":
+        """Statistics from a mean ``(D,)``, an unbiased covariance ``(D, D)`` and the sample count ``n``."""
+        mean = np.asarray(to_numpy(mean), dtype=np.float64)
+        cov = np.asarray(to_numpy(cov), dtype=np.float64)
+        n = int(n)
+        if mean.ndim != 1:
+            raise ValueError(f"from_moments: mean must be 1-D (D,); got shape {mean.shape}")
+        d = mean.shape[0]
+        if cov.shape != (d, d):
+            raise ValueError(f"from_moments: cov must have shape ({d}, {d}) to match the mean; got {cov.shape}")
+        if n < 1:
+            raise ValueError(f"from_moments: n must be >= 1; got {n}")
+        if not (np.isfinite(mean).all() and np.isfinite(cov).all()):
+            raise ValueError("from_moments: mean/cov contain NaN or Inf")
+        out = cls(d)
+        out._n = n
+        out._mean = mean.copy()
+        out._m2 = (cov + cov.T) * (0.5 * (n - 1)) if n > 1 else np.zeros((d, d))
+        return out
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the statistics atomically to a pickle-free ``.npz`` (keys in the module docstring)."""
+        self._require(1, "save")
+        cov = self._m2 / (self._n - 1) if self._n > 1 else np.zeros_like(self._m2)
+        return atomic_save_npz(path, format=np.str_(FORMAT_NAME), version=np.int64(FORMAT_VERSION),
+                               n=np.int64(self._n), mean=self._mean, cov=cov)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "GaussianStats":
+        """Read statistics written by :meth:`save`."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"statistics file not found: {path}")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+        except Exception as exc:  # truncated or not an npz
+            raise ValueError(f"could not read statistics file {path}: {exc}") from exc
+        missing = [k for k in ("format", "n", "mean", "cov") if k not in data]
+        if missing or str(data.get("format", "")) != FORMAT_NAME:
+            raise ValueError(
+                f"{path} is not a motioneval GaussianStats file (keys {sorted(data)}; missing {missing}). "
+                "Write one with GaussianStats.save, or pass (mean, cov) arrays directly."
+            )
+        version = int(data.get("version", FORMAT_VERSION))
+        if version > FORMAT_VERSION:
+            raise ValueError(f"{path} has GaussianStats format version {version}; this motioneval reads <= "
+                             f"{FORMAT_VERSION}. Upgrade motioneval.")
+        try:
+            out = cls.from_moments(data["mean"], data["cov"], int(data["n"]))
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from exc
+        return out
+
+    def __repr__(self) -> str:
+        return f"GaussianStats(n={self._n}, dim={self._dim})"
+
+
+def _chan(na: int, mean_a: np.ndarray, m2_a: np.ndarray, nb: int, mean_b: np.ndarray,
+          m2_b: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """Pairwise combination of (count, mean, centred scatter) (Chan, Golub & LeVeque 1979)."""
+    n = na + nb
+    delta = mean_b - mean_a
+    mean = mean_a + delta * (nb / n)
+    m2 = m2_a + m2_b + np.outer(delta, delta) * (na * nb / n)
+    return n, mean, m2
+
+
+def gaussian_stats(features: Any) -> GaussianStats:
+    """Mean and unbiased covariance (float64) of an ``(N, D)`` feature array with N >= 2."""
+    x = to_numpy(features)
+    if x.ndim != 2:
+        raise ValueError(f"features must be a 2-D array of shape (N, D) (one row per sample); got shape {x.shape}")
+    if x.shape[0] < 2:
+        raise ValueError(f"features need at least 2 rows (samples) for a covariance; got {x.shape[0]}")
+    return GaussianStats(x.shape[1])._add(x, "features", "features")
