@@ -93,6 +93,10 @@ def test_end_to_end_api_wiring(toy, tmp_path):
     # the ground-truth FID compares two independent passes: small but not zero
     assert all(v > 0 for v in gt["fid"].values)
     assert not np.array_equal(run.embeddings(0)["gt_fid/motion"], run.embeddings(0)["gt_match/motion"])
+    # overridden item rules reach the dataset reader: no clip of 100 frames or more
+    short = Evaluation(dataset=root, evaluator=ev, generator=ToyGenerator(ds_stats), preset="momask",
+                       overrides={**SMALL, "max_motion_length": 60, "diversity_pairs": 20})
+    assert short.items.lengths.max() < 60 and len(short.items) < len(run.items)
     prov = result.provenance
     assert prov["evaluator"] == ev.provenance and prov["dataset"]["split"] == "test"
     assert prov["generated"]["name"] == "toy" and prov["dataset"]["content_sha256"]

@@ -115,7 +115,8 @@ class Evaluation:
         self.warnings: list[str] = []
         self._t0 = time.perf_counter()
 
-        self.items, self.dataset_info = _load_ground_truth(dataset, split, preset, on_dataset_problem)
+        self.items, self.dataset_info = _load_ground_truth(dataset, split, preset, dict(overrides or {}),
+                                                           on_dataset_problem)
         base = preset if isinstance(preset, Preset) else get_preset(preset, dataset=self.items.kind)
         self.preset = get_preset(base, dataset=self.items.kind, **dict(overrides or {}))
         self.evaluator = _load_evaluator(evaluator, device)
@@ -563,7 +564,7 @@ def evaluate(*, dataset: Any, evaluator: Any, samples: Any = None, generator: An
 
 
 # -------------------------------------------------------------------------------------------- loading helpers
-def _load_ground_truth(dataset: Any, split: str, preset: str | Preset,
+def _load_ground_truth(dataset: Any, split: str, preset: str | Preset, overrides: Mapping[str, Any],
                        on_problem: str) -> tuple[GroundTruthItems, dict[str, Any]]:
     if isinstance(dataset, GroundTruthItems):
         return dataset, {"path": None, "split": split, "kind": dataset.kind, "num_items": len(dataset)}
@@ -572,8 +573,7 @@ def _load_ground_truth(dataset: Any, split: str, preset: str | Preset,
     if isinstance(dataset, (str, Path)):
         root = Path(dataset)
         kind = _infer_kind(root, split)
-        base = preset if isinstance(preset, Preset) else get_preset(preset, dataset=kind)
-        p = base.for_dataset(kind)
+        p = get_preset(preset, dataset=kind, **overrides)  # the item rules (lengths, fps) may be overridden
         std = get_dataset_spec(kind)
         spec = DatasetSpec(kind, std.dim, std.num_joints, fps=p.fps, min_length=p.min_motion_length,
                            max_length=p.max_motion_length)
