@@ -409,3 +409,27 @@ def test_cli_generator_loading_errors(tmp_path):
     with pytest.raises(ValueError, match="neither"):
         load_generator(f"{tmp_path / 'g.py'}:x")
     assert type(load_generator(f"{tmp_path / 'g.py'}:G")).__name__ == "G"
+
+
+def test_cache_keys_follow_what_produced_each_unit(toy):
+    root, ds_stats, ev_stats = toy
+
+    def run(**over):
+        return Evaluation(dataset=root, evaluator=ToyEvaluator(ev_stats), generator=ToyGenerator(ds_stats),
+                          preset="momask", chunk_size=32, overrides={**SMALL, **over})
+
+    def keys(e, stage, kind):
+        return [getattr(e, kind)(u)[0] for u in e.units([0]) if u.stage == stage]
+
+    a, b, c = run(), run(mm_captions=64, diversity_pairs=60, fid_method="reference"), run(max_text_tokens=10)
+    assert keys(a, "generated", "sample_key") == keys(b, "generated", "sample_key")
+    assert keys(a, "gt_match", "embedding_key") == keys(b, "gt_match", "embedding_key")
+    assert keys(a, "mm", "sample_key") != keys(b, "mm", "sample_key")[: len(keys(a, "mm", "sample_key"))]
+    assert keys(a, "gt_match", "embedding_key") != keys(c, "gt_match", "embedding_key")
+    other_seed = Evaluation(dataset=root, evaluator=ToyEvaluator(ev_stats), generator=ToyGenerator(ds_stats),
+                            preset="momask", chunk_size=32, seed=1, overrides=SMALL)
+    assert set(keys(a, "generated", "sample_key")).isdisjoint(keys(other_seed, "generated", "sample_key"))
+    other_eval = Evaluation(dataset=root, evaluator=ToyEvaluator(ev_stats, seed=5), generator=ToyGenerator(ds_stats),
+                            preset="momask", chunk_size=32, overrides=SMALL)
+    assert keys(a, "generated", "sample_key") == keys(other_eval, "generated", "sample_key")
+    assert set(keys(a, "generated", "embedding_key")).isdisjoint(keys(other_eval, "generated", "embedding_key"))

@@ -281,16 +281,18 @@ class Evaluation:
                                            "max_text_tokens", "pool_size", "min_motion_length",
                                            "max_motion_length", "fps")}
 
-    def _gen_settings(self) -> dict[str, Any]:
+    def _gen_settings(self, stage: str) -> dict[str, Any]:
         p = self.preset
-        return {**self._gt_settings(), "generated_samples": p.generated_samples,
-                "generated_length": p.generated_length, "generated_padding": p.generated_padding,
-                "mm_selection": p.mm_selection, "mm_captions": p.mm_captions, "mm_repeats": self.mm_repeats}
+        out = {**self._gt_settings(), "generated_samples": p.generated_samples,
+               "generated_length": p.generated_length, "generated_padding": p.generated_padding}
+        if stage == "mm":  # only MultiModality units depend on which captions are repeated, and how often
+            out.update(mm_selection=p.mm_selection, mm_captions=p.mm_captions, mm_repeats=self.mm_repeats)
+        return out
 
     def sample_key(self, unit: Unit) -> tuple[str, dict[str, Any]]:
         """Key of a unit's generated samples (independent of the evaluator)."""
         parts = {"what": "samples", "stage": unit.stage, "generator": self.identity, "dataset": self._dataset_key,
-                 "settings": self._gen_settings(), "seed": self.seed, "replication": unit.replication,
+                 "settings": self._gen_settings(unit.stage), "seed": self.seed, "replication": unit.replication,
                  "chunk": unit.chunk, "chunk_size": self.chunk_size}
         return content_key(parts), parts
 
