@@ -114,6 +114,11 @@ class Evaluation:
         self.show_progress = progress
         self.warnings: list[str] = []
         self._t0 = time.perf_counter()
+        for what, path in (("samples", samples), ("evaluator folder", evaluator), ("dataset folder", dataset)):
+            if isinstance(path, (str, Path)) and not Path(path).exists():  # fail before loading anything
+                raise FileNotFoundError(f"{what} not found: {path}")
+        if generator is not None:
+            check_generator(generator)
 
         self.items, self.dataset_info = _load_ground_truth(dataset, split, preset, dict(overrides or {}),
                                                            on_dataset_problem)
