@@ -346,3 +346,53 @@ def test_embedding_space_checks_with_an_evaluator(tmp_path):
     assert "samples have collapsed: almost no diversity" in titles
     low_rank = [f for f in _check(report, "fid_reliability") if "rank" in f.numbers][0]
     assert low_rank.severity == "warning" and low_rank.numbers["rank"] <= 1
+
+
+def test_near_duplicate_screening_matches_brute_force():
+    from motioneval.diagnostics.collapse import identical_pairs, near_duplicate_pairs
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((420, 4000))  # N^2 D above the exact-Gram budget: the projected path
+    x[10] = x[3] + 0.01 * rng.standard_normal(4000)  # RMS distance ~0.014
+    x[50] = x[3] + 0.02 * rng.standard_normal(4000)  # ~0.022 from row 3, ~0.024 from row 10
+    x[200] = x[100]  # identical
+    x[300] = x[301] + 0.5 * rng.standard_normal(4000)  # 0.5: not a near-duplicate
+    threshold = 0.03
+    brute = sorted((i, j) for i in range(420) for j in (3, 10, 50, 100, 200, 300, 301)
+                   if i < j and np.sqrt(np.mean((x[i] - x[j]) ** 2)) < threshold)
+    pairs, exact = near_duplicate_pairs(x, threshold, np.random.default_rng(1))
+    assert exact and sorted(map(tuple, pairs.tolist())) == brute == [(3, 10), (3, 50), (10, 50), (100, 200)]
+    assert identical_pairs(x) == 1
+    # a collapsed set with more candidates than max_verify: projected distances are used, flagged inexact
+    same = np.repeat(x[:1], 420, axis=0) + 1e-3 * rng.standard_normal((420, 4000))
+    pairs, exact = near_duplicate_pairs(same, threshold, np.random.default_rng(1), max_verify=1000)
+    assert not exact and len(pairs) == 420 * 419 // 2
+
+
+@pytest.mark.slow
+def test_realistic_motions_from_the_demo(tmp_path):
+    """Procedural motions on the HumanML3D skeleton: a fresh sample of the data distribution passes,
+    a mode-collapsed generator (two fixed clips, whatever the caption) is caught."""
+    pytest.importorskip("motioneval.demo.generators")
+    from motioneval.demo.captions import caption_index
+    from motioneval.demo.dataset import DemoDatasetConfig, build_demo_dataset, evaluator_statistics
+    from motioneval.demo.generators import GroundTruthResampler, ModeCollapsedGenerator
+
+    root = build_demo_dataset(tmp_path / "demo", DemoDatasetConfig(num_train=80, num_val=4, num_test=24))
+    d = FeatureStats.load(root / "Mean.npy", root / "Std.npy")
+    e = FeatureStats(*evaluator_statistics(d.mean, d.std))
+    rng = np.random.default_rng(0)
+    captions = list(caption_index())
+    captions = [captions[i] for i in rng.integers(0, len(captions), 240)]
+    lengths = rng.integers(40, 120, 240)
+    fresh = GroundTruthResampler().generate(captions, lengths, 0)
+    report = doctor(np.asarray(fresh.motions), lengths=fresh.lengths, normalization="raw", dataset_stats=d,
+                    evaluator_stats=e, dataset=root)
+    problems = {(f.check, f.severity) for f in report.findings if f.severity in ("warning", "error")}
+    assert problems == {("fid_reliability", "warning")}, report.to_text()  # only: 240 samples < 512 dimensions
+    assert _check(report, "normalization")[0].numbers["detected"] == "raw"
+    collapsed = ModeCollapsedGenerator().generate(captions, lengths, 0)
+    report = doctor(np.asarray(collapsed.motions), lengths=collapsed.lengths, normalization="raw",
+                    dataset_stats=d, evaluator_stats=e, dataset=root)
+    assert any(f.severity == "error" and "near-duplicate" in f.title for f in _check(report, "collapse"))
+    assert report.exit_code == 2
