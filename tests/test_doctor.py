@@ -396,3 +396,20 @@ def test_realistic_motions_from_the_demo(tmp_path):
                     dataset_stats=d, evaluator_stats=e, dataset=root)
     assert any(f.severity == "error" and "near-duplicate" in f.title for f in _check(report, "collapse"))
     assert report.exit_code == 2
+
+
+def test_fid_reference_risk_against_the_fixture_and_a_cancelling_case(metrics_ref):
+    from motioneval.diagnostics.fid_reliability import embedding_findings, reference_risk
+
+    # the reference fixture: 320 generated rows < 512 dims, the reference takes its complex branch but agrees
+    f = embedding_findings(metrics_ref["gen_emb"], gt_emb=metrics_ref["gt_emb"])[-1]
+    assert f.numbers["exact_value"] == pytest.approx(float(metrics_ref["fid"]), rel=1e-6)
+    assert f.numbers["reference_complex"] is True and f.severity in ("ok", "info")
+    # nearly identical, rank-deficient statistics: the reference's subtraction cancels and goes negative
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((40, 64)) @ rng.standard_normal((64, 64))
+    f = embedding_findings(a, gt_emb=a + 1e-3 * rng.standard_normal(a.shape))[-1]
+    assert f.severity == "warning" and f.title == "the reference FID implementation is inaccurate here"
+    assert f.numbers["reference_value"] < 0 < f.numbers["exact_value"]
+    assert reference_risk({"reference_would_raise": True, "reference_max_imag_diag": 0.02}, 1.0)[1] == "crash"
+    assert reference_risk({"reference_value": 1.0 + 1e-9}, 1.0) == ("", "")

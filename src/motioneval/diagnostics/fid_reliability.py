@@ -73,54 +73,58 @@ def embedding_findings(emb: np.ndarray, *, gt_emb: np.ndarray | None = None,
 
 
 def _frechet_findings(emb: np.ndarray, gt_emb: np.ndarray | None, gt_stats: Any) -> list[Finding]:
-    try:
-        from ..metrics.frechet import frechet_distance
-        from ..metrics.stats import gaussian_stats
-    except ImportError:  # the FID module is not available in this build
-        return [Finding("fid_reliability", "info", "FID diagnostics unavailable",
-                        "motioneval.metrics.frechet could not be imported.")]
+    from ..metrics.frechet import frechet_distance
+    from ..metrics.stats import GaussianStats, gaussian_stats
+
     gen = gaussian_stats(emb)
-    gt = gt_stats if gt_stats is not None else gaussian_stats(np.asarray(gt_emb, dtype=np.float64))
-    result = frechet_distance(gt, gen, return_diagnostics=True)
-    diag = _as_dict(getattr(result, "diagnostics", None) or result)
-    value = float(getattr(result, "value", np.nan))
-    risk = _reference_risk(diag)
-    numbers = {"fid": value} | {k: v for k, v in diag.items() if isinstance(v, (int, float, str, bool))}
+    gt = gt_stats if isinstance(gt_stats, GaussianStats) else gaussian_stats(np.asarray(gt_emb, dtype=np.float64))
+    result = frechet_distance(gt, gen, return_diagnostics=True, reference_check=True)
+    diag = result.diagnostics
+    value = float(result.exact_value)
+    keys = ("exact_value", "reference_value", "reference_abs_diff", "route", "rank1", "rank2",
+            "reference_would_raise", "reference_used_eps_retry", "reference_complex", "reference_max_imag_diag")
+    numbers = {k: diag[k] for k in keys if k in diag}
+    risk, level = reference_risk(diag, value)
+    notes = " ".join(result.warnings)
     if risk:
+        severe = level != "minor"
         return [Finding(
-            "fid_reliability", "warning", "the reference FID implementation would be unreliable here",
-            f"On these statistics the reference algorithm (scipy sqrtm of the non-symmetric covariance product) "
-            f"{risk}. motioneval's FID ({value:.4g}) uses a symmetric route that stays real and exact; numbers "
-            f"from the reference code on the same samples may differ or crash.",
-            "Report motioneval's value and say so; do not compare against a crashed or patched reference run.",
+            "fid_reliability", "warning" if severe else "info",
+            {"crash": "the reference FID implementation would fail here",
+             "inaccurate": "the reference FID implementation is inaccurate here",
+             "minor": "the reference FID implementation is slightly inexact here"}[level],
+            f"Against the ground-truth statistics, the reference algorithm (scipy sqrtm of the non-symmetric "
+            f"covariance product) {risk}. motioneval's exact FID is {value:.6g}; numbers from the reference code on "
+            f"these samples would crash or differ. {notes}".strip(),
+            "Report motioneval's exact value and say which implementation produced it; do not compare against a "
+            "crashed or silently patched reference run." if severe else "",
             numbers=numbers)]
-    return [Finding("fid_reliability", "ok", "the reference FID implementation is safe on these statistics",
-                    f"FID = {value:.4g}; the reference algorithm would agree.", numbers=numbers)]
+    return [Finding("fid_reliability", "ok", "the reference FID implementation agrees on these statistics",
+                    f"FID against the ground truth = {value:.6g}; the reference algorithm gives the same value "
+                    f"(difference {diag.get('reference_abs_diff', 0.0):.2g}).", numbers=numbers)]
 
 
-def _as_dict(obj: Any) -> dict[str, Any]:
-    if obj is None:
-        return {}
-    if isinstance(obj, dict):
-        return dict(obj)
-    if hasattr(obj, "to_dict"):
-        return dict(obj.to_dict())
-    if hasattr(obj, "__dataclass_fields__"):
-        from dataclasses import asdict
-
-        return asdict(obj)
-    return {}
-
-
-def _reference_risk(diag: dict[str, Any]) -> str:
-    """Plain-words failure mode of the reference algorithm from FID diagnostics ('' if none)."""
-    if diag.get("reference_would_raise") or diag.get("reference_fails"):
-        return "raises 'Imaginary component' (the largest imaginary diagonal part exceeds 1e-3)"
-    if diag.get("reference_nonfinite") or diag.get("reference_retry"):
-        return "produces non-finite values and retries with 1e-6 added to the diagonals"
-    imag = diag.get("reference_max_imag_diag", diag.get("max_imag_diag"))
-    if isinstance(imag, (int, float)) and imag > 1e-3:
-        return f"produces imaginary parts up to {imag:.3g} on the diagonal and raises"
-    if diag.get("rank_deficient") or diag.get("singular"):
-        return "takes its complex branch on a singular covariance and keeps only the real part"
-    return ""
+def reference_risk(diag: dict[str, Any], exact: float) -> tuple[str, str]:
+    """Plain-words failure mode of the reference algorithm from FID diagnostics and its level: ``"crash"``
+    (raises or returns a non-finite value), ``"inaccurate"`` (off by more than 0.1%, or negative), ``"minor"``
+    (complex branch, off by more than 1e-6 relative); ``("", "")`` when it agrees with the exact value."""
+    if diag.get("reference_would_raise"):
+        return (f"raises 'Imaginary component' (imaginary diagonal parts up to "
+                f"{diag.get('reference_max_imag_diag', float('nan')):.3g} > 1e-3)", "crash")
+    if diag.get("reference_error"):
+        return f"fails ({diag['reference_error']})", "crash"
+    ref = diag.get("reference_value")
+    if diag.get("reference_nonfinite_after_retry") or (isinstance(ref, float) and not np.isfinite(ref)):
+        return "returns a non-finite value even after adding 1e-6 to the diagonals", "crash"
+    rel = abs(ref - exact) / max(abs(exact), 1e-12) if isinstance(ref, float) else 0.0
+    retry = ("produces non-finite values, retries with 1e-6 added to the diagonals and then "
+             if diag.get("reference_used_eps_retry") else "")
+    if isinstance(ref, float) and ref < 0:
+        return f"{retry}returns a negative value ({ref:.3g}), which a distance cannot be", "inaccurate"
+    if rel > 1e-3:
+        return f"{retry}differs from the exact value by {rel:.2%} ({ref:.6g})", "inaccurate"
+    if retry:
+        return f"{retry}agrees within {rel:.2g}", "minor"
+    if diag.get("reference_complex") and rel > 1e-6:
+        return f"takes its complex branch and keeps the real part (relative error {rel:.2g})", "minor"
+    return "", ""
