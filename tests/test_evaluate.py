@@ -314,10 +314,19 @@ def test_mdm_results_end_to_end(toy, tmp_path):
     assert np.isfinite(result.model["fid"].mean)
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Tiny networks run fastest single-threaded (and do not fight other processes for the cores)."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.slow
-def test_cli_with_official_layout_evaluator(toy, tmp_path, capsys):
+def test_cli_with_official_layout_evaluator(toy, tmp_path, capsys, one_torch_thread):
     """The CLI and the API, on a random-weight T2M evaluator saved in the official folder layout."""
-    pytest.importorskip("torch")
     from motioneval.cli.main import main
     from motioneval.protocol._toy import write_toy_evaluator
     from motioneval.protocol.results import Result

@@ -476,11 +476,14 @@ class Evaluation:
                 for k in range(p.top_k):
                     put(row, f"r_precision_top{k + 1}", ret.r_precision[k])
                 put(row, "matching_score", ret.matching_score)
-                s = gaussian_stats(motion)
-                fd = frechet_distance(reference.mean, reference.cov, s.mean, s.cov, method=p.fid_method,
-                                      return_diagnostics=True)
+                fd = frechet_distance(reference, gaussian_stats(motion), method=p.fid_method,
+                                      return_diagnostics=True)  # ground truth first, as the reference loop
                 put(row, "fid", fd.value)
                 diagnostics[row].append(_diagnostics_dict(fd))
+                for message in getattr(fd, "warnings", None) or []:
+                    note = f"FID ({row}): {message}"
+                    if note not in self.warnings:
+                        self.warnings.append(note)
                 pairs = p.diversity_pairs_for(len(motion))
                 put(row, "diversity", diversity(motion, pairs, rng=pass_rng(self.seed, r, "diversity", stream)))
             if p.effective_mm_replications > 0:  # None where not computed (or not computable)
