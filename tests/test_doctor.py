@@ -398,6 +398,7 @@ def test_realistic_motions_from_the_demo(tmp_path):
     assert report.exit_code == 2
 
 
+@pytest.mark.slow
 def test_fid_reference_risk_against_the_fixture_and_a_cancelling_case(metrics_ref):
     from motioneval.diagnostics.fid_reliability import embedding_findings, reference_risk
 

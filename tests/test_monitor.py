@@ -164,6 +164,7 @@ def test_tensorboard_logging(toy, tmp_path):
     np.testing.assert_allclose([e.value for e in events], logged, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_lightning_callback_logs(toy, tmp_path):
     L = pytest.importorskip("lightning.pytorch")
     from motioneval.protocol.monitor import lightning_callback
