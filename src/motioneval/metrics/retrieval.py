@@ -7,7 +7,8 @@ incomplete last group are dropped (the reference loaders use ``drop_last``).
 Two flavours of the text-to-motion distance ``d(t, m)``, selected by ``flavour=``:
 
 - ``"reference"`` (default, reproduces published numbers): the expanded form on float32 inputs,
-  ``d = sqrt(max(|t|^2 + |m|^2 - 2 t.m, 0))`` evaluated in float32. The reference does not clamp (a
+  ``d = sqrt(max(|t|^2 + |m|^2 - 2 t.m, 0))`` evaluated in float32 (float64 inputs are rounded to
+  float32 first, as the evaluator's embeddings are float32). The reference does not clamp (a
   rounding-negative radicand would give NaN there); clamping at 0 changes nothing where it is finite.
   The Matching Score accumulates float32 per-pool traces in pool order, as the reference loop does.
 - ``"exact"``: the direct difference ``d = |t - m|`` evaluated in float64 (no cancellation).
@@ -105,7 +106,7 @@ def retrieval_metrics(text_emb: Any, motion_emb: Any, top_k: int = 3, pool_size:
                       flavour: Flavour = "reference") -> RetrievalResult:
     """R-precision and Matching Score from a single pooled distance computation (same values as the two
     functions :func:`r_precision` and :func:`matching_score`)."""
-    dist, n_used, n_dropped = _pooled_distances(text_emb, motion_emb, pool_size, flavour, top_k=top_k)
+    dist, _, n_dropped = _pooled_distances(text_emb, motion_emb, pool_size, flavour, top_k=top_k)
     return RetrievalResult(
         _r_precision_from_distances(dist, top_k, n_dropped, flavour),
         _matching_score_from_distances(dist, flavour),
