@@ -27,7 +27,6 @@ import numpy as np
 from .._io import atomic_save_npy, atomic_write_json, atomic_write_text
 from ..representation.forward import joints_to_features
 from ..representation.inverse import features_to_joints
-from ..representation.layout import HUMANML3D_LAYOUT
 from ..representation.normalization import dataset_statistics
 from .captions import caption_line, sample_captions
 from .motions import MOTION_SPECS, MotionSpec, synthesize
@@ -36,9 +35,6 @@ from .motions import MOTION_SPECS, MotionSpec, synthesize
 DEMO_DATASET_VERSION = 1
 MANIFEST = "demo_manifest.json"
 SPLITS = ("train", "val", "test")
-#: Evaluator statistics: the dataset's std with the root and foot-contact groups divided by this factor,
-#: as the T2M evaluator's own ``meta/std.npy`` relates to HumanML3D's ``Std.npy`` (``protocol.md``).
-FEAT_BIAS = 25.0
 
 
 @dataclass(frozen=True)
@@ -78,15 +74,6 @@ def clip_plan(config: DemoDatasetConfig) -> list[tuple[str, str, MotionSpec, int
 def _clip_rng(config: DemoDatasetConfig, index: int, purpose: str) -> np.random.Generator:
     tag = {"plan": 0, "motion": 1, "captions": 2}[purpose]
     return np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(index, tag)))
-
-
-def evaluator_statistics(mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The evaluator's own statistics derived from the dataset's: root and foot-contact std / ``FEAT_BIAS``."""
-    std = np.array(std, dtype=np.float64)
-    lay = HUMANML3D_LAYOUT
-    for sl in (lay.root, lay.contacts):
-        std[sl] /= FEAT_BIAS
-    return np.asarray(mean, dtype=np.float64), std
 
 
 def is_demo_dataset(root: str | os.PathLike, config: DemoDatasetConfig = DemoDatasetConfig()) -> bool:

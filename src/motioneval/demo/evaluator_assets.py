@@ -24,9 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_save_npy
 from .captions import vocabulary
-from .dataset import evaluator_statistics
 
 #: Network sizes of the demo evaluator (fields of ``motioneval.evaluators.t2m_modules.T2MConfig``).
 DEMO_T2M_SIZES: dict[str, int] = {
@@ -92,10 +90,3 @@ def write_vocabulary(folder: str | os.PathLike) -> Path:
 
     words = demo_words()
     return WordVectorizer.from_arrays(words, demo_word_vectors(words)).save(folder)
-
-
-def write_evaluator_statistics(folder: str | os.PathLike, dataset_root: str | os.PathLike) -> tuple[Path, Path]:
-    """``t2m_mean.npy``/``t2m_std.npy`` (float64, as the official files) from the dataset's ``Mean``/``Std``."""
-    root, folder = Path(dataset_root), Path(folder)
-    mean, std = evaluator_statistics(np.load(root / "Mean.npy"), np.load(root / "Std.npy"))
-    return atomic_save_npy(folder / "t2m_mean.npy", mean), atomic_save_npy(folder / "t2m_std.npy", std)
