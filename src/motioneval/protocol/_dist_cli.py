@@ -1,0 +1,85 @@
+"""Command-line glue of the distributed evaluation: ``motioneval evaluate --distributed`` under ``torchrun``.
+
+:func:`run_cli` takes the parsed options of ``motioneval evaluate`` (:func:`motioneval.cli.evaluate.register`)
+and runs them with :func:`motioneval.protocol.distributed.run_distributed`; rank 0 writes and prints the
+results, other ranks print nothing. :func:`main` is the same command as a module, for ``torchrun -m
+motioneval.protocol.distributed <motioneval evaluate options>``.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+PROG = "python -m motioneval.protocol.distributed"
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """Run ``motioneval evaluate`` options on every rank of the job; returns the exit status."""
+    from ..cli.evaluate import load_generator
+    from .distributed import init_distributed, run_distributed, warnings_on_main_only
+    from .evaluate import Evaluation
+    from .presets import parse_override
+
+    with init_distributed() as ctx:
+        overrides = dict(parse_override(text) for text in args.overrides)
+        out = Path(args.out)
+        cache_dir = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else out / "cache"
+        generator = load_generator(args.generator) if args.generator else None
+        with warnings_on_main_only(ctx):
+            evaluation = Evaluation(
+                dataset=args.dataset, evaluator=args.evaluator, samples=args.samples, generator=generator,
+                preset=args.preset, seed=args.seed, split=args.split, cache_dir=cache_dir,
+                chunk_size=args.chunk_size, allow_pickle=args.allow_pickle, device=ctx.evaluator_device(args.device),
+                progress=not args.no_progress, name=args.name,
+                on_dataset_problem="skip" if args.skip_bad_items else "raise", overrides=overrides)
+        result = run_distributed(evaluation, ctx)
+    if result is None:  # not rank 0
+        return 0
+    paths = result.save(out)
+    print(result.to_markdown())
+    for message in result.warnings:
+        print(f"warning: {message}", file=sys.stderr)
+    info = result.settings["distributed"]
+    print(f"\n{info['world_size']} rank(s): {info['units']} units, {info['units_finished_before']} finished before, "
+          f"computed per rank {info['units_per_rank']}")
+    print(f"wrote {', '.join(str(p) for p in paths.values())}")
+    if args.report:
+        try:
+            from ..viz.report import write_report
+        except ImportError as exc:
+            raise RuntimeError(f"--report needs motioneval.viz.report with the 'viz' extra "
+                               f"(pip install 'motioneval[viz]'): {exc}") from exc
+        print(f"report: {write_report(result, out)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The options of ``motioneval evaluate`` (``--distributed`` accepted and implied)."""
+    from ..cli import evaluate as cli_evaluate
+
+    parser = argparse.ArgumentParser(prog=PROG, description="motioneval evaluate, sharded over the ranks of a "
+                                     "torchrun job (see docs/distributed.md)")
+    sub = parser.add_subparsers(dest="command")
+    cli_evaluate.register(sub)
+    evaluate_parser = sub.choices["evaluate"]
+    try:
+        evaluate_parser.add_argument("--distributed", action="store_true", help="shard over the torchrun ranks")
+    except argparse.ArgumentError:  # `motioneval evaluate` has the flag already
+        pass
+    evaluate_parser.set_defaults(func=run_cli, distributed=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m motioneval.protocol.distributed [motioneval evaluate options]``."""
+    args = build_parser().parse_args(["evaluate", *(sys.argv[1:] if argv is None else argv)])
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.captureWarnings(True)
+    try:
+        return run_cli(args)
+    except (ValueError, FileNotFoundError, RuntimeError, ImportError) as exc:
+        print(f"{PROG} (rank {os.environ.get('RANK', '0')}): error: {exc}", file=sys.stderr)
+        return 1
