@@ -136,6 +136,7 @@ def test_normalization_chain_gives_identical_embeddings(toy):
     np.testing.assert_allclose(runs["raw"], runs["evaluator"], atol=2e-6)
 
 
+@pytest.mark.slow
 def test_rescoring_reuses_embeddings_and_metric_crash_keeps_cache(toy, tmp_path, monkeypatch):
     root, ds_stats, ev_stats = toy
     kw = dict(dataset=root, preset="momask", out=tmp_path / "out", chunk_size=32, **SMALL)
