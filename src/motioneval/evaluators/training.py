@@ -8,8 +8,8 @@ The published recipe (Guo et al., CVPR 2022), in two stages:
    The encoder is then frozen.
 2. **Text-motion matching.** Text and motion encoders are trained with the contrastive hinge loss of
    Hadsell et al. on Euclidean distances, ``mean(d(t_i, m_i)^2) + mean(max(0, margin - d(t_i, m_{i+s}))^2)``
-   with ``margin = 10`` and negatives formed by cyclically shifting the batch by a random ``s`` in ``1..B-1``;
-   Adam, lr 1e-4. Items are sampled as the evaluation protocol reads them (a random caption; a length
+   with ``margin = 10`` and negatives formed by cyclically shifting the batch by a random ``s`` in ``1..B-1``
+   (the reference draws ``s`` from ``0..B-2``; ``s = 0`` would make the negatives the positives); Adam, lr 1e-4. Items are sampled as the evaluation protocol reads them (a random caption; a length
    cropped to a multiple of 4, one unit shorter with probability 1/3; a random window; ``sos``/``eos`` tokens).
 
 Inputs are normalized with the evaluator's own statistics: given, or computed from the training split as
