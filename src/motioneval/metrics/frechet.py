@@ -50,8 +50,11 @@ METHODS = ("exact", "procrustes", "reference")
 EPS = float(np.finfo(np.float64).eps)
 #: the eigenvalue route is used when its worst-case relative error bound is at most this
 EIGEN_ROUTE_RTOL = 1e-8
-#: relative asymmetry ``max|S - S^T| / max|S|`` accepted as rounding (float32-computed covariances reach 1e-7)
-SYMMETRY_RTOL = 1e-6
+#: relative asymmetry ``max|S - S^T| / max|S|`` accepted as rounding (covariances computed in float32 reach 1e-6)
+SYMMETRY_RTOL = 1e-5
+#: negative eigenvalues down to ``-PSD_RTOL * max(diag S)`` are rounding (float32 covariances of N < D samples);
+#: they are projected out, anything more negative is an error
+PSD_RTOL = 1e-5
 #: the reference raises when an imaginary diagonal part of its square root exceeds this
 REFERENCE_IMAG_ATOL = 1e-3
 #: sample count per dimension below which the covariance estimate is called noisy
@@ -274,18 +277,21 @@ class _Factor:
     norm2: float           # estimate of ||S||_2
 
 
-def _factor(s: np.ndarray, name: str) -> _Factor:
-    """Cholesky factor of a PSD matrix; pivoted (rank-revealing) when it is singular to working precision.
+def _factor(s: np.ndarray, name: str, unit: float = 1.0) -> _Factor:
+    """Factor ``L`` (D x rank) of a PSD matrix with ``S ~= L L^T``.
 
-    Raises ``ValueError`` when the matrix is not positive semidefinite beyond rounding.
+    Cholesky when ``S`` is safely positive definite; otherwise pivoted Cholesky (rank-revealing, LAPACK
+    ``dpstrf``), whose left-over Schur complement is replaced by its projection on the PSD cone (its positive
+    eigen-part joins the factor). Raises ``ValueError`` when ``S`` has a negative eigenvalue beyond rounding
+    (``PSD_RTOL`` of its largest diagonal entry). ``unit`` converts eigenvalues back for messages.
     """
     d = s.shape[0]
     diag = np.diag(s)
     trace = float(diag.sum())
     maxdiag = float(diag.max())
     if maxdiag <= 0.0:
-        if diag.min() < 0.0 or np.any(s != 0.0):
-            _not_psd(s, name)
+        if np.any(s != 0.0):
+            _not_psd(s, name, unit)
         return _Factor(np.zeros((d, 0)), 0, 0.0, 0.0)
     tol = d * EPS * maxdiag  # LAPACK's default rank tolerance for pivoted Cholesky
     try:
@@ -301,18 +307,24 @@ def _factor(s: np.ndarray, name: str) -> _Factor:
     order = piv[:d] - 1
     L = np.zeros((d, rank))
     L[order] = np.tril(c[:, :rank])
-    # the dropped Schur complement must be rounding-level for a PSD matrix
     rest = order[rank:]
     if rest.size:
         lr = L[rest]
         schur = s[np.ix_(rest, rest)] - lr @ lr.T
-        if np.abs(schur).max() > 2 * tol + 8 * (rank + 2) * EPS * maxdiag:
-            _not_psd(s, name)
-    return _Factor(L, rank, trace, _norm2(s))
+        if np.abs(schur).max() > 2 * tol + 8 * (rank + 2) * EPS * maxdiag:  # more than rounding: look closer
+            w, v = np.linalg.eigh(0.5 * (schur + schur.T))
+            if w[0] < -PSD_RTOL * maxdiag:
+                _not_psd(s, name, unit)
+            keep = w > tol
+            if keep.any():
+                extra = np.zeros((d, int(keep.sum())))
+                extra[rest] = v[:, keep] * np.sqrt(w[keep])
+                L = np.hstack([L, extra])
+    return _Factor(L, L.shape[1], trace, _norm2(s))
 
 
-def _not_psd(s: np.ndarray, name: str) -> None:
-    w = np.linalg.eigvalsh(s)
+def _not_psd(s: np.ndarray, name: str, unit: float = 1.0) -> None:
+    w = np.linalg.eigvalsh(s) * unit
     raise ValueError(
         f"{name} is not positive semidefinite: its smallest eigenvalue is {w[0]:.3g} while the largest is "
         f"{w[-1]:.3g} (beyond rounding). A covariance matrix has no negative eigenvalues; recompute it with "
@@ -348,7 +360,8 @@ def _exact(m1: np.ndarray, c1: np.ndarray, m2: np.ndarray, c2: np.ndarray, *, na
     shift = 0 if top == 0.0 else -math.frexp(top)[1]
     if shift:
         c1, c2 = np.ldexp(c1, shift), np.ldexp(c2, shift)
-    f1, f2 = _factor(c1, names[0]), _factor(c2, names[1])
+    unit = math.ldexp(1.0, -shift)
+    f1, f2 = _factor(c1, names[0], unit), _factor(c2, names[1], unit)
     # canonical order (lower rank first) makes the result independent of the argument order
     fa, fb, sa, sb = (f1, f2, c1, c2) if _first(f1, c1, f2, c2) else (f2, f1, c2, c1)
     route = "procrustes"
@@ -360,11 +373,10 @@ def _exact(m1: np.ndarray, c1: np.ndarray, m2: np.ndarray, c2: np.ndarray, *, na
     if route == "procrustes":
         bures, bound = _bures_procrustes(fa, fb)
     bures = max(bures, 0.0)
-    scale = math.ldexp(1.0, -shift)
-    bures *= scale
+    bures *= unit
     return {"value": mean_term + bures, "mean_term": mean_term, "bures": bures, "route": route,
-            "error_bound": bound * scale, "rank": (f1.rank, f2.rank),
-            "trace": (f1.trace * scale, f2.trace * scale)}
+            "error_bound": bound * unit, "rank": (f1.rank, f2.rank),
+            "trace": (f1.trace * unit, f2.trace * unit)}
 
 
 def _first(f1: _Factor, c1: np.ndarray, f2: _Factor, c2: np.ndarray) -> bool:
