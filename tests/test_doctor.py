@@ -78,6 +78,14 @@ def test_moment_summary_ignores_padding_and_nonfinite_frames():
     np.testing.assert_allclose(s.mean, frames.mean(0))
     np.testing.assert_allclose(s.std, frames.std(0))
     assert s.frames == 4
+    # chunked accumulation (moments merged across chunks of rows) equals the direct float64 computation
+    rng = np.random.default_rng(0)
+    y = (5.0 + rng.standard_normal((11, 9, 4))).astype(np.float32)
+    lens = rng.integers(1, 10, 11)
+    direct = np.concatenate([y[i, :lens[i]] for i in range(11)]).astype(np.float64)
+    chunked = MomentSummary.from_features(y, lens, chunk_rows=3)
+    np.testing.assert_allclose(chunked.mean, direct.mean(0), rtol=1e-13)
+    np.testing.assert_allclose(chunked.std, direct.std(0), rtol=1e-12)
 
 
 def test_clean_set_is_quiet(stats, folders):

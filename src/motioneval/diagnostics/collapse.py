@@ -26,13 +26,20 @@ NEAR_DUPLICATE_FRACTION = 0.02
 _EXACT_WORK = 3e8  # all pairs are compared exactly while N * N * D stays below this
 
 
-def time_descriptors(z: np.ndarray, lengths: np.ndarray, instants: int = DESCRIPTOR_INSTANTS) -> np.ndarray:
-    """``(N, instants * D)``: each sample's frames at ``instants`` evenly spaced positions of its length."""
-    n, t = z.shape[:2]
-    lens = np.clip(np.asarray(lengths, dtype=np.int64), 1, t)
-    pos = np.round(np.linspace(0.0, 1.0, instants)[None, :] * (lens[:, None] - 1)).astype(np.int64)
-    out = z[np.arange(n)[:, None], pos]  # (N, K, ...)
-    return out.reshape(n, -1)
+def instant_positions(lengths: np.ndarray, t_max: int, instants: int = DESCRIPTOR_INSTANTS) -> np.ndarray:
+    """``(N, instants)`` frame indices evenly spaced over each sample's length (first and last frame included)."""
+    lens = np.clip(np.asarray(lengths, dtype=np.int64), 1, t_max)
+    return np.round(np.linspace(0.0, 1.0, instants)[None, :] * (lens[:, None] - 1)).astype(np.int64)
+
+
+def time_descriptors(x: np.ndarray, lengths: np.ndarray, instants: int = DESCRIPTOR_INSTANTS, *,
+                     scale: np.ndarray | float = 1.0, offset: np.ndarray | float = 0.0) -> np.ndarray:
+    """``(N, instants * D)``: each sample's frames ``x * scale + offset`` at ``instants`` evenly spaced positions
+    of its length (non-finite values become 0: such rows are excluded by the caller)."""
+    n, t = x.shape[:2]
+    pos = instant_positions(lengths, t, instants)
+    frames = np.asarray(x[np.arange(n)[:, None], pos], dtype=np.float64) * scale + offset  # (N, K, ...)
+    return np.where(np.isfinite(frames), frames, 0.0).reshape(n, -1)
 
 
 def rms_pair_distances(x: np.ndarray, i: np.ndarray, j: np.ndarray, *, chunk: int = 512) -> np.ndarray:

@@ -341,44 +341,42 @@ def _normalization_findings(verdict: NormalizationVerdict,
 _STATE_CHAIN = {"raw": (), "dataset": ("dataset",), "evaluator": ("evaluator",)}
 
 
-def _standard_units(samples: _Samples, chain: tuple[str, ...], stats: dict[str, FeatureStats],
-                    bad: np.ndarray) -> tuple[np.ndarray, str, np.ndarray]:
-    """Features in standard-deviation units of the raw data, ``z = (raw - mean) / std``.
+def _standard_affine(chain: tuple[str, ...], stats: dict[str, FeatureStats],
+                     summary: MomentSummary) -> tuple[np.ndarray, np.ndarray, str]:
+    """``(scale, offset, unit)`` with ``z = x * scale + offset``: features in standard deviations of raw data.
 
-    Returns ``z``, a description of the unit, and a mask of dimensions with a meaningful unit.
+    With statistics: undo ``chain`` to raw features, then standardize with the dataset statistics (or the
+    evaluator's, leaving out its root and contact groups, whose std is deliberately ~25x too small). Without:
+    standardize by the samples' own pooled mean and spread (scale-free).
     """
-    x = np.where(np.isfinite(samples.motions), samples.motions, 0.0).astype(np.float64)
-    dim = x.shape[-1]
+    dim = summary.mean.shape[0]
     if stats:
         a, b = _implied_raw_affine(chain, stats)
         ref_name = "dataset" if "dataset" in stats else "evaluator"
         ref = stats[ref_name]
-        z = ((x * a + b) - np.asarray(ref.mean, np.float64)) / np.asarray(ref.std, np.float64)
-        usable = np.ones(dim, bool)
-        if ref_name == "evaluator":  # its root/contact stds are deliberately ~25x too small
+        m, sd = np.asarray(ref.mean, np.float64), np.asarray(ref.std, np.float64)
+        scale, offset = a / sd, (b - m) / sd
+        if ref_name == "evaluator":
             lay = FeatureLayout.for_dim(dim)
             for sl in (lay.root, lay.contacts):
-                usable[sl] = False
-            z[..., ~usable] = 0.0
-        return z, f"{ref_name} standard deviations", usable
-    # no statistics: standardize by the samples' own pooled spread (scale-free)
-    ok = samples.lengths.copy()
-    ok[bad] = 0
-    summ = MomentSummary.from_features(x, ok)
-    std = np.where(summ.std > 0, summ.std, 1.0)
-    return (x - summ.mean) / std, "standard deviations of the samples themselves", summ.std > 0
+                scale[sl], offset[sl] = 0.0, 0.0
+        return scale, offset, f"{ref_name} standard deviations"
+    sd = np.where(summary.std > 0, summary.std, np.inf)
+    return 1.0 / sd, -summary.mean / sd, "standard deviations of the samples themselves"
 
 
-def _joint_units(samples: _Samples) -> np.ndarray:
-    """Joints relative to each clip's first root position, per coordinate standardized by the pooled spread."""
-    j = np.where(np.isfinite(samples.motions), samples.motions, 0.0).astype(np.float64)
-    j = j - j[:, :1, :1, :] * np.array([1.0, 0.0, 1.0])
-    n, t = j.shape[:2]
-    valid = np.arange(t)[None, :] < samples.lengths[:, None]
-    frames = j[valid].reshape(-1, j.shape[2] * 3)
-    std = frames.std(axis=0)
-    std = np.where(std > 0, std, 1.0)
-    return ((j.reshape(n, t, -1) - frames.mean(axis=0)) / std)
+def _joint_descriptors(samples: _Samples, lens: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """Joints at the descriptor instants, relative to each clip's start (root x, z of frame 0), standardized per
+    coordinate by the spread over all these instants of the usable samples."""
+    pos = _collapse.instant_positions(np.maximum(lens, 1), samples.motions.shape[1])
+    n = len(lens)
+    j = np.asarray(samples.motions[np.arange(n)[:, None], pos], dtype=np.float64)  # (N, K, J, 3)
+    j = np.where(np.isfinite(j), j, 0.0)
+    start = np.asarray(samples.motions[:, 0, 0, :], dtype=np.float64) * np.array([1.0, 0.0, 1.0])
+    j = (j - np.where(np.isfinite(start), start, 0.0)[:, None, None, :]).reshape(n, pos.shape[1], -1)
+    pooled = j[usable].reshape(-1, j.shape[-1])
+    sd = pooled.std(axis=0) if len(pooled) else np.ones(j.shape[-1])
+    return ((j - (pooled.mean(axis=0) if len(pooled) else 0.0)) / np.where(sd > 0, sd, np.inf)).reshape(n, -1)
 
 
 # ----------------------------------------------------------------------------------------------- doctor
@@ -473,8 +471,8 @@ def doctor(
     if s.kind == "features" and dims_ok:
         stats = {k: v for k, v in (("dataset", dstats), ("evaluator", estats)) if v is not None}
         chain: tuple[str, ...] = _STATE_CHAIN.get(s.normalization or "raw", ())
-        if stats and usable.sum() > 0:
-            summ = MomentSummary.from_features(s.motions[usable], lens[usable])
+        summ = MomentSummary.from_features(s.motions[usable], lens[usable]) if usable.sum() > 0 else None
+        if stats and summ is not None:
             verdict = detect_normalization(summ, dataset_stats=dstats, evaluator_stats=estats)
             norm_findings, state, trusted = _normalization_findings(verdict, s.normalization)
             findings.extend(norm_findings)
@@ -486,31 +484,29 @@ def doctor(
             findings.append(Finding("normalization", "info", "normalization not checked",
                                     "Neither dataset nor evaluator statistics were given.",
                                     "Pass --dataset DIR (Mean.npy/Std.npy) and --evaluator DIR (t2m_mean/t2m_std)."))
-        z, unit, _ = _standard_units(s, chain, stats, bad)
-        if stats:
-            findings.append(_values.check_feature_range(z, lens, s.ids, bad, unit))
-        else:
-            findings.append(Finding("range", "info", "value range not checked",
-                                    "Without statistics there is no physical unit to judge values by."))
-        desc = _collapse.time_descriptors(z, np.maximum(lens, 1))
-        space = f"features ({unit}, {_collapse.DESCRIPTOR_INSTANTS} instants per motion)"
-        ref_dist, ref_src = float(np.sqrt(2.0)), "two independent draws from the data distribution"
-        if stats and "dataset" in stats:
-            clips = _dataset_reference_clips(dataset, s.motions.shape[-1], bounds, max_reference_clips, rng)
-            if len(clips) >= 10:
-                gt_z = [(c - np.asarray(dstats.mean, np.float64)) / np.asarray(dstats.std, np.float64) for c in clips]
-                tmax = max(c.shape[0] for c in gt_z)
-                padded = np.zeros((len(gt_z), tmax, gt_z[0].shape[1]))
-                for i, c in enumerate(gt_z):
-                    padded[i, : c.shape[0]] = c
-                gt_desc = _collapse.time_descriptors(padded, np.array([c.shape[0] for c in gt_z]))
-                ref_dist = _collapse.mean_pair_distance(gt_desc, rng)
-                ref_src = f"{len(clips)} ground-truth test clips"
-        elif not stats:
-            ref_src = "two independent samples of a set with this per-dimension spread"
+        if summ is not None:
+            scale, offset, unit = _standard_affine(chain, stats, summ)
+            if stats:
+                findings.append(_values.check_feature_range(s.motions, scale, offset, lens, s.ids, bad, unit))
+            else:
+                findings.append(Finding("range", "info", "value range not checked",
+                                        "Without statistics there is no physical unit to judge values by."))
+            desc = _collapse.time_descriptors(s.motions, np.maximum(lens, 1), scale=scale, offset=offset)
+            space = f"features ({unit}, {_collapse.DESCRIPTOR_INSTANTS} instants per motion)"
+            ref_dist, ref_src = float(np.sqrt(2.0)), "two independent draws from the data distribution"
+            if stats and "dataset" in stats:
+                clips = _dataset_reference_clips(dataset, s.motions.shape[-1], bounds, max_reference_clips, rng)
+                if len(clips) >= 10:
+                    m, sd = np.asarray(dstats.mean, np.float64), np.asarray(dstats.std, np.float64)
+                    gt_desc = np.stack([_collapse.time_descriptors(c[None], np.array([len(c)]), scale=1.0 / sd,
+                                                                   offset=-m / sd)[0] for c in clips])
+                    ref_dist = _collapse.mean_pair_distance(gt_desc, rng)
+                    ref_src = f"{len(clips)} ground-truth test clips"
+            elif not stats:
+                ref_src = "two independent samples of a set with this per-dimension spread"
     elif s.kind == "joints":
         findings.append(_values.check_joint_range(s.motions, lens, s.ids, bad))
-        desc = _collapse.time_descriptors(_joint_units(s), np.maximum(lens, 1))
+        desc = _joint_descriptors(s, lens, usable)
         space = "joint positions (standardized per coordinate, relative to the start position)"
         ref_dist, ref_src = float(np.sqrt(2.0)), "two independent samples of a set with this per-coordinate spread"
 

@@ -63,21 +63,36 @@ class MomentSummary:
     frames: int
 
     @classmethod
-    def from_features(cls, motions: Any, lengths: Any = None) -> "MomentSummary":
-        """Pool ``(N, T, D)`` (or ``(T, D)``) features over frames ``< lengths[i]``; non-finite frames are skipped."""
-        x = np.asarray(motions, dtype=np.float64)
+    def from_features(cls, motions: Any, lengths: Any = None, *, chunk_rows: int = 256) -> "MomentSummary":
+        """Pool ``(N, T, D)`` (or ``(T, D)``) features over frames ``< lengths[i]``; non-finite frames are skipped.
+
+        Rows are processed ``chunk_rows`` at a time in float64 and the chunks' moments merged (Chan et al.),
+        so memory stays bounded for whole test sets.
+        """
+        x = np.asarray(motions)
         if x.ndim == 2:
             x = x[None]
         if x.ndim != 3:
             raise ValueError(f"features must be (N, T, D) or (T, D); got shape {x.shape}")
-        n, t, _ = x.shape
+        n, t, d = x.shape
         lens = np.full(n, t) if lengths is None else np.asarray(lengths).ravel()
-        valid = np.arange(t)[None, :] < lens[:, None]
-        frames = x[valid]
-        frames = frames[np.isfinite(frames).all(axis=1)]
-        if frames.shape[0] < 2:
+        count, mean, m2 = 0, np.zeros(d), np.zeros(d)
+        for lo in range(0, n, chunk_rows):
+            valid = np.arange(t)[None, :] < lens[lo:lo + chunk_rows, None]
+            frames = np.asarray(x[lo:lo + chunk_rows][valid], dtype=np.float64)
+            frames = frames[np.isfinite(frames).all(axis=1)]
+            k = frames.shape[0]
+            if k == 0:
+                continue
+            mu = frames.mean(axis=0)
+            delta = mu - mean
+            total = count + k
+            mean = mean + delta * (k / total)
+            m2 = m2 + ((frames - mu) ** 2).sum(axis=0) + delta ** 2 * (count * k / total)
+            count = total
+        if count < 2:
             raise ValueError("need at least two finite frames to summarize features")
-        return cls(mean=frames.mean(axis=0), std=frames.std(axis=0), frames=int(frames.shape[0]))
+        return cls(mean=mean, std=np.sqrt(m2 / count), frames=int(count))
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ def check_finite(motions: np.ndarray, lengths: np.ndarray, ids: Sequence[str]) -
     """NaN/Inf within each sample's length. Returns the finding and a boolean mask of the bad rows."""
     n, t = motions.shape[:2]
     valid = _valid_mask(_clip_lengths(lengths, t), t)
-    bad_frames = ~np.isfinite(motions.reshape(n, t, -1)).all(axis=2) & valid  # (N, T)
+    flat = motions.reshape(n, t, -1)
+    bad_frames = np.concatenate([~np.isfinite(flat[lo:lo + 256]).all(axis=2) for lo in range(0, n, 256)]) & valid
     bad_rows = bad_frames.any(axis=1)
     if not bad_rows.any():
         return Finding("values", "ok", "no NaN or Inf values", "Every frame within each sample's length is finite.",
@@ -48,13 +49,17 @@ def check_finite(motions: np.ndarray, lengths: np.ndarray, ids: Sequence[str]) -
     ), bad_rows
 
 
-def check_feature_range(z: np.ndarray, lengths: np.ndarray, ids: Sequence[str], skip: np.ndarray,
-                        unit: str) -> Finding:
-    """Flag samples with any |z| > ``FEATURE_Z_LIMIT``; ``z`` is (N, T, D) in standard-deviation units."""
-    n, t, _ = z.shape
+def check_feature_range(motions: np.ndarray, scale: np.ndarray, offset: np.ndarray, lengths: np.ndarray,
+                        ids: Sequence[str], skip: np.ndarray, unit: str, *, chunk_rows: int = 256) -> Finding:
+    """Flag samples with any ``|z| > FEATURE_Z_LIMIT`` where ``z = motions * scale + offset`` (standard-deviation
+    units) over each sample's valid frames; rows in ``skip`` (non-finite) are ignored. Processed in chunks."""
+    n, t, _ = motions.shape
     valid = _valid_mask(_clip_lengths(lengths, t), t) & ~skip[:, None]
-    with np.errstate(invalid="ignore"):
-        peak = np.where(valid, np.nan_to_num(np.abs(z), nan=0.0, posinf=0.0, neginf=0.0).max(axis=2), 0.0).max(axis=1)
+    peak = np.zeros(n)
+    for lo in range(0, n, chunk_rows):
+        z = np.abs(np.asarray(motions[lo:lo + chunk_rows], dtype=np.float64) * scale + offset)
+        z = np.where(np.isfinite(z), z, 0.0).max(axis=2)
+        peak[lo:lo + chunk_rows] = np.where(valid[lo:lo + chunk_rows], z, 0.0).max(axis=1)
     bad = np.flatnonzero(peak > FEATURE_Z_LIMIT)
     overall = float(peak.max()) if n else 0.0
     if not bad.size:
@@ -73,17 +78,23 @@ def check_feature_range(z: np.ndarray, lengths: np.ndarray, ids: Sequence[str], 
     )
 
 
-def check_joint_range(joints: np.ndarray, lengths: np.ndarray, ids: Sequence[str], skip: np.ndarray) -> Finding:
+def check_joint_range(joints: np.ndarray, lengths: np.ndarray, ids: Sequence[str], skip: np.ndarray, *,
+                      chunk_rows: int = 256) -> Finding:
     """Flag samples where a joint is more than ``JOINT_REACH_LIMIT`` figure heights from the root."""
     n, t = joints.shape[:2]
     valid = _valid_mask(_clip_lengths(lengths, t), t) & ~skip[:, None]
-    y = joints[..., 1]
-    height = np.where(valid, y.max(axis=2) - y.min(axis=2), np.nan)
+    height = np.full((n, t), np.nan)
+    reach = np.zeros((n, t))
+    for lo in range(0, n, chunk_rows):
+        j = np.asarray(joints[lo:lo + chunk_rows], dtype=np.float64)
+        y = j[..., 1]
+        height[lo:lo + chunk_rows] = y.max(axis=2) - y.min(axis=2)
+        reach[lo:lo + chunk_rows] = np.nan_to_num(np.linalg.norm(j - j[:, :, :1], axis=-1).max(axis=2), nan=0.0)
+    height = np.where(valid, height, np.nan)
     typical = float(np.nanmedian(height)) if np.isfinite(height).any() else float("nan")
     if not typical > 0:
         return Finding("range", "info", "joint range not checked", "No valid frames with a positive figure height.")
-    reach = np.linalg.norm(joints - joints[:, :, :1], axis=-1).max(axis=2) / typical  # (N, T)
-    peak = np.where(valid, np.nan_to_num(reach, nan=0.0), 0.0).max(axis=1)
+    peak = np.where(valid, reach / typical, 0.0).max(axis=1)
     bad = np.flatnonzero(peak > JOINT_REACH_LIMIT)
     if not bad.size:
         return Finding("range", "ok", "joint positions form plausible bodies",
