@@ -140,7 +140,8 @@ def test_t_s_t_construction(name, method):
                                return_diagnostics=True, reference_check=False)
         assert got.value >= 0.0
         assert got.value == pytest.approx(expected * scale, rel=1e-9), (name, scale, got.diagnostics["route"])
-        assert got.diagnostics["error_bound"] <= 1e-8 * got.value or got.diagnostics["route"] == "procrustes"
+        bound, route = got.diagnostics["error_bound"], got.diagnostics["route"]
+        assert bound <= F.EIGEN_ROUTE_RTOL * got.value or route == "procrustes"
 
 
 def test_route_selection():
@@ -384,7 +385,8 @@ def test_diagnostics_and_warnings():
     assert res.to_dict()["diagnostics"]["condition_number2"] == "inf"
     with pytest.warns(F.FrechetWarning) as record:
         value = fid(x[:60], y, warn=True)
-    assert len(record) == len(res.warnings) and "12 samples" in str(record[0].message)
+    expected = fid(x[:60], y, return_diagnostics=True, reference_check=False).warnings
+    assert [str(r.message) for r in record] == expected and any("12 samples" in m for m in expected)
     assert value == res.value
     big = fid(x, rng.normal(size=(1024, 16)), return_diagnostics=True, reference_check=False)
     assert big.warnings == [] and big.reference_value is None and "reference_value" not in big.diagnostics
