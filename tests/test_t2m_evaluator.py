@@ -17,7 +17,6 @@ torch = pytest.importorskip("torch")
 from motioneval._io import sha256_file  # noqa: E402
 from motioneval.evaluators import T2MEvaluator  # noqa: E402
 from motioneval.evaluators.t2m_modules import MODULE_NAMES, T2MConfig, build_modules  # noqa: E402
-from motioneval.evaluators.word_vectorizer import WordVectorizer  # noqa: E402
 from motioneval.representation.normalization import FeatureStats  # noqa: E402
 
 ATOL = 2e-5  # fixture README, section 2

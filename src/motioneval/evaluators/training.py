@@ -34,7 +34,7 @@ import io
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -420,9 +420,11 @@ class _Run:
 
     # ---------------------------------------------------------------- persistence
     def _meta(self) -> dict[str, Any]:
-        return {"training_config": self.config.to_dict(), "model_config": self.model_cfg.to_dict(),
-                "history": self.history, "rng": self.rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state()}
+        meta = {"training_config": self.config.to_dict(), "model_config": self.model_cfg.to_dict(),
+                "history": self.history, "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            meta["cuda_rng"] = torch.cuda.get_rng_state_all()
+        return meta
 
     def restore(self) -> None:
         latest = self.model_dir / "latest.tar"
@@ -437,6 +439,8 @@ class _Run:
         self.history[:] = list(ckpt.get("history", []))
         self.rng.bit_generator.state = ckpt["rng"]
         torch.set_rng_state(ckpt["torch_rng"])
+        if self.device.type == "cuda" and "cuda_rng" in ckpt:
+            torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
         self.modules["movement_encoder"].load_state_dict(ckpt["movement_encoder"])
         if "movement_decoder" in ckpt:
             self.decoder.load_state_dict(ckpt["movement_decoder"])
@@ -602,9 +606,3 @@ class _Run:
             _save(finest, {**weights, "epoch": self.epoch})
         return self.best_epoch, (self.best_val if self.val is not None else None)
 
-
-def replace_config(config: TrainingConfig, **changes: Any) -> TrainingConfig:
-    """A copy of ``config`` with ``changes`` (``model`` may be given as a dict of sizes)."""
-    if isinstance(changes.get("model"), dict):
-        changes["model"] = T2MConfig.from_dict(changes["model"])
-    return replace(config, **changes)
