@@ -41,7 +41,6 @@ import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
-from scipy import linalg as sla  # noqa: E402
 
 from motioneval import frechet_distance  # noqa: E402
 from motioneval.metrics.frechet import _sqrtm  # noqa: E402  (sqrtm without the removed/printing `disp`)

@@ -424,5 +424,7 @@ def test_never_fails_on_finite_input(stats):
     res = frechet_distance(mu1, s1, mu2, s2, method="reference", return_diagnostics=True)
     assert math.isfinite(res.exact_value) and res.exact_value >= 0.0
     assert res.exact_value == pytest.approx(frechet_distance(mu1, s1, mu2, s2), rel=0)
-    scale = np.trace(s1) + np.trace(s2) + float(np.sum((mu1 - mu2) ** 2))
-    assert res.exact_value <= scale * (1 + 1e-12) + 1e-300  # FID <= |dmu|^2 + tr S1 + tr S2
+    dm, t1, t2 = float(np.sum((mu1 - mu2) ** 2)), float(np.trace(s1)), float(np.trace(s2))
+    # |dmu|^2 + (sqrt(tr S1) - sqrt(tr S2))^2 <= FID <= |dmu|^2 + tr S1 + tr S2 (Bures = min_U ||A - B U||_F^2)
+    upper, lower = dm + t1 + t2, dm + (math.sqrt(t1) - math.sqrt(t2)) ** 2
+    assert lower * (1 - 1e-9) - 1e-300 <= res.exact_value <= upper * (1 + 1e-12) + 1e-300

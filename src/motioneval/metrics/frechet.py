@@ -43,7 +43,7 @@ from scipy import linalg as sla
 from scipy.linalg import lapack
 
 from .._arrays import nonfinite_rows, to_numpy
-from .stats import GaussianStats, gaussian_stats
+from .stats import GaussianStats
 
 __all__ = ["FrechetResult", "FrechetWarning", "frechet_distance", "fid", "METHODS", "EIGEN_ROUTE_RTOL"]
 
