@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         "test_retrieval": retrieval,
         "files": {rel.as_posix(): sha256_file(out / rel) for rel in files},
     })
+    (out / "BUILD.json").chmod(0o644)  # package data: world-readable like the other files
     print(f"wrote {out} in {seconds:.0f} s")
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)

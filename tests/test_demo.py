@@ -194,3 +194,148 @@ def test_dataset_folder_is_humanml3d_layout_deterministic_and_cached(tmp_path):
     stamp = (root / "Mean.npy").stat().st_mtime_ns
     build_demo_dataset(root, TINY)
     assert (root / "Mean.npy").stat().st_mtime_ns == stamp
+
+
+# ---------------------------------------------------------------------------------------------- generators
+WALK = "a person walks forward."
+BACK = "a man walks backward."
+WAVE = "someone waves with their right hand."
+
+
+def _through_the_loop(gen, captions, lengths, seed, stats):
+    """What the evaluation loop makes of a generator's output: raw features and lengths."""
+    from motioneval.protocol.generators import check_generator, normalize_output, to_raw_features
+
+    check_generator(gen)
+    motions, lens = normalize_output(gen.generate(captions, lengths, seed), lengths, name=gen.name)
+    return to_raw_features(motions, lens, kind=gen.kind, normalization=gen.normalization, dataset_stats=stats,
+                           evaluator_stats=stats, padding="zeros", name=gen.name)
+
+
+@pytest.fixture(scope="module")
+def tiny_stats(tmp_path_factory):
+    from motioneval.representation.normalization import FeatureStats
+
+    root = build_demo_dataset(tmp_path_factory.mktemp("demo") / "ds", TINY)
+    return FeatureStats.load_dataset(root)
+
+
+def test_generators_give_what_the_loop_expects(tiny_stats):
+    from motioneval.demo.generators import demo_generators
+
+    caps = [WALK, BACK, WAVE, WALK]
+    lengths = np.array([60, 44, 80, 52])
+    names = set()
+    for gen in demo_generators(tiny_stats):
+        raw, lens = _through_the_loop(gen, caps, lengths, 5, tiny_stats)
+        names.add(gen.name)
+        assert raw.shape == (4, 80, 263) and raw.dtype == np.float32, gen.name
+        np.testing.assert_array_equal(lens, lengths)
+        assert np.isfinite(raw).all()
+        for i, n in enumerate(lengths):
+            assert not raw[i, n:].any() and np.abs(raw[i, n - 1]).sum() > 0, gen.name
+        # seeded: the same call gives the same motions, another seed other motions
+        again, _ = _through_the_loop(gen, caps, lengths, 5, tiny_stats)
+        np.testing.assert_array_equal(raw, again)
+        # lengths=None (presets with a length estimator): lengths from each caption's class range
+        out = gen.generate(caps, None, 6)
+        assert len(out.lengths) == 4
+    assert len(names) == 5
+
+
+def test_ground_truth_resampling_follows_the_caption(tiny_stats):
+    from motioneval.demo.generators import GroundTruthResampler
+
+    raw, _ = _through_the_loop(GroundTruthResampler(), [WALK] * 4 + [BACK] * 4, np.full(8, 100), 1, tiny_stats)
+    forward = raw[:, 10:99, HUMANML3D_LAYOUT.lin_vel][..., 1].mean(axis=1)  # body-frame z velocity
+    assert (forward[:4] > 0.01).all() and (forward[4:] < -0.01).all()
+    assert np.abs(raw[0] - raw[1]).max() > 0.01  # two samples of one caption differ
+
+
+def test_flawed_generators_have_their_flaw(tiny_stats):
+    from motioneval.demo.generators import (CaptionIgnoringGenerator, GroundTruthResampler, JitteryGenerator,
+                                            ModeCollapsedGenerator, NoisyGenerator)
+
+    lengths = np.array([60, 60, 60, 60])
+    # caption-ignoring: the captions do not change the output
+    ign = CaptionIgnoringGenerator()
+    a = ign.generate([WALK, WALK, WAVE, BACK], lengths, 3).motions
+    b = ign.generate([WAVE, BACK, WALK, WALK], lengths, 3).motions
+    np.testing.assert_array_equal(a, b)
+    # mode-collapsed: one clip for all walk captions, another for everything else, whatever the seed
+    mc = ModeCollapsedGenerator()
+    out = mc.generate([WALK, BACK, WAVE, "a person squats twice."], lengths, 1).motions
+    np.testing.assert_array_equal(out[0], out[1])
+    np.testing.assert_array_equal(out[2], out[3])
+    assert np.abs(out[0] - out[2]).max() > 0.1
+    np.testing.assert_array_equal(out, mc.generate([WALK, BACK, WAVE, "a man sits down."], lengths, 9).motions)
+    # noisy: dataset-normalized real clips plus N(0, sigma^2)
+    noisy = NoisyGenerator(tiny_stats, sigma=0.5)
+    clean = tiny_stats.normalize(GroundTruthResampler().generate([WALK] * 4, lengths, 2).motions.astype(np.float64))
+    residual = noisy.generate([WALK] * 4, lengths, 2).motions - clean
+    assert abs(residual.std() - 0.5) < 0.01 and abs(residual.mean()) < 0.01
+    # jittery: joints with L + 1 frames, bones no longer rigid
+    jit = JitteryGenerator(jitter=1.5).generate([WALK] * 4, lengths, 2)
+    assert jit.motions.shape == (4, 61, 22, 3) and (np.asarray(jit.lengths) == 61).all()
+    bones = np.linalg.norm(jit.motions[:, :, 1:] - jit.motions[:, :, PARENTS[1:]], axis=-1)
+    assert np.ptp(bones, axis=1).max() > 0.02
+
+
+# -------------------------------------------------------------------------------------------- the demo run
+def _table(values):
+    from motioneval.protocol.results import MetricSummary, Result, Row
+
+    keys = ("r_precision_top1", "r_precision_top2", "r_precision_top3", "fid", "diversity")
+    rows = [Row(name, "ground_truth" if name == "ground truth" else "model",
+                {k: MetricSummary.from_values([v]) for k, v in zip(keys, vals)}) for name, vals in values.items()]
+    return Result(rows=rows, preset={"name": "custom"}, seed=0, replications=1)
+
+
+def test_ranking_checks_pass_a_sensible_table_and_catch_each_violation():
+    from motioneval.demo.run import merge_results, ranking_checks
+
+    good = {"ground truth": (0.6, 0.85, 0.95, 0.01, 17.0), "ground-truth resampling": (0.59, 0.84, 0.93, 0.1, 16.8),
+            "noisy": (0.5, 0.74, 0.86, 5.0, 16.0), "mode-collapsed": (0.05, 0.1, 0.15, 120.0, 9.0),
+            "caption-ignoring": (0.03, 0.06, 0.09, 1.3, 16.5)}
+    assert all(ranking_checks(_table(good)).values()) and len(ranking_checks(_table(good))) == 4
+    for row, vals, failing in (
+            ("noisy", (0.5, 0.74, 0.86, 0.05, 16.0), "ground truth has the best FID"),
+            ("noisy", (0.7, 0.9, 0.97, 5.0, 16.0), "ground truth has the best R-precision"),
+            ("mode-collapsed", (0.01, 0.02, 0.03, 120.0, 9.0), "caption-ignoring has the worst R-precision"),
+            ("noisy", (0.5, 0.74, 0.86, 5.0, 8.0), "mode-collapsed has the lowest diversity")):
+        checks = ranking_checks(_table({**good, row: vals}))
+        assert [k for k, ok in checks.items() if not ok] == [failing]
+    # merging: ground truth of the first result, then every model row in order
+    a = _table({k: good[k] for k in ("ground truth", "noisy")})
+    b = _table({k: good[k] for k in ("ground truth", "caption-ignoring")})
+    assert [r.name for r in merge_results([a, b]).rows] == ["ground truth", "noisy", "caption-ignoring"]
+    with pytest.raises(ValueError, match="unique"):
+        merge_results([a, a])
+
+
+@pytest.mark.slow
+def test_demo_run_ranks_the_generators(tmp_path):
+    """A reduced demo (160 test clips, 2 replications) with the shipped evaluator ranks sensibly."""
+    import json
+
+    from motioneval.demo.run import demo_evaluator_dir, run_demo
+
+    assert (demo_evaluator_dir() / "t2m" / "text_mot_match" / "model" / "finest.tar").is_file()
+    config = DemoDatasetConfig(num_train=64, num_val=0, num_test=160, seed=11)
+    demo = run_demo(tmp_path / "out", replications=2, dataset_config=config, overrides={"diversity_pairs": 100})
+    res = demo.result
+    assert [r.name for r in res.rows] == ["ground truth", "ground-truth resampling", "noisy", "jittery",
+                                          "mode-collapsed", "caption-ignoring"]
+    assert demo.checks and all(demo.checks.values()), (demo.checks, res.to_markdown())
+    # retrieval of real captions far above chance (1/32)
+    assert res.row("ground truth")["r_precision_top1"].mean > 0.25
+    assert res.row("caption-ignoring")["r_precision_top1"].mean < 0.08
+    # mode collapse also shows in MultiModality
+    mm = {r.name: r["multimodality"].mean for r in res.rows if r.kind == "model"}
+    assert min(mm, key=mm.get) == "mode-collapsed"
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert saved["preset"]["name"] == "custom" and saved["replications"] == 2
+    assert {"replications", "mm_captions", "diversity_pairs"} <= set(saved["preset"]["differences"])
+    assert any(p.endswith("finest.tar") for p in saved["provenance"]["evaluator"])
+    for name in ("results.md", "results.csv", "results.tex"):
+        assert (tmp_path / "out" / name).is_file()

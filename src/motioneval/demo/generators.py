@@ -4,16 +4,13 @@ Each implements the :class:`~motioneval.protocol.generators.Generator` protocol
 (``generate(captions, lengths, seed)``, ``kind``, ``normalization``, ``name``, ``version``) for captions of
 the demo grammar, and exercises one of the three output paths the evaluation loop accepts:
 
-=========================  ===================================================  =========================
-generator                  what it returns                                      output
-=========================  ===================================================  =========================
-``GroundTruthResampler``   a fresh clip of the caption's class: a real sample    raw features
-                           from the data distribution (the best possible model)
-``NoisyGenerator``         the same plus Gaussian noise in normalized units      dataset-normalized features
-``JitteryGenerator``       the same with every joint sampled at jittered times   joint positions
-``ModeCollapsedGenerator`` one of two fixed motions (a walk or a wave)            raw features
-``CaptionIgnoringGenerator`` a clip of a random class, whatever the caption     raw features
-=========================  ===================================================  =========================
+- ``GroundTruthResampler``: a fresh clip of the caption's class, i.e. a real sample from the data
+  distribution (the best possible model); raw features.
+- ``NoisyGenerator``: the same plus Gaussian noise in normalized units; dataset-normalized features.
+- ``JitteryGenerator``: the same with every joint sampled at jittered times; joint positions.
+- ``ModeCollapsedGenerator``: one of two fixed clips (a walk for walk/run captions, a wave otherwise);
+  raw features.
+- ``CaptionIgnoringGenerator``: a clip of a random class, whatever the caption; raw features.
 
 Expected ranking: ground truth best on FID and R-precision; noise and jitter raise FID; mode collapse gives
 the lowest diversity (and MultiModality); ignoring the caption gives chance-level R-precision while its
@@ -22,6 +19,7 @@ model) a length is drawn from the class's own range, a perfect length estimator.
 """
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import numpy as np
@@ -72,8 +70,7 @@ class DemoGenerator:
     def _specs(self, captions: list[str], rng: np.random.Generator) -> list[MotionSpec]:
         return [spec_of_caption(c) for c in captions]
 
-    @staticmethod
-    def _lengths(specs: list[MotionSpec], lengths: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+    def _lengths(self, specs: list[MotionSpec], lengths: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
         if lengths is not None:
             lens = np.asarray(lengths, dtype=np.int64).reshape(-1)
             if len(lens) != len(specs):
@@ -158,8 +155,9 @@ class JitteryGenerator(DemoGenerator):
 
 class ModeCollapsedGenerator(DemoGenerator):
     """Only two fixed clips, cropped to the requested length: a walk for captions of locomotion (walk, run)
-    and a wave for every other caption. The caption still picks the nearer mode (so R-precision stays a little
-    above chance), but diversity and MultiModality collapse."""
+    and a wave for every other caption; asked to choose a length, always the same one for a caption. The caption
+    still picks the nearer mode (so R-precision stays a little above chance), but diversity collapses and
+    MultiModality is zero."""
 
     name = "mode-collapsed"
     description = "a fixed walk for walk/run captions, a fixed wave for all others"
@@ -183,6 +181,13 @@ class ModeCollapsedGenerator(DemoGenerator):
             lens = np.full(len(specs), max(frames, 196), dtype=np.int64)
             self._clips = real_features(specs, lens, np.random.default_rng(self.seed))
         return self._clips
+
+    def generate(self, captions: list[str], lengths: np.ndarray | None, seed: int) -> GeneratedMotion:
+        if lengths is None:  # asked to choose: a fixed length per caption (in its class's range), no variety
+            specs = self._specs(captions, np.random.default_rng(seed))
+            lengths = np.array([lo + zlib.crc32(c.encode()) % (hi - lo + 1)
+                                for c, (lo, hi) in zip(captions, (s.frame_range for s in specs))], dtype=np.int64)
+        return super().generate(captions, lengths, seed)
 
     def _output(self, specs: list[MotionSpec], lengths: np.ndarray, rng: np.random.Generator) -> GeneratedMotion:
         t = int(lengths.max())
