@@ -60,6 +60,7 @@ _EXPORTS: dict[str, str] = {
     "read_mdm_results": "motioneval.data.mdm_results",
     # protocol
     "evaluate": "motioneval.protocol.evaluate",
+    "evaluate_distributed": "motioneval.protocol.distributed",
     "Evaluation": "motioneval.protocol.evaluate",
     "CallableGenerator": "motioneval.protocol.generators",
     "SampleSetGenerator": "motioneval.protocol.generators",
