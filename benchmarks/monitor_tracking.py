@@ -12,10 +12,12 @@ caption-ignoring generators), compute
 and print, per metric, both values per generator, the light/full ratio, and the Spearman rank correlation
 of the light and full values across generators (1.0: the light numbers order checkpoints exactly as the
 full protocol does). Uses the demo dataset and the shipped demo evaluator (``--demo``, default when the
-evaluator asset exists) or, with ``--toy``, the random-projection toy evaluator (FID/Diversity only:
-its text side is random, so R-precision and Matching score carry no signal there).
+evaluator asset exists) or, with ``--toy``, the toy dataset with the random-projection toy evaluator (32-d)
+or, adding ``--t2m-random``, the T2M architecture with random weights (512-d embeddings). With the toy
+evaluators only FID and Diversity are meaningful: their text side is random, so R-precision and Matching
+score carry no signal there.
 
-    python benchmarks/monitor_tracking.py [--replications 5] [--light 256] [--light-seeds 5] [--toy]
+    python benchmarks/monitor_tracking.py [--replications 5] [--light 256] [--light-seeds 5] [--toy [--t2m-random]]
 """
 from __future__ import annotations
 
@@ -51,14 +53,19 @@ def _demo_setup(work: Path):
     return root, evaluator, gens, METRICS
 
 
-def _toy_setup(work: Path):
+def _toy_setup(work: Path, t2m_random: bool = False, num_clips: int = 800):
     from motioneval.data.dataset import MotionDataset
-    from motioneval.protocol._toy import ToyEvaluator, ToyGenerator, write_toy_dataset
+    from motioneval.protocol._toy import ToyEvaluator, ToyGenerator, write_toy_dataset, write_toy_evaluator
     from motioneval.protocol.ground_truth import GroundTruthItems
 
-    root = write_toy_dataset(work / "HumanML3D", num_clips=800, seed=0)
+    root = write_toy_dataset(work / "HumanML3D", num_clips=num_clips, seed=0)
     items = GroundTruthItems.from_dataset(MotionDataset(root, "test"))
-    evaluator = ToyEvaluator(items.dataset_stats, dim=32)
+    if t2m_random:  # the T2M architecture with random weights and 512-d embeddings
+        from motioneval.evaluators.t2m import T2MEvaluator
+
+        evaluator = T2MEvaluator.load(write_toy_evaluator(work / "evaluator", root, hidden=512))
+    else:
+        evaluator = ToyEvaluator(items.dataset_stats, dim=32)
     gens = [ToyGenerator(items.dataset_stats, noise=s, name=f"toy noise={s:g}") for s in (0.25, 0.5, 1.0, 2.0, 4.0)]
     return items, evaluator, gens, ["fid", "diversity"]
 
@@ -69,10 +76,14 @@ def main() -> int:
     ap.add_argument("--light", type=int, default=256, help="prompts of the light evaluation")
     ap.add_argument("--light-seeds", type=int, default=5, help="light evaluations per generator (spread)")
     ap.add_argument("--toy", action="store_true", help="use the toy dataset/evaluator instead of the demo")
+    ap.add_argument("--t2m-random", action="store_true",
+                    help="with --toy: the T2M architecture with random weights (512-d embeddings) as evaluator")
+    ap.add_argument("--clips", type=int, default=800, help="with --toy: clips in the toy test split")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        dataset, evaluator, gens, metrics = (_toy_setup(work) if args.toy else _demo_setup(work))
+        dataset, evaluator, gens, metrics = (_toy_setup(work, args.t2m_random, args.clips) if args.toy
+                                             else _demo_setup(work))
         t0 = time.perf_counter()
         light = LightEvaluation(dataset, evaluator, num_samples=args.light, seed=0)
         print(f"light setup (ground-truth pass embedded once): {time.perf_counter() - t0:.1f} s; "
