@@ -71,6 +71,14 @@ _EXPORTS: dict[str, str] = {
     # diagnostics and visualisation
     "doctor": "motioneval.diagnostics.doctor",
     "render": "motioneval.viz.render",
+    "DoctorReport": "motioneval.diagnostics.findings",
+    "filmstrip": "motioneval.viz.render",
+    "plot_replications": "motioneval.viz.plots",
+    "plot_training_curves": "motioneval.viz.plots",
+    "write_report": "motioneval.viz.report",
+    "LightEvaluation": "motioneval.protocol.monitor",
+    "TrainingMonitor": "motioneval.protocol.monitor",
+    "lightning_callback": "motioneval.protocol.monitor",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
