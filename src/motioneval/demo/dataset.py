@@ -29,7 +29,7 @@ from ..representation.forward import joints_to_features
 from ..representation.inverse import features_to_joints
 from ..representation.normalization import dataset_statistics
 from .captions import caption_line, sample_captions
-from .motions import MOTION_SPECS, MotionSpec, synthesize
+from .motions import MOTION_SPECS, MotionSpec, synthesize_batch
 
 #: Bump when the generated data changes (motions, captions, statistics): invalidates cached folders.
 DEMO_DATASET_VERSION = 1
@@ -116,9 +116,8 @@ def _write(root: Path, config: DemoDatasetConfig) -> None:
     for start in range(0, len(plan), batch):
         part = plan[start:start + batch]
         lens = frames[start:start + batch]
-        joints = np.zeros((len(part), int(lens.max()), 22, 3), np.float32)
-        for k, (_, _, spec, n) in enumerate(part):
-            joints[k, : n + 1] = synthesize(spec, n + 1, _clip_rng(config, start + k, "motion"))
+        joints = synthesize_batch([spec for _, _, spec, _ in part], lens,
+                                  [_clip_rng(config, start + k, "motion") for k in range(len(part))])
         feats = joints_to_features(joints, lengths=lens)
         for k, (cid, split, spec, n) in enumerate(part):
             f = np.ascontiguousarray(feats[k, :n], dtype=np.float32)

@@ -13,6 +13,7 @@ class by a few random style parameters: amplitude, tempo, phase, timing, rest po
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,27 +142,6 @@ SPECS_BY_KEY: dict[str, MotionSpec] = {s.key: s for s in MOTION_SPECS}
 # rotations and forward kinematics
 
 
-def rot_x(a: np.ndarray) -> np.ndarray:
-    """Rotation matrices about +x, shape ``a.shape + (3, 3)``."""
-    c, s = np.cos(a), np.sin(a)
-    o, z = np.ones_like(a), np.zeros_like(a)
-    return np.stack([o, z, z, z, c, -s, z, s, c], axis=-1).reshape(a.shape + (3, 3))
-
-
-def rot_y(a: np.ndarray) -> np.ndarray:
-    """Rotation matrices about +y (yaw; positive turns +z towards +x, i.e. to the left)."""
-    c, s = np.cos(a), np.sin(a)
-    o, z = np.ones_like(a), np.zeros_like(a)
-    return np.stack([c, z, s, z, o, z, -s, z, c], axis=-1).reshape(a.shape + (3, 3))
-
-
-def rot_z(a: np.ndarray) -> np.ndarray:
-    """Rotation matrices about +z."""
-    c, s = np.cos(a), np.sin(a)
-    o, z = np.ones_like(a), np.zeros_like(a)
-    return np.stack([c, -s, z, s, c, z, z, z, o], axis=-1).reshape(a.shape + (3, 3))
-
-
 def forward_kinematics(flex: np.ndarray, abd: np.ndarray, yaw: np.ndarray,
                        offsets: np.ndarray = REST_OFFSETS) -> np.ndarray:
     """Joint positions relative to the root, ``(T, 22, 3)``.
@@ -172,16 +152,32 @@ def forward_kinematics(flex: np.ndarray, abd: np.ndarray, yaw: np.ndarray,
     Global rotation ``G_j = G_parent(j) R_j`` with ``G_root = R_y(yaw) R_root``;
     position ``p_j = p_parent + G_parent(j) offset_j``.
     """
-    local = rot_z(abd) @ rot_x(FLEX_SIGN * flex)  # (T, 22, 3, 3)
+    # Structure of arrays: a rotation is a (3, 3, T) array, so every product below is 27 vectorized
+    # multiply-adds over frames (much faster than numpy's matmul on stacks of 3x3 matrices).
     T = flex.shape[0]
-    glob = np.empty_like(local)
-    pos = np.zeros((T, NUM_JOINTS, 3))
-    glob[:, 0] = rot_y(yaw) @ local[:, 0]
+    ca, sa = np.cos(abd.T), np.sin(abd.T)  # (22, T)
+    flex_signed = FLEX_SIGN[:, None] * flex.T
+    cb, sb = np.cos(flex_signed), np.sin(flex_signed)
+    zero, one = np.zeros_like(ca), np.ones_like(ca)
+    # R_z(a) R_x(b) = [[ca, -sa cb, sa sb], [sa, ca cb, -ca sb], [0, sb, cb]]
+    local = np.array([[ca, -sa * cb, sa * sb], [sa, ca * cb, -ca * sb], [zero, sb, cb]])  # (3, 3, 22, T)
+    cy, sy = np.cos(yaw), np.sin(yaw)
+    z1, o1 = np.zeros_like(cy), np.ones_like(cy)
+    root_yaw = np.array([[cy, z1, sy], [z1, o1, z1], [-sy, z1, cy]])  # R_y, (3, 3, T)
+    glob: list[np.ndarray] = [_mat_mul(root_yaw, local[:, :, 0])]
+    pos = np.zeros((NUM_JOINTS, 3, T))
     for j in range(1, NUM_JOINTS):
         p = PARENTS[j]
-        glob[:, j] = glob[:, p] @ local[:, j]
-        pos[:, j] = pos[:, p] + glob[:, p] @ offsets[j]
-    return pos
+        glob.append(_mat_mul(glob[p], local[:, :, j]))
+        g, o = glob[p], offsets[j]
+        pos[j] = pos[p] + (g[:, 0] * o[0] + g[:, 1] * o[1] + g[:, 2] * o[2])
+    return pos.transpose(2, 0, 1)
+
+
+def _mat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Product of two stacks of 3x3 matrices stored as ``(3, 3, T)``."""
+    return np.array([[a[i, 0] * b[0, k] + a[i, 1] * b[1, k] + a[i, 2] * b[2, k] for k in range(3)]
+                     for i in range(3)])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,6 +239,7 @@ class _Program:
         self.lift = np.zeros(num_frames)           # height above the floor rule (jumps, running flight)
         self.anchor: np.ndarray | None = None      # (T, 2) weights of left/right ankle kept in place
         self.airborne: np.ndarray | None = None    # (T,) bool: frames where both feet are off the floor
+        self.start = np.zeros(2)                   # initial root x, z
         # style: small per-clip differences in amplitude, tempo, rest posture
         self.amp = rng.uniform(0.85, 1.15)
         self.tempo = rng.uniform(0.85, 1.15)
@@ -467,23 +464,61 @@ def synthesize(spec: MotionSpec, num_frames: int, seed: Any = None) -> np.ndarra
     Deterministic in ``seed`` (an int, a ``SeedSequence`` or a ``numpy.random.Generator``). The lowest
     joint touches the floor (y = 0) whenever the body is not in the air.
     """
-    if num_frames < 2:
-        raise ValueError(f"a clip needs at least 2 frames; got {num_frames}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    return synthesize_batch([spec], [num_frames], [rng])[0]
+
+
+def synthesize_batch(specs: Sequence[MotionSpec], num_frames: Any,
+                     rng: np.random.Generator | Sequence[np.random.Generator]) -> np.ndarray:
+    """Clips of the given classes and frame counts, zero-padded to ``(N, max(num_frames), 22, 3)`` float32.
+
+    ``rng``: one generator per clip, or a generator whose ``spawn``-ed children are used, one per clip.
+    Forward kinematics runs once over all clips (vectorized over clips, frames and joints' children).
+    """
+    num_frames = np.asarray(num_frames, dtype=np.int64).reshape(-1)
+    if len(specs) != len(num_frames):
+        raise ValueError(f"{len(specs)} classes but {len(num_frames)} frame counts")
+    if len(specs) and num_frames.min() < 2:
+        raise ValueError(f"a clip needs at least 2 frames; got {int(num_frames.min())}")
+    rngs = rng.spawn(len(specs)) if isinstance(rng, np.random.Generator) else list(rng)
+    if len(rngs) != len(specs):
+        raise ValueError(f"{len(specs)} classes but {len(rngs)} random generators")
+    programs = [_program(spec, int(n), r) for spec, n, r in zip(specs, num_frames, rngs)]
+    t_max = int(num_frames.max(initial=2))
+    flex = np.zeros((len(specs), t_max, NUM_JOINTS))
+    abd = np.zeros_like(flex)
+    yaw = np.zeros((len(specs), t_max))
+    for i, p in enumerate(programs):  # pad with the last frame (kept finite, cut below)
+        flex[i] = np.pad(p.flex, ((0, t_max - p.T), (0, 0)), mode="edge")
+        abd[i] = np.pad(p.abd, ((0, t_max - p.T), (0, 0)), mode="edge")
+        yaw[i] = np.pad(p.yaw, (0, t_max - p.T), mode="edge")
+    rel = forward_kinematics(flex.reshape(-1, NUM_JOINTS), abd.reshape(-1, NUM_JOINTS), yaw.reshape(-1))
+    rel = rel.reshape(len(specs), t_max, NUM_JOINTS, 3)
+    out = np.zeros((len(specs), t_max, NUM_JOINTS, 3), np.float32)
+    for i, p in enumerate(programs):
+        out[i, : p.T] = _place(p, rel[i, : p.T])
+    return out
+
+
+def _program(spec: MotionSpec, num_frames: int, rng: np.random.Generator) -> _Program:
+    """The per-frame controls of one clip (all its random draws happen here)."""
     if spec.family not in _FAMILY_PROGRAMS:
         raise ValueError(f"unknown motion family {spec.family!r}; expected one of {FAMILIES}")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     p = _Program(num_frames, rng)
     p.rest_posture()
     _FAMILY_PROGRAMS[spec.family](p, spec)
     # light smoothing removes the kinks of piecewise-linear key frames
     p.flex = gaussian_filter1d(p.flex, 1.2, axis=0, mode="nearest")
     p.abd = gaussian_filter1d(p.abd, 1.2, axis=0, mode="nearest")
+    p.yaw = p.yaw + rng.uniform(-np.pi, np.pi)  # initial heading
+    p.start = rng.uniform(-1.0, 1.0, size=2)     # initial x, z
+    return p
 
-    heading0 = rng.uniform(-np.pi, np.pi)
-    yaw = p.yaw + heading0
-    rel = forward_kinematics(p.flex, p.abd, yaw)
+
+def _place(p: _Program, rel: np.ndarray) -> np.ndarray:
+    """World positions from root-relative ones: root path from the planned velocity, planted feet, floor."""
     # root trajectory: planned body-frame velocity rotated by the heading, integrated
-    c, s = np.cos(yaw), np.sin(yaw)
+    c, s = np.cos(p.yaw), np.sin(p.yaw)
     vx = c * p.velocity[:, 0] + s * p.velocity[:, 1]
     vz = -s * p.velocity[:, 0] + c * p.velocity[:, 1]
     root_xz = np.stack([np.cumsum(vx), np.cumsum(vz)], axis=-1) / FPS
@@ -497,18 +532,5 @@ def synthesize(spec: MotionSpec, num_frames: int, seed: Any = None) -> np.ndarra
             drift = drift[idx]
         root_xz = root_xz - drift
     root_y = -rel[..., 1].min(axis=1) + p.lift
-    start = rng.uniform(-1.0, 1.0, size=2)
-    root = np.stack([root_xz[:, 0] + start[0], root_y, root_xz[:, 1] + start[1]], axis=-1)
+    root = np.stack([root_xz[:, 0] + p.start[0], root_y, root_xz[:, 1] + p.start[1]], axis=-1)
     return (rel + root[:, None, :]).astype(np.float32)
-
-
-def synthesize_batch(specs: list[MotionSpec], num_frames: Any, rng: np.random.Generator) -> np.ndarray:
-    """Clips of the given classes and frame counts, zero-padded to ``(N, max(num_frames), 22, 3)`` float32;
-    clip ``i`` draws from its own child of ``rng``."""
-    num_frames = np.asarray(num_frames, dtype=np.int64).reshape(-1)
-    if len(specs) != len(num_frames):
-        raise ValueError(f"{len(specs)} classes but {len(num_frames)} frame counts")
-    out = np.zeros((len(specs), int(num_frames.max(initial=2)), NUM_JOINTS, 3), np.float32)
-    for i, (spec, child) in enumerate(zip(specs, rng.spawn(len(specs)))):
-        out[i, : num_frames[i]] = synthesize(spec, int(num_frames[i]), child)
-    return out
