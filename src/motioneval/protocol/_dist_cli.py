@@ -52,7 +52,9 @@ def run_cli(args: argparse.Namespace) -> int:
         except ImportError as exc:
             raise RuntimeError(f"--report needs motioneval.viz.report with the 'viz' extra "
                                f"(pip install 'motioneval[viz]'): {exc}") from exc
-        print(f"report: {write_report(result, out)}")
+        samples, reference = evaluation.report_samples()
+        written = write_report(result, out, samples, reference=reference)
+        print(f"report: {', '.join(str(p) for k, p in written.items() if k in ('html', 'markdown'))}")
     return 0
 
 
@@ -65,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     cli_evaluate.register(sub)
     evaluate_parser = sub.choices["evaluate"]
+    evaluate_parser.prog = PROG
     try:
         evaluate_parser.add_argument("--distributed", action="store_true", help="shard over the torchrun ranks")
     except argparse.ArgumentError:  # `motioneval evaluate` has the flag already

@@ -205,60 +205,27 @@ def run_distributed(evaluation: Evaluation, context: DistributedContext | None =
     keys = [evaluation.embedding_key(u)[0] for u in units]
     _check_same_run(ctx, keys)
 
-    cache = evaluation.cache
-    held = [i for i, u in enumerate(units) if evaluation.is_cached(u)]
-    holders = first_holders(ctx.all_gather(held))
+    holders = first_holders(ctx.all_gather([i for i, u in enumerate(units) if evaluation.is_cached(u)]))
     pending = [i for i in range(len(units)) if i not in holders]
-    generates = not evaluation.sample_mode
-    ranks = assign_units([unit_cost(units[i].stage, units[i].stop - units[i].start, generates=generates,
-                                    generation_weight=generation_weight) for i in pending], ctx.world_size)
-    owner = {**{i: r for i, r in zip(pending, ranks)}, **holders}
+    ranks = assign_units([unit_cost(units[i].stage, units[i].stop - units[i].start,
+                                    generates=not evaluation.sample_mode, generation_weight=generation_weight)
+                          for i in pending], ctx.world_size)
+    owner = {**dict(zip(pending, ranks)), **holders}
     mine = [i for i, r in zip(pending, ranks) if r == ctx.rank]
     logger.info("rank %d/%d: %d of %d units to compute (%d finished before)", ctx.rank, ctx.world_size, len(mine),
                 len(units), len(holders))
 
-    kept: dict[int, dict[str, np.ndarray]] = {}  # without a cache, the only copy of this rank's embeddings
-    failure: BaseException | None = None
-    try:
-        for i in _progress(mine, total=len(mine), desc=f"rank {ctx.rank}/{ctx.world_size}: evaluate {evaluation.name}",
-                           enable=evaluation.show_progress and ctx.is_main, unit="chunk"):
-            out = evaluation.run_unit(units[i])
-            if not cache.enabled:
-                kept[i] = out
-    except Exception as exc:  # reported to every rank below, so that none waits for this one in vain
-        failure = exc
-    work_s = time.perf_counter() - t0
-    status = {"error": None if failure is None else f"{type(failure).__name__}: {failure}", "units": len(mine),
-              "seconds": round(work_s, 3)}
-    statuses = ctx.all_gather(status)
+    kept, failure = _run_share(ctx, evaluation, units, mine)
+    statuses = ctx.all_gather({"error": None if failure is None else f"{type(failure).__name__}: {failure}",
+                               "units": len(mine), "seconds": round(time.perf_counter() - t0, 3)})
     if failure is not None:
         raise failure
     failed = [(r, s["error"]) for r, s in enumerate(statuses) if s["error"] is not None]
     if failed:
-        rank, message = failed[0]
-        raise RuntimeError(f"rank {rank} failed: {message}. The units every rank finished are in the cache: fix the "
-                           f"cause and relaunch to compute only the missing ones")
+        raise RuntimeError(f"rank {failed[0][0]} failed: {failed[0][1]}. The units every rank finished are in the "
+                           f"cache: fix the cause and relaunch to compute only the missing ones")
 
-    # embeddings rank 0 cannot read from its own cache travel to it, one replication at a time
-    need = None
-    if ctx.is_main:
-        need = [i for i, u in enumerate(units) if owner[i] != 0 and not evaluation.is_cached(u)]
-    need = ctx.broadcast(need)
-    received: dict[str, dict[str, np.ndarray]] = {keys[i]: arrays for i, arrays in kept.items()} if ctx.is_main else {}
-    for r in sorted({units[i].replication for i in need}):
-        payload = {i: kept[i] if i in kept else evaluation.run_unit(units[i])
-                   for i in need if units[i].replication == r and owner[i] == ctx.rank}
-        parts = ctx.gather(payload)
-        if parts is not None and ctx.is_main:
-            for part in parts:
-                for i, arrays in part.items():
-                    if cache.enabled:
-                        key, description = evaluation.embedding_key(units[i])
-                        cache.save("embeddings", key, description, **arrays)
-                    else:
-                        received[keys[i]] = arrays
-    kept.clear()
-
+    received, sent = _reduce_to_main(ctx, evaluation, units, keys, owner, kept)
     outcome: tuple[str, Any] | None = None
     if ctx.is_main:
         try:
@@ -267,11 +234,11 @@ def run_distributed(evaluation: Evaluation, context: DistributedContext | None =
             result.settings["distributed"] = {
                 "world_size": ctx.world_size, "backend": ctx.backend, "units": len(units),
                 "units_finished_before": len(holders), "units_per_rank": [s["units"] for s in statuses],
-                "work_seconds_per_rank": [s["seconds"] for s in statuses], "units_sent_to_rank_0": len(need),
+                "work_seconds_per_rank": [s["seconds"] for s in statuses], "units_sent_to_rank_0": sent,
                 "assignment": "finished units are kept; the others longest first to the least loaded rank"}
             outcome = ("ok", result)
         except Exception as exc:
-            if all_ranks:
+            if all_ranks:  # the other ranks wait for the result
                 ctx.broadcast(("error", f"{type(exc).__name__}: {exc}"))
             raise
     if not all_ranks:
@@ -280,6 +247,49 @@ def run_distributed(evaluation: Evaluation, context: DistributedContext | None =
     if kind == "error":
         raise RuntimeError(f"rank 0 failed to score: {value}")
     return value
+
+
+def _run_share(ctx: DistributedContext, evaluation: Evaluation, units: list[Any], mine: list[int]
+               ) -> tuple[dict[int, dict[str, np.ndarray]], Exception | None]:
+    """Run this rank's units ``units[i] for i in mine``; returns their embeddings where nothing else keeps them
+    (no cache) and the exception that stopped the work, if any (reported to every rank, so that none waits
+    in vain)."""
+    kept: dict[int, dict[str, np.ndarray]] = {}
+    try:
+        for i in _progress(mine, total=len(mine), unit="chunk", enable=evaluation.show_progress and ctx.is_main,
+                           desc=f"rank {ctx.rank}/{ctx.world_size}: evaluate {evaluation.name}"):
+            out = evaluation.run_unit(units[i])
+            if not evaluation.cache.enabled:
+                kept[i] = out
+    except Exception as exc:
+        return kept, exc
+    return kept, None
+
+
+def _reduce_to_main(ctx: DistributedContext, evaluation: Evaluation, units: list[Any], keys: list[str],
+                    owner: Mapping[int, int], kept: dict[int, dict[str, np.ndarray]]
+                    ) -> tuple[dict[str, dict[str, np.ndarray]], int]:
+    """Send rank 0 the embeddings it cannot read from its own cache, one replication per ``gather``; rank 0
+    stores them in its cache, or returns them (by cache key) without one. Returns (those, units sent)."""
+    need = None
+    if ctx.is_main:
+        need = [i for i, u in enumerate(units) if owner[i] != 0 and not evaluation.is_cached(u)]
+    need = ctx.broadcast(need)
+    received = {keys[i]: arrays for i, arrays in kept.items()} if ctx.is_main else {}
+    for r in sorted({units[i].replication for i in need}):
+        payload = {i: kept[i] if i in kept else evaluation.run_unit(units[i])
+                   for i in need if units[i].replication == r and owner[i] == ctx.rank}
+        parts = ctx.gather(payload)
+        if not ctx.is_main:
+            continue
+        for part in parts:
+            for i, arrays in part.items():
+                if evaluation.cache.enabled:
+                    key, description = evaluation.embedding_key(units[i])
+                    evaluation.cache.save("embeddings", key, description, **arrays)
+                else:
+                    received[keys[i]] = arrays
+    return received, len(need)
 
 
 def evaluate_distributed(*, dataset: Any, evaluator: Any, samples: Any = None, generator: Any = None,
