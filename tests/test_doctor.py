@@ -383,12 +383,16 @@ def test_realistic_motions_from_the_demo(tmp_path):
     a mode-collapsed generator (two fixed clips, whatever the caption) is caught."""
     pytest.importorskip("motioneval.demo.generators")
     from motioneval.demo.captions import caption_index
-    from motioneval.demo.dataset import DemoDatasetConfig, build_demo_dataset, evaluator_statistics
+    from motioneval.demo.dataset import DemoDatasetConfig, build_demo_dataset
+    from motioneval.representation.layout import HUMANML3D_LAYOUT as lay
     from motioneval.demo.generators import GroundTruthResampler, ModeCollapsedGenerator
 
     root = build_demo_dataset(tmp_path / "demo", DemoDatasetConfig(num_train=80, num_val=4, num_test=24))
     d = FeatureStats.load(root / "Mean.npy", root / "Std.npy")
-    e = FeatureStats(*evaluator_statistics(d.mean, d.std))
+    std = np.array(d.std, dtype=np.float64)  # evaluator statistics as the T2M evaluator's relate to Std.npy:
+    std[lay.root] /= 25.0                     # root and foot-contact std 25x smaller (protocol.md)
+    std[lay.contacts] /= 25.0
+    e = FeatureStats(np.asarray(d.mean, np.float64), std)
     rng = np.random.default_rng(0)
     captions = list(caption_index())
     captions = [captions[i] for i in rng.integers(0, len(captions), 240)]
