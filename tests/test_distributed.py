@@ -211,9 +211,18 @@ def test_ranks_that_prepared_different_runs_are_refused(toy):
         assert isinstance(result, ValueError) and "rank(s) [1]" in str(result)
 
 
-def test_single_process_context_needs_no_torch_distributed(toy, single):
-    result = run_distributed(_evaluation(toy))
+def test_without_torchrun_the_api_warns_and_runs_one_process(toy, single, tmp_path, monkeypatch):
+    pytest.importorskip("torch.distributed")
+    from motioneval.protocol.distributed import evaluate_distributed
+
+    for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(var, raising=False)
+    root, ds_stats, ev_stats = toy
+    with pytest.warns(UserWarning, match="not launched by torchrun"):
+        result = evaluate_distributed(dataset=root, evaluator=ToyEvaluator(ev_stats), generator=ToyGenerator(ds_stats),
+                                      preset="momask", seed=3, chunk_size=CHUNK, out=tmp_path / "out", **SMALL)
     assert _values(result) == _values(single) and result.settings["distributed"]["world_size"] == 1
+    assert (tmp_path / "out" / "results.json").is_file()
 
 
 # ------------------------------------------------------------------------------------------- torchrun jobs

@@ -173,8 +173,8 @@ def init_distributed(backend: str | None = None, *, timeout: float = DEFAULT_TIM
     rank, world = dist.get_rank(), dist.get_world_size()
     device = f"cuda:{torch.cuda.current_device()}" if cuda else "cpu"  # set above, or by the caller
     group = dist.new_group(backend="gloo", timeout=timedelta(seconds=timeout)) if world > 1 else None
-    ctx = DistributedContext(rank, world, local_rank=int(env.get("LOCAL_RANK", rank)), device=device, backend=dist.get_backend(),
-                             group=group, owns_process_group=owns)
+    ctx = DistributedContext(rank, world, local_rank=int(env.get("LOCAL_RANK", rank)), device=device,
+                             backend=dist.get_backend(), group=group, owns_process_group=owns)
     logger.info("joined %r", ctx)
     return ctx
 
