@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -238,7 +239,15 @@ def _torchrun(args, *, nproc=2, env=None, timeout=240):
            "--master_addr=127.0.0.1", f"--master_port={_free_port()}", "--max_restarts=0",
            "--monitor_interval=0.1", *args]
     full_env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1", **(env or {})}
-    return subprocess.run(cmd, env=full_env, capture_output=True, text=True, timeout=timeout)
+    job = subprocess.Popen(cmd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    try:
+        stdout, stderr = job.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(job.pid, signal.SIGKILL)  # the launcher and its workers
+        stdout, stderr = job.communicate()
+        pytest.fail(f"torchrun job timed out after {timeout} s:\n{stdout}\n{stderr}")
+    return subprocess.CompletedProcess(cmd, job.returncode, stdout, stderr)
 
 
 API_SCRIPT = """
