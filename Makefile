@@ -2,35 +2,45 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-# CPU build of PyTorch; on a CUDA machine set TORCH_SPEC to the wheel you want.
+# CPU build of PyTorch; on a CUDA machine pass the wheel you want, e.g. TORCH_SPEC="torch>=2.1".
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= torch,viz,dev
+# The demo needs the evaluator (torch) and plots; the tests also exercise the optional spaCy tagger and
+# the TensorBoard / Lightning monitoring integrations.
+DEMO_EXTRAS ?= torch,viz
+TEST_EXTRAS ?= torch,viz,dev,text,monitor
 
 .PHONY: install demo test test-fast bench clean
 
-install: $(VENV)/.installed
-
-$(VENV)/.installed: pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+
+$(VENV)/.installed-demo: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e ".[$(DEMO_EXTRAS)]"
 	touch $@
 
-demo: install
+$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e ".[$(TEST_EXTRAS)]"
+	touch $@
+
+install: $(VENV)/.installed-demo
+
+demo: $(VENV)/.installed-demo
 	$(VENV)/bin/motioneval demo --out demo_out
 
-test: install
+test: $(VENV)/.installed-test
 	$(PY) -m pytest -q tests
 
-test-fast: install
+test-fast: $(VENV)/.installed-test
 	$(PY) -m pytest -q -m "not slow" tests
 
-bench: install
+bench: $(VENV)/.installed-test
 	$(PY) benchmarks/fid.py
 	$(PY) benchmarks/metrics.py
 	$(PY) benchmarks/representation.py
 	$(PY) benchmarks/evaluator.py
+	$(PY) benchmarks/distributed.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache demo_out

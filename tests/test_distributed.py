@@ -336,7 +336,7 @@ def test_torchrun_cli_two_ranks_equal_one_process_with_torch_evaluator(toy, tmp_
             "--chunk-size", "64", "--no-progress", "--no-cache", "--distributed", "--set", "diversity_pairs_small=none"]
     for k, v in settings.items():
         argv += ["--set", f"{k}={v}"]
-    job = _torchrun(["-m", "motioneval.protocol.distributed", *argv])
+    job = _torchrun(["-m", "motioneval", "evaluate", *argv])  # the documented form
     assert job.returncode == 0, job.stdout + job.stderr
     assert job.stdout.count("| my_model |") == 1  # rank 0 prints the table, rank 1 nothing
     cli = Result.load(tmp_path / "out")

@@ -45,30 +45,51 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="skip dataset items with errors (e.g. NaN clips) instead of stopping")
     p.add_argument("--report", action="store_true", help="also write an HTML/Markdown report with plots")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--distributed", action="store_true",
+                   help="shard the work over the ranks of a torchrun job; rank 0 scores and writes the results "
+                        "(docs/distributed.md)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.distributed:
+        from ..protocol._dist_cli import run_cli
+
+        return run_cli(args)
+    evaluation = build_evaluation(args)
+    result = evaluation.score()
+    write_outputs(args, evaluation, result)
+    return 0
+
+
+def build_evaluation(args: argparse.Namespace, *, device: str | None = None) -> Any:
+    """The :class:`~motioneval.protocol.evaluate.Evaluation` that the ``evaluate`` options describe."""
     from ..protocol.evaluate import Evaluation
     from ..protocol.presets import parse_override
 
     overrides = dict(parse_override(text) for text in args.overrides)
-    out = Path(args.out)
     if args.no_cache:
         cache_dir = None
     else:
-        cache_dir = Path(args.cache_dir) if args.cache_dir else out / "cache"
+        cache_dir = Path(args.cache_dir) if args.cache_dir else Path(args.out) / "cache"
     generator = load_generator(args.generator) if args.generator else None
-    evaluation = Evaluation(
+    return Evaluation(
         dataset=args.dataset, evaluator=args.evaluator, samples=args.samples, generator=generator,
         preset=args.preset, seed=args.seed, split=args.split, cache_dir=cache_dir, chunk_size=args.chunk_size,
-        allow_pickle=args.allow_pickle, device=args.device, progress=not args.no_progress, name=args.name,
+        allow_pickle=args.allow_pickle, device=device if device is not None else args.device,
+        progress=not args.no_progress, name=args.name,
         on_dataset_problem="skip" if args.skip_bad_items else "raise", overrides=overrides)
-    result = evaluation.score()
+
+
+def write_outputs(args: argparse.Namespace, evaluation: Any, result: Any, *, note: str = "") -> None:
+    """Save the result files (and the report with ``--report``) under ``--out`` and print the table."""
+    out = Path(args.out)
     paths = result.save(out)
     print(result.to_markdown())
     for message in result.warnings:
         print(f"warning: {message}", file=sys.stderr)
+    if note:
+        print(f"\n{note}")
     print(f"\nwrote {', '.join(str(p) for p in paths.values())}")
     if args.report:
         try:
@@ -79,7 +100,6 @@ def run(args: argparse.Namespace) -> int:
         samples, reference = evaluation.report_samples()
         written = write_report(result, out, samples, reference=reference)
         print(f"report: {', '.join(str(p) for k, p in written.items() if k in ('html', 'markdown'))}")
-    return 0
 
 
 def load_generator(spec: str) -> Any:

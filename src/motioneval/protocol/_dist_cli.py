@@ -11,50 +11,25 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
 
 PROG = "python -m motioneval.protocol.distributed"
 
 
 def run_cli(args: argparse.Namespace) -> int:
     """Run ``motioneval evaluate`` options on every rank of the job; returns the exit status."""
-    from ..cli.evaluate import load_generator
+    from ..cli.evaluate import build_evaluation, write_outputs
     from .distributed import init_distributed, run_distributed, warnings_on_main_only
-    from .evaluate import Evaluation
-    from .presets import parse_override
 
     with init_distributed() as ctx:
-        overrides = dict(parse_override(text) for text in args.overrides)
-        out = Path(args.out)
-        cache_dir = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else out / "cache"
-        generator = load_generator(args.generator) if args.generator else None
         with warnings_on_main_only(ctx):
-            evaluation = Evaluation(
-                dataset=args.dataset, evaluator=args.evaluator, samples=args.samples, generator=generator,
-                preset=args.preset, seed=args.seed, split=args.split, cache_dir=cache_dir,
-                chunk_size=args.chunk_size, allow_pickle=args.allow_pickle, device=ctx.evaluator_device(args.device),
-                progress=not args.no_progress, name=args.name,
-                on_dataset_problem="skip" if args.skip_bad_items else "raise", overrides=overrides)
+            evaluation = build_evaluation(args, device=ctx.evaluator_device(args.device))
         result = run_distributed(evaluation, ctx)
     if result is None:  # not rank 0
         return 0
-    paths = result.save(out)
-    print(result.to_markdown())
-    for message in result.warnings:
-        print(f"warning: {message}", file=sys.stderr)
     info = result.settings["distributed"]
-    print(f"\n{info['world_size']} rank(s): {info['units']} units, {info['units_finished_before']} finished before, "
-          f"computed per rank {info['units_per_rank']}")
-    print(f"wrote {', '.join(str(p) for p in paths.values())}")
-    if args.report:
-        try:
-            from ..viz.report import write_report
-        except ImportError as exc:
-            raise RuntimeError(f"--report needs motioneval.viz.report with the 'viz' extra "
-                               f"(pip install 'motioneval[viz]'): {exc}") from exc
-        samples, reference = evaluation.report_samples()
-        written = write_report(result, out, samples, reference=reference)
-        print(f"report: {', '.join(str(p) for k, p in written.items() if k in ('html', 'markdown'))}")
+    write_outputs(args, evaluation, result,
+                  note=f"{info['world_size']} rank(s): {info['units']} units, {info['units_finished_before']} "
+                       f"finished before, computed per rank {info['units_per_rank']}")
     return 0
 
 
