@@ -25,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--evaluator", default=None,
                    help="evaluator folder (default: the demo evaluator shipped in motioneval/assets/demo)")
     p.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: the demo networks are tiny and run fastest on one thread)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -35,13 +37,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.replications is not None and args.replications < 1:
         raise ValueError(f"--replications must be >= 1; got {args.replications}")
+    if args.threads < 1:
+        raise ValueError(f"--threads must be >= 1; got {args.threads}")
     overrides = dict(parse_override(o) for o in args.overrides)
     print(f"motioneval demo: preset {args.preset} with {_describe({**DEMO_OVERRIDES, **overrides})}"
           + (f", replications={args.replications}" if args.replications else "")
           + f"; writing to {args.out}", file=sys.stderr)
     demo = run_demo(args.out, replications=args.replications, preset=args.preset, seed=args.seed,
                     dataset_dir=args.dataset, evaluator_dir=args.evaluator, device=args.device,
-                    progress=not args.no_progress, overrides=overrides)
+                    progress=not args.no_progress, overrides=overrides, threads=args.threads)
     print(demo.result.to_markdown())
     print()
     for check, ok in demo.checks.items():

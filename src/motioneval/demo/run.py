@@ -49,10 +49,32 @@ def run_demo(out: str | os.PathLike, *, replications: int | None = None, preset:
              dataset_dir: str | os.PathLike | None = None, evaluator_dir: str | os.PathLike | None = None,
              dataset_config: DemoDatasetConfig = DemoDatasetConfig(), device: str | None = None,
              progress: bool = False, generators: Sequence[Any] | None = None,
-             overrides: Mapping[str, Any] | None = None) -> DemoResult:
+             overrides: Mapping[str, Any] | None = None, threads: int | None = 1) -> DemoResult:
     """Evaluate the demo generators (default :func:`~motioneval.demo.generators.demo_generators`) under
     ``preset`` with :data:`DEMO_OVERRIDES` (``replications`` and ``overrides`` take precedence) and write the
-    merged result files to ``out``."""
+    merged result files to ``out``.
+
+    ``threads``: torch intra-op threads during the run (restored afterwards; ``None``: leave as is). The
+    demo networks are tiny: one thread is fastest, and several threads become many times slower (spinning
+    OpenMP workers) when other processes share the cores.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    try:
+        return _run_demo(out, replications=replications, preset=preset, seed=seed, dataset_dir=dataset_dir,
+                         evaluator_dir=evaluator_dir, dataset_config=dataset_config, device=device,
+                         progress=progress, generators=generators, overrides=overrides)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run_demo(out: str | os.PathLike, *, replications: int | None, preset: str, seed: int,
+              dataset_dir: str | os.PathLike | None, evaluator_dir: str | os.PathLike | None,
+              dataset_config: DemoDatasetConfig, device: str | None, progress: bool,
+              generators: Sequence[Any] | None, overrides: Mapping[str, Any] | None) -> DemoResult:
     from ..evaluators.t2m import T2MEvaluator
     from ..protocol.evaluate import evaluate
     from ..representation.normalization import FeatureStats
