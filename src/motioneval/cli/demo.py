@@ -14,7 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "mode-collapsed, caption-ignoring) under a preset with fewer replications, print one "
                     "table and write results.{json,md,csv,tex} to --out.",
     )
-    p.add_argument("--out", required=True, help="output folder: results, the cache and (by default) the dataset")
+    p.add_argument("--out", required=True,
+                   help="output folder: results, the demo dataset (unless --dataset) and, with --cache, the cache")
     p.add_argument("--replications", type=int, default=None,
                    help="replications (default 3; the papers use 20)")
     p.add_argument("--preset", default="t2m", help="protocol preset: t2m (default), mdm, momask or t2m-gpt")
@@ -25,6 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--evaluator", default=None,
                    help="evaluator folder (default: the demo evaluator shipped in motioneval/assets/demo)")
     p.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
+    p.add_argument("--cache", action="store_true",
+                   help="keep the evaluation cache in OUT/cache (about 2 GB; a rerun or an interrupted run resumes "
+                        "from it)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: the demo networks are tiny and run fastest on one thread)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -45,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
           + f"; writing to {args.out}", file=sys.stderr)
     demo = run_demo(args.out, replications=args.replications, preset=args.preset, seed=args.seed,
                     dataset_dir=args.dataset, evaluator_dir=args.evaluator, device=args.device,
-                    progress=not args.no_progress, overrides=overrides, threads=args.threads)
+                    progress=not args.no_progress, overrides=overrides, threads=args.threads,
+                    cache=args.cache)
     print(demo.result.to_markdown())
     print()
     for check, ok in demo.checks.items():

@@ -4,7 +4,7 @@ Steps: build (or reuse) the procedural dataset under ``<out>/dataset``; load the
 ``motioneval/assets/demo`` with :meth:`~motioneval.evaluators.t2m.T2MEvaluator.load`; run
 :func:`motioneval.protocol.evaluate.evaluate` once per generator under the chosen preset, with fewer
 replications and a smaller MultiModality pass (so the result says ``custom`` and lists the differences),
-sharing one cache (``<out>/cache``) so the ground-truth passes are embedded once; and merge the rows into
+optionally sharing one cache (``<out>/cache``); and merge the rows into
 one :class:`~motioneval.protocol.results.Result` (ground truth first, then each generator) written to
 ``<out>/results.{json,md,csv,tex}``. :func:`ranking_checks` states what a sensible table must show.
 """
@@ -49,11 +49,14 @@ def run_demo(out: str | os.PathLike, *, replications: int | None = None, preset:
              dataset_dir: str | os.PathLike | None = None, evaluator_dir: str | os.PathLike | None = None,
              dataset_config: DemoDatasetConfig = DemoDatasetConfig(), device: str | None = None,
              progress: bool = False, generators: Sequence[Any] | None = None,
-             overrides: Mapping[str, Any] | None = None, threads: int | None = 1) -> DemoResult:
+             overrides: Mapping[str, Any] | None = None, threads: int | None = 1, cache: bool = False
+             ) -> DemoResult:
     """Evaluate the demo generators (default :func:`~motioneval.demo.generators.demo_generators`) under
     ``preset`` with :data:`DEMO_OVERRIDES` (``replications`` and ``overrides`` take precedence) and write the
     merged result files to ``out``.
 
+    ``cache``: keep the evaluation cache in ``<out>/cache`` (every generated sample and embedding, about 2 GB
+    for the default run; a rerun then resumes from it). Off by default: a whole demo run takes a minute or two.
     ``threads``: torch intra-op threads during the run (restored afterwards; ``None``: leave as is). The
     demo networks are tiny: one thread is fastest, and several threads become many times slower (spinning
     OpenMP workers) when other processes share the cores.
@@ -66,7 +69,7 @@ def run_demo(out: str | os.PathLike, *, replications: int | None = None, preset:
     try:
         return _run_demo(out, replications=replications, preset=preset, seed=seed, dataset_dir=dataset_dir,
                          evaluator_dir=evaluator_dir, dataset_config=dataset_config, device=device,
-                         progress=progress, generators=generators, overrides=overrides)
+                         progress=progress, generators=generators, overrides=overrides, cache=cache)
     finally:
         torch.set_num_threads(previous)
 
@@ -74,7 +77,7 @@ def run_demo(out: str | os.PathLike, *, replications: int | None = None, preset:
 def _run_demo(out: str | os.PathLike, *, replications: int | None, preset: str, seed: int,
               dataset_dir: str | os.PathLike | None, evaluator_dir: str | os.PathLike | None,
               dataset_config: DemoDatasetConfig, device: str | None, progress: bool,
-              generators: Sequence[Any] | None, overrides: Mapping[str, Any] | None) -> DemoResult:
+              generators: Sequence[Any] | None, overrides: Mapping[str, Any] | None, cache: bool) -> DemoResult:
     from ..evaluators.t2m import T2MEvaluator
     from ..protocol.evaluate import evaluate
     from ..representation.normalization import FeatureStats
@@ -93,7 +96,7 @@ def _run_demo(out: str | os.PathLike, *, replications: int | None, preset: str, 
     for gen in gens:
         logger.info("demo: evaluating %s", gen.name)
         per[gen.name] = evaluate(dataset=root, evaluator=evaluator, generator=gen, preset=preset, seed=seed,
-                                 cache_dir=out / "cache", progress=progress, overrides=settings)
+                                 cache_dir=out / "cache" if cache else None, progress=progress, overrides=settings)
     merged = merge_results(list(per.values()), demo={"dataset": str(root), "generators": {
         g.name: {"class": type(g).__name__, "version": g.version, "description": getattr(g, "description", "")}
         for g in gens}})
