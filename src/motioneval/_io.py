@@ -46,7 +46,7 @@ def atomic_write_text(path: PathLike, text: str) -> Path:
 
 def atomic_write_json(path: PathLike, obj: Any, *, indent: int = 2) -> Path:
     """Write ``obj`` as JSON atomically (numpy scalars and arrays are converted)."""
-    return atomic_write_text(path, json.dumps(obj, indent=indent, default=_json_default) + "\n")
+    return atomic_write_text(path, json.dumps(obj, indent=indent, default=json_default) + "\n")
 
 
 def atomic_save_npz(path: PathLike, **arrays: Any) -> Path:
@@ -79,11 +79,14 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """``json.dumps(default=...)`` hook: numpy scalars/arrays, paths, sets and tuples to plain JSON."""
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     if isinstance(obj, Path):
         return str(obj)
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")

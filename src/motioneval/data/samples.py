@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import __version__
 from .._arrays import to_numpy
-from .._io import _json_default, atomic_save_npz
+from .._io import atomic_save_npz, json_default
 
 PathLike = str | os.PathLike
 
@@ -87,7 +87,7 @@ class SampleSet:
         if not isinstance(self.metadata, dict):
             raise SampleSetError(f"metadata must be a dict; got {type(self.metadata).__name__}")
         try:
-            json.dumps(self.metadata, default=_json_default)
+            json.dumps(self.metadata, default=json_default)
         except (TypeError, ValueError) as exc:
             raise SampleSetError(f"metadata must be JSON-serializable: {exc}") from exc
         self.motions = _zero_past_lengths_and_check(self.motions, self.lengths, self._row_name)
@@ -159,7 +159,7 @@ class SampleSet:
             "metadata": self.metadata,
             "written_by": f"motioneval {__version__}",
         }
-        raw = json.dumps(meta, default=_json_default, ensure_ascii=False).encode("utf-8")
+        raw = json.dumps(meta, default=json_default, ensure_ascii=False).encode("utf-8")
         return atomic_save_npz(path, motions=self.motions, lengths=self.lengths.astype(np.int64),
                                meta=np.frombuffer(raw, dtype=np.uint8))
 

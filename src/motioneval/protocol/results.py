@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_write_json, atomic_write_text
+from .._io import atomic_write_json, atomic_write_text, json_default
 
 SCHEMA_VERSION = 1
 
@@ -217,7 +217,7 @@ class Result:
         )
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, default=_json_default, allow_nan=True) + "\n"
+        return json.dumps(self.to_dict(), indent=2, default=json_default, allow_nan=True) + "\n"
 
     @classmethod
     def load(cls, path: str | Path) -> "Result":
@@ -355,18 +355,6 @@ def _latex_escape(text: str) -> str:
 
 def _csv_num(x: float | None) -> str:
     return "" if x is None else repr(float(x))
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, (set, tuple)):
-        return list(obj)
-    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
 # ---------------------------------------------------------------------------------------- provenance helpers
