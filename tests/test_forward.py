@@ -26,7 +26,7 @@ from motioneval.representation.quaternion import (
     quat_to_matrix,
     yaw_quat,
 )
-from motioneval.representation.skeleton import HUMANML3D, KIT
+from motioneval.representation.skeleton import KIT
 
 # fixtures README section 3: rot6d atol 1e-3, other continuous blocks atol 1e-4, contacts exact (rare flip in B)
 CONTINUOUS = {"rot_vel": 1e-4, "lin_vel": 1e-4, "root_y": 1e-4, "ric": 1e-4, "rot": 1e-3, "local_vel": 1e-4}

@@ -271,7 +271,7 @@ def _validate(joints: Any, skel: Skeleton, lengths: Any) -> tuple[np.ndarray, np
     nb, nt, nj, _ = p.shape
     if nj != skel.num_joints:
         hint = (
-            f"; if these are SMPL/SMPL-H joints, HumanML3D uses the first 22: pass joints[..., :22, :]"
+            "; if these are SMPL/SMPL-H joints, HumanML3D uses the first 22: pass joints[..., :22, :]"
             if skel.num_joints == 22 and nj > 22
             else ""
         )
