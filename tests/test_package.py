@@ -1,6 +1,7 @@
 """Package-level checks: lazy imports, layouts, normalization, atomic IO."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -60,9 +61,16 @@ def test_feature_stats_roundtrip(tmp_path):
         FeatureStats.load(tmp_path / "missing.npy", tmp_path / "s.npy")
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def test_atomic_writes(tmp_path):
     p = atomic_write_json(tmp_path / "a" / "r.json", {"x": np.float32(1.5), "y": np.arange(3)})
     assert p.read_text().startswith("{")
+    assert (p.stat().st_mode & 0o777) == 0o666 & ~_current_umask()  # not mkstemp's 0600
     q = atomic_save_npz(tmp_path / "b.npz", x=np.arange(4))
     assert np.load(q)["x"].tolist() == [0, 1, 2, 3]
     assert len(sha256_file(q)) == 64
