@@ -244,7 +244,7 @@ def _dimension_findings(dim: int, dstats: FeatureStats | None, estats: FeatureSt
     if problems:
         return [Finding("dimensions", "error", "feature dimensions do not match",
                         f"The samples have {dim}-d features but " + "; ".join(problems) + ". Mixing HumanML3D "
-                        f"(263) and KIT-ML (251) files is the usual cause.",
+                        "(263) and KIT-ML (251) files is the usual cause.",
                         "Use the dataset and evaluator files of the dataset the samples come from.",
                         numbers=numbers)]
     return [Finding("dimensions", "ok", "dimensions match", f"{dim}-d features everywhere.", numbers=numbers)]

@@ -15,9 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
-from .._io import atomic_write_text
+from .._io import atomic_write_text, json_default
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +216,7 @@ def _html(result: Any, title: str, images: list[tuple[str, Path]], samples: list
         parts.append("<h2>Provenance</h2><ul>" + "".join(f"<li>{e(p)}</li>" for p in prov) + "</ul>")
     if result.fid_diagnostics:
         parts.append("<details><summary>FID diagnostics per replication</summary><pre>"
-                     + e(json.dumps(result.fid_diagnostics, indent=1, default=_json_default)) + "</pre></details>")
+                     + e(json.dumps(result.fid_diagnostics, indent=1, default=_display_default)) + "</pre></details>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -240,9 +239,9 @@ def _markdown(result: Any, title: str, images: list[tuple[str, Path]], samples: 
     return "\n".join(lines)
 
 
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
+def _display_default(obj: Any) -> Any:
+    """JSON hook for display: like ``json_default`` but never fails (unknown objects as their ``str``)."""
+    try:
+        return json_default(obj)
+    except TypeError:
+        return str(obj)
