@@ -202,14 +202,14 @@ BACK = "a man walks backward."
 WAVE = "someone waves with their right hand."
 
 
-def _through_the_loop(gen, captions, lengths, seed, stats):
+def _through_the_loop(gen, captions, lengths, seed, stats, padding="zeros"):
     """What the evaluation loop makes of a generator's output: raw features and lengths."""
     from motioneval.protocol.generators import check_generator, normalize_output, to_raw_features
 
     check_generator(gen)
     motions, lens = normalize_output(gen.generate(captions, lengths, seed), lengths, name=gen.name)
     return to_raw_features(motions, lens, kind=gen.kind, normalization=gen.normalization, dataset_stats=stats,
-                           evaluator_stats=stats, padding="zeros", name=gen.name)
+                           evaluator_stats=stats, padding=padding, name=gen.name)
 
 
 @pytest.fixture(scope="module")
@@ -240,6 +240,11 @@ def test_generators_give_what_the_loop_expects(tiny_stats):
         # lengths=None (presets with a length estimator): lengths from each caption's class range
         out = gen.generate(caps, None, 6)
         assert len(out.lengths) == 4
+        # padding "none" (MDM): every stored frame reaches the evaluator; past its length a clip goes on
+        # (holds its pose) instead of collapsing to zeros, and the rows before the length are unchanged
+        full, _ = _through_the_loop(gen, caps, lengths, 5, tiny_stats, padding="none")
+        assert np.isfinite(full).all() and np.abs(full[1, 60:]).sum() > 0, gen.name
+        np.testing.assert_allclose(full[1, :44], raw[1, :44], atol=1e-4, err_msg=gen.name)
     assert len(names) == 5
 
 

@@ -85,9 +85,20 @@ class DemoGenerator:
 
 
 def real_features(specs: list[MotionSpec], lengths: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Raw features ``(N, max(lengths), 263)`` of fresh clips (``L + 1`` joint frames give ``L`` rows)."""
-    joints = synthesize_batch(specs, lengths + 1, rng)
-    return joints_to_features(joints, lengths=lengths + 1)
+    """Raw features ``(N, max(lengths), 263)`` of fresh clips (``L + 1`` joint frames give ``L`` rows).
+
+    Past its length a clip holds its last pose (rows of a motionless body, not zeros), like a model that
+    generates every frame: the preset padding ``"none"`` (MDM) lets these rows reach the evaluator. Rows
+    before the length are exactly those of the clip alone.
+    """
+    joints = hold_last_pose(synthesize_batch(specs, lengths + 1, rng), lengths + 1)
+    return joints_to_features(joints)
+
+
+def hold_last_pose(joints: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Replace the frames at and past ``frames[i]`` of clip ``i`` (``(N, T, J, 3)``) by its last valid frame."""
+    past = np.arange(joints.shape[1])[None, :] >= frames[:, None]
+    return np.where(past[..., None, None], joints[np.arange(len(joints)), frames - 1][:, None], joints)
 
 
 class GroundTruthResampler(DemoGenerator):
@@ -149,8 +160,9 @@ class JitteryGenerator(DemoGenerator):
         w = (times - lo)[..., None]
         bi, ji = np.arange(n)[:, None, None], np.arange(j)[None, None, :]
         out = (1 - w) * joints[bi, lo, ji] + w * joints[bi, hi, ji]
-        out[np.arange(t)[None, :] >= frames[:, None]] = 0.0
-        return GeneratedMotion(out.astype(np.float32), frames)
+        # past its length a clip holds its last pose (with the preset padding "none" every stored frame is
+        # converted to features, and all-zero poses are degenerate)
+        return GeneratedMotion(hold_last_pose(out, frames).astype(np.float32), frames)
 
 
 class ModeCollapsedGenerator(DemoGenerator):
@@ -193,9 +205,7 @@ class ModeCollapsedGenerator(DemoGenerator):
         t = int(lengths.max())
         clips = self._fixed(t)
         which = np.array([0 if s.family in self.locomotion else 1 for s in specs], dtype=np.int64)
-        out = clips[which, :t].copy()
-        out[np.arange(t)[None, :] >= lengths[:, None]] = 0.0
-        return GeneratedMotion(out, lengths)
+        return GeneratedMotion(clips[which, :t].copy(), lengths)  # the fixed clip continues past the length
 
 
 class CaptionIgnoringGenerator(DemoGenerator):

@@ -28,6 +28,21 @@ logger = logging.getLogger(__name__)
 DEMO_OVERRIDES: dict[str, Any] = {"replications": 3, "mm_captions": 32, "mm_repeats": 10, "mm_pairs": 5}
 
 
+def demo_settings(preset: str = "t2m", replications: int | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The preset overrides of a demo run: :data:`DEMO_OVERRIDES` (without ``mm_captions`` for presets that take
+    every caption for MultiModality, ``t2m-gpt``), then ``replications``, then ``overrides``."""
+    from ..protocol.presets import get_preset
+
+    settings = dict(DEMO_OVERRIDES)
+    if get_preset(preset).mm_selection == "all":
+        del settings["mm_captions"]
+    if replications is not None:
+        settings["replications"] = int(replications)
+    settings.update(overrides or {})
+    return settings
+
+
 def demo_evaluator_dir() -> Path:
     """The demo evaluator shipped with the package (official layout: ``t2m/text_mot_match/model/finest.tar``,
     ``glove/``, ``t2m_mean.npy``/``t2m_std.npy``)."""
@@ -85,11 +100,10 @@ def _run_demo(out: str | os.PathLike, *, replications: int | None, preset: str, 
 
     t0 = time.perf_counter()
     out = Path(out)
-    settings = {**DEMO_OVERRIDES, **dict(overrides or {})}
-    if replications is not None:
-        settings["replications"] = int(replications)
-    settings["mm_replications"] = settings.get("mm_replications", settings["replications"])
-    root = build_demo_dataset(Path(dataset_dir) if dataset_dir is not None else out / "dataset", dataset_config)
+    settings = demo_settings(preset, replications, overrides)
+    root = Path(dataset_dir) if dataset_dir is not None else out / "dataset"
+    logger.info("demo: building or reusing the procedural dataset in %s", root)
+    build_demo_dataset(root, dataset_config)
     evaluator = T2MEvaluator.load(evaluator_dir or demo_evaluator_dir(), device=device)
     gens = list(generators) if generators is not None else demo_generators(FeatureStats.load_dataset(root))
     per: dict[str, Any] = {}
