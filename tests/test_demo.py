@@ -344,3 +344,17 @@ def test_demo_run_ranks_the_generators(tmp_path):
     assert any(p.endswith("finest.tar") for p in saved["provenance"]["evaluator"])
     for name in ("results.md", "results.csv", "results.tex"):
         assert (tmp_path / "out" / name).is_file()
+
+
+def test_demo_command_line_and_settings(tmp_path, capsys):
+    from motioneval.cli.main import main
+    from motioneval.demo.run import DEMO_OVERRIDES, demo_settings
+
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--help"])
+    assert exc.value.code == 0 and "--replications" in capsys.readouterr().out
+    assert main(["demo", "--out", str(tmp_path), "--replications", "0"]) == 1
+    assert "--replications must be >= 1" in capsys.readouterr().err
+    assert demo_settings("t2m") == DEMO_OVERRIDES
+    assert demo_settings("mdm", 5, {"mm_repeats": 20})["replications"] == 5
+    assert "mm_captions" not in demo_settings("t2m-gpt")  # MultiModality on every caption there

@@ -12,7 +12,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Build (or reuse) the procedural demo dataset, load the demo evaluator shipped with "
                     "motioneval, evaluate five demo generators (ground-truth resampling, noisy, jittery, "
                     "mode-collapsed, caption-ignoring) under a preset with fewer replications, print one "
-                    "table and write results.{json,md,csv,tex} to --out.",
+                    "table and write results.{json,md,csv,tex} to --out. Exits with status 3 when the table does "
+                    "not rank the generators as it should (ground truth best FID and R-precision, caption-ignoring "
+                    "worst R-precision, mode-collapsed lowest diversity).",
     )
     p.add_argument("--out", required=True,
                    help="output folder: results, the demo dataset (unless --dataset) and, with --cache, the cache")
@@ -36,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..demo.run import DEMO_OVERRIDES, run_demo
+    from ..demo.run import demo_settings, run_demo
     from ..protocol.presets import parse_override
 
     if args.replications is not None and args.replications < 1:
@@ -44,9 +46,9 @@ def run(args: argparse.Namespace) -> int:
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1; got {args.threads}")
     overrides = dict(parse_override(o) for o in args.overrides)
-    print(f"motioneval demo: preset {args.preset} with {_describe({**DEMO_OVERRIDES, **overrides})}"
-          + (f", replications={args.replications}" if args.replications else "")
-          + f"; writing to {args.out}", file=sys.stderr)
+    settings = demo_settings(args.preset, args.replications, overrides)
+    print(f"motioneval demo: preset {args.preset} with {_describe(settings)}; writing to {args.out}",
+          file=sys.stderr)
     demo = run_demo(args.out, replications=args.replications, preset=args.preset, seed=args.seed,
                     dataset_dir=args.dataset, evaluator_dir=args.evaluator, device=args.device,
                     progress=not args.no_progress, overrides=overrides, threads=args.threads,
