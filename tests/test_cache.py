@@ -43,3 +43,19 @@ def test_disabled_cache():
     assert not cache.enabled
     assert cache.save("emb", "ab" * 32, a=np.arange(2)) is None
     assert cache.load("emb", "ab" * 32) is None
+
+
+def test_sample_rows_are_stored_without_padding_and_restored_exactly():
+    from motioneval.protocol.evaluate import _pack_rows, _unpack_rows
+
+    rng = np.random.default_rng(0)
+    lengths = np.array([5, 1, 7, 3])
+    raw = rng.normal(size=(4, 7, 6)).astype(np.float32)
+    raw[np.arange(7)[None, :] >= lengths[:, None]] = 0.0
+    rows = _pack_rows(raw, lengths)
+    assert rows.shape == (lengths.sum(), 6)
+    np.testing.assert_array_equal(rows[:5], raw[0, :5])
+    back = _unpack_rows({"rows": rows, "lengths": lengths, "frames": np.int64(7)})
+    assert back.dtype == raw.dtype
+    np.testing.assert_array_equal(back, raw)
+    np.testing.assert_array_equal(_unpack_rows({"raw": raw, "lengths": lengths}), raw)

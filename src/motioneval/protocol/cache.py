@@ -29,7 +29,7 @@ from .._io import atomic_save_npz
 
 logger = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1  # bump when the stored arrays change meaning; part of every key
+CACHE_FORMAT = 2  # bump when the stored arrays change meaning; part of every key
 _META = "__key__"
 
 

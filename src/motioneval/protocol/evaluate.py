@@ -373,7 +373,7 @@ class Evaluation:
         key, parts = self.sample_key(unit)
         cached = self.cache.load("samples", key)
         if cached is not None:
-            return cached["raw"], cached["lengths"]
+            return _unpack_rows(cached), cached["lengths"]
         stream = "mm_seed" if unit.stage == "mm" else "generator_seed"
         seed = derived_seed(self.seed, unit.replication, stream, unit.chunk)
         captions = [req.captions[int(j)] for j in row_of]
@@ -389,9 +389,12 @@ class Evaluation:
                                            dataset_stats=self.dataset_stats, evaluator_stats=self.evaluator.stats,
                                            padding=self.preset.generated_padding, skeleton=self.skeleton,
                                            name=self.name, row_names=names)
-        if self.preset.generated_padding != "none":  # frames past the lengths are zero: store them trimmed
+        if self.preset.generated_padding != "none":  # frames past the lengths are zero: store only the valid ones
             raw = raw[:, : max(int(out_lengths.max()), 1)]
-        self.cache.save("samples", key, parts, raw=raw, lengths=out_lengths)
+            self.cache.save("samples", key, parts, rows=_pack_rows(raw, out_lengths), lengths=out_lengths,
+                            frames=np.int64(raw.shape[1]))
+        else:
+            self.cache.save("samples", key, parts, raw=raw, lengths=out_lengths)
         return raw, out_lengths
 
     def _embed_motion(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -655,3 +658,20 @@ def _diagnostics_dict(fd: Any) -> Any:
 
 def _path_str(path: Path | None) -> str | None:
     return None if path is None else str(path)
+
+
+def _pack_rows(raw: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The valid frames of every row, concatenated: ``(sum(lengths), D)`` (frames past a length are zero)."""
+    valid = np.arange(raw.shape[1])[None, :] < np.asarray(lengths)[:, None]
+    return raw[valid]
+
+
+def _unpack_rows(cached: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Inverse of :func:`_pack_rows` for a cached samples unit (or the full padded array, if stored so)."""
+    if "raw" in cached:
+        return cached["raw"]
+    lengths = cached["lengths"]
+    rows = cached["rows"]
+    raw = np.zeros((len(lengths), int(cached["frames"]), rows.shape[1]), dtype=rows.dtype)
+    raw[np.arange(raw.shape[1])[None, :] < lengths[:, None]] = rows
+    return raw
