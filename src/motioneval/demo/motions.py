@@ -158,7 +158,7 @@ def forward_kinematics(flex: np.ndarray, abd: np.ndarray, yaw: np.ndarray,
     ca, sa = np.cos(abd.T), np.sin(abd.T)  # (22, T)
     flex_signed = FLEX_SIGN[:, None] * flex.T
     cb, sb = np.cos(flex_signed), np.sin(flex_signed)
-    zero, one = np.zeros_like(ca), np.ones_like(ca)
+    zero = np.zeros_like(ca)
     # R_z(a) R_x(b) = [[ca, -sa cb, sa sb], [sa, ca cb, -ca sb], [0, sb, cb]]
     local = np.array([[ca, -sa * cb, sa * sb], [sa, ca * cb, -ca * sb], [zero, sb, cb]])  # (3, 3, 22, T)
     cy, sy = np.cos(yaw), np.sin(yaw)
