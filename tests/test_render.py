@@ -181,6 +181,8 @@ def test_cli_render(tmp_path, data_dir, capsys):
     code = main(["render", str(feats), "-o", str(tmp_path / "c.gif"), "--reference", str(joints), "--size", "96"])
     assert code == 0
     assert "170 frames" in capsys.readouterr().out
-    assert Image.open(tmp_path / "c.gif").n_frames == 170
+    with Image.open(tmp_path / "c.gif") as gif:
+        assert gif.n_frames == 170
     assert main(["render", str(joints), "-o", str(tmp_path / "c.png"), "--frames", "4", "--size", "96"]) == 0
-    assert Image.open(tmp_path / "c.png").size[0] == 4 * 64
+    with Image.open(tmp_path / "c.png") as png:
+        assert png.size[0] == 4 * 64
