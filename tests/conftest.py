@@ -47,3 +47,14 @@ def representation_ref(fixtures_dir):
 @pytest.fixture(scope="session")
 def evaluator_ref(fixtures_dir):
     return dict(np.load(_require(fixtures_dir / "evaluator_reference.npz")))
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """One torch thread for a module: on a shared 2-core machine OpenMP threads contend and slow tiny models
+    tenfold. Use with ``pytestmark = pytest.mark.usefixtures("torch_one_thread")``."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -24,12 +24,7 @@ SMALL = dict(dim_movement_enc_hidden=8, dim_movement_latent=8, dim_word=300, dim
              dim_motion_hidden=8, dim_coemb_hidden=4)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def regenerate_weights(reference: dict) -> dict[str, dict[str, torch.Tensor]]:

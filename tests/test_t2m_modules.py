@@ -23,12 +23,7 @@ SMALL = T2MConfig(dim_pose=11, dim_movement_enc_hidden=6, dim_movement_latent=5,
                   dim_text_hidden=4, dim_motion_hidden=3, dim_coemb_hidden=2)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

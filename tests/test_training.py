@@ -68,13 +68,7 @@ def _make_dataset(root: Path, per_class: dict[str, int], seed: int = 0) -> None:
     np.save(root / "Std.npy", stacked.std(0).astype(np.float32))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: on a shared 2-core machine OpenMP threads contend and slow tiny models tenfold."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
