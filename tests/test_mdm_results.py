@@ -148,5 +148,5 @@ def test_conversion_names_samples_on_failure():
     results = results_dict(num_samples=2, reps=1, frames=20)
     results["motion"][1] = 0.0  # every joint at the origin: no facing direction
     results["lengths"] = np.array([20, 20])
-    with pytest.raises(ValueError, match=r"cannot convert the 20-frame samples '0' \(row 0\), '1' \(row 1\)"):
+    with pytest.raises(ValueError, match=r"cannot convert sample\(s\) '1' \(row 1\) to features"):
         joints_to_feature_samples(mdm_results_to_samples(results))

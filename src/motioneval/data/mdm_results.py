@@ -13,6 +13,7 @@ refuses unless called with ``allow_pickle=True`` for a file the user trusts. The
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -107,8 +108,8 @@ def mdm_results_to_samples(results: dict[str, Any], *, source: PathLike | None =
 def joints_to_feature_samples(samples: SampleSet, *, skeleton: Any = None) -> SampleSet:
     """Convert a joints :class:`SampleSet` to raw features with the dataset's forward processing.
 
-    Uses :func:`motioneval.representation.forward.joints_to_features`; clips are processed in batches of
-    equal length (the processing depends on the whole clip: floor, facing, smoothing). ``L`` joint frames
+    Uses :func:`motioneval.representation.forward.joints_to_features` on one padded batch, each clip at its own
+    length (the processing depends on the whole clip: floor, facing, smoothing). ``L`` joint frames
     give ``L - 1`` feature rows, so lengths drop by one. ``skeleton`` defaults to HumanML3D for 22 joints
     and KIT-ML for 21.
     """
@@ -127,23 +128,15 @@ def joints_to_feature_samples(samples: SampleSet, *, skeleton: Any = None) -> Sa
         raise ValueError(f"{short.size} row(s) have fewer than 2 frames and give no feature row "
                          f"(first: sample {samples.ids[int(short[0])]!r}, row {int(short[0])})")
     out_lengths = samples.lengths - 1
-    features: np.ndarray | None = None
-    for length in np.unique(samples.lengths):
-        rows = np.flatnonzero(samples.lengths == length)
-        try:
-            batch = np.asarray(joints_to_features(samples.motions[rows, :length], skeleton=skeleton),
-                               dtype=np.float32)
-        except ValueError as exc:  # name the samples, not the position inside this batch
-            names = ", ".join(f"{samples.ids[int(r)]!r} (row {int(r)})" for r in rows[:20])
-            raise ValueError(f"cannot convert the {length}-frame samples {names}"
-                             f"{', ...' if rows.size > 20 else ''} to features (clip k below is the k-th of "
-                             f"these): {exc}") from exc
-        if batch.shape[:2] != (rows.size, length - 1):
-            raise RuntimeError(f"joints_to_features returned shape {batch.shape} for {rows.size} clips of "
-                               f"{length} frames; expected ({rows.size}, {length - 1}, D)")
-        if features is None:
-            features = np.zeros((samples.num_rows, int(out_lengths.max()), batch.shape[2]), dtype=np.float32)
-        features[rows, : length - 1] = batch
+    frames = int(samples.lengths.max())
+    try:  # one padded batch: each clip is processed at its own length (floor, facing and smoothing use it)
+        features = np.asarray(joints_to_features(samples.motions[:, :frames], skeleton=skeleton,
+                                                 lengths=samples.lengths), dtype=np.float32)
+    except ValueError as exc:  # "clip k" in the message is row k of the sample set: name the samples
+        rows = sorted({int(k) for k in re.findall(r"clip (\d+)", str(exc))})
+        names = ", ".join(f"{samples.ids[r]!r} (row {r})" for r in rows[:20] if r < samples.num_rows)
+        raise ValueError(f"cannot convert sample(s) {names or '(unknown)'} to features (clip k = sample row k): "
+                         f"{exc}") from exc
     metadata = dict(samples.metadata)
     metadata["converted"] = {"from": "joints", "to": "features", "by": "joints_to_features",
                              "rows": "L joint frames -> L-1 feature rows"}
