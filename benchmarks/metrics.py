@@ -103,12 +103,16 @@ def our_suite(text, motion, gt, seed: int, gt_stats=None) -> dict:
 
 
 def _time_interleaved(fns: dict, repeats: int) -> dict[str, tuple[float, dict]]:
-    """Median wall time of each function; the runs are interleaved (A B C A B C ...) so that a change of
-    machine load during the benchmark affects every contender alike."""
+    """Median wall time of each function. The runs are interleaved so that a change of machine load during
+    the benchmark affects every contender alike, and the order rotates each round (A B C, B C A, C A B, ...):
+    the call right after the reference's large allocations runs measurably slower (page faults), and a
+    fixed order would charge that to the same contender every time."""
     times: dict[str, list[float]] = {name: [] for name in fns}
     outs: dict[str, dict] = {}
-    for _ in range(repeats):
-        for name, fn in fns.items():
+    names = list(fns)
+    for round_ in range(repeats):
+        for name in names[round_ % len(names):] + names[: round_ % len(names)]:
+            fn = fns[name]
             t0 = time.perf_counter()
             outs[name] = fn()
             times[name].append(time.perf_counter() - t0)
@@ -119,7 +123,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=4640)
     parser.add_argument("--dim", type=int, default=512)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args()
     text, motion, gt = make_embeddings(args.n, args.dim)
     gt_stats = gaussian_stats(gt)

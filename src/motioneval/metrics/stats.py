@@ -118,13 +118,17 @@ class GaussianStats:
             raise ValueError(f"{where} has {x.shape[1]} features per row but the statistics have D = {self._dim}")
         if x.shape[0] == 0:
             return self
-        x = x.astype(np.float64, copy=False)
-        check_finite(x, finite_name)
+        xc = x.astype(np.float64, copy=False)
+        check_finite(xc, finite_name)
         nb = x.shape[0]
-        mean_b = x.mean(axis=0)
-        xc = x - mean_b
+        mean_b = xc.mean(axis=0)
+        if xc is x:  # the caller's float64 array: centre a copy
+            xc = x - mean_b
+        else:  # our own float64 copy: centre it in place (one large allocation fewer)
+            xc -= mean_b
         m2_b = xc.T @ xc
-        m2_b = (m2_b + m2_b.T) * 0.5  # exact symmetry (the product is symmetric up to rounding)
+        m2_b += m2_b.T  # exact symmetry (the product is symmetric up to rounding)
+        m2_b *= 0.5
         if self._dim is None:
             self._dim = x.shape[1]
         self._combine(nb, mean_b, m2_b)
