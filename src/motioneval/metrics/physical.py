@@ -298,7 +298,7 @@ def floor_heights(joints: Any, lengths: Any | None = None, floor: float | str = 
 def physical_metrics(joints: Any, fps: float, lengths: Any | None = None, *,
                      variant: str | PhysicalConfig | None = None, skeleton: Any = None, unit: str = "m",
                      floor: float | str | np.ndarray | None = None,
-                     chunk_size: int = 256) -> dict[str, np.ndarray | float]:
+                     chunk_size: int = 64) -> dict[str, np.ndarray | float]:
     """Per-clip physical metrics of joint positions (see the module docstring for every definition).
 
     ``joints``: ``(T, J, 3)`` or padded ``(N, T, J, 3)``, y up, in ``unit``; ``lengths``: ``(N,)`` frame
@@ -335,15 +335,16 @@ def physical_metrics(joints: Any, fps: float, lengths: Any | None = None, *,
     for lo in range(0, n, chunk_size):
         hi = min(lo + chunk_size, n)
         t_chunk = int(lens[lo:hi].max())
-        p = arr[lo:hi, :t_chunk].astype(np.float64)
+        # coordinate planes (3, n, T, J): x, y, z each contiguous, for fast differences and norms
+        p = np.ascontiguousarray(np.moveaxis(arr[lo:hi, :t_chunk], -1, 0), dtype=np.float64)
         if scale != 1.0:
             p *= scale
         valid = np.arange(t_chunk)[None, :] < lens[lo:hi, None]
-        finite = np.isfinite(p).all(axis=(2, 3)) | ~valid
+        finite = np.isfinite(p).all(axis=(0, 3)) | ~valid
         if not finite.all():
             bad = lo + int(np.flatnonzero(~finite.all(axis=1))[0])
             raise ValueError(f"clip {bad} has NaN or Inf joint positions within its length; regenerate or drop it")
-        p[~valid] = 0.0
+        p[:, ~valid] = 0.0
         part = _chunk_metrics(p, lens[lo:hi], float(fps), cfg, contact_idx, ground_idx, floors[lo:hi])
         for k, v in part.items():
             out[k][lo:hi] = v
@@ -360,13 +361,19 @@ def _masked_mean(values: np.ndarray, mask: np.ndarray, axes: tuple[int, ...]) ->
 
 
 def _norm(x: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.einsum("...i,...i->...", x, x))
+    """Euclidean norm over the leading coordinate axis of ``x (3, ...)``."""
+    out = np.multiply(x[0], x[0])
+    tmp = np.multiply(x[1], x[1])
+    out += tmp
+    np.multiply(x[2], x[2], out=tmp)
+    out += tmp
+    return np.sqrt(out, out=out)
 
 
 def _chunk_metrics(p: np.ndarray, lens: np.ndarray, fps: float, cfg: PhysicalConfig, contact_idx: np.ndarray,
                    ground_idx: np.ndarray | None, floors: np.ndarray) -> dict[str, np.ndarray]:
-    """Metrics of one padded chunk ``p (n, T, J, 3)`` (float64, zero past lengths)."""
-    n, t_max = p.shape[:2]
+    """Metrics of one padded chunk of coordinate planes ``p (3, n, T, J)`` (float64, zero past lengths)."""
+    n, t_max = p.shape[1:3]
     frames = np.arange(t_max)
     m0 = frames[None, :] < lens[:, None]  # (n, T) valid frames
     m1 = frames[None, : max(t_max - 1, 0)] < (lens[:, None] - 1)  # valid steps t -> t+1
@@ -375,26 +382,24 @@ def _chunk_metrics(p: np.ndarray, lens: np.ndarray, fps: float, cfg: PhysicalCon
     res: dict[str, np.ndarray] = {}
 
     # dynamics and jitter (global, then root-relative)
-    d1 = np.diff(p, axis=1)  # (n, T-1, J, 3)
-    speed = _norm(d1) * fps
-    res["speed"] = _mean_over_joints(speed, m1, n)
-    d2 = np.diff(d1, axis=1)
-    d3 = np.diff(d2, axis=1)
-    res["accel"] = _mean_over_joints(_norm(d2) * fps ** 2, m2, n)
-    res["jerk"] = _mean_over_joints(_norm(d3) * fps ** 3, m3, n)
-    rel = p[:, :, 1:] - p[:, :, :1]
-    r2 = np.diff(rel, n=2, axis=1)
-    r3 = np.diff(r2, axis=1)
-    res["accel_local"] = _mean_over_joints(_norm(r2) * fps ** 2, m2, n)
-    res["jerk_local"] = _mean_over_joints(_norm(r3) * fps ** 3, m3, n)
+    d1 = p[:, :, 1:] - p[:, :, :-1]  # (3, n, T-1, J)
+    res["speed"] = _mean_over_joints(_norm(d1), m1, n) * fps
+    d2 = d1[:, :, 1:] - d1[:, :, :-1]
+    res["accel"] = _mean_over_joints(_norm(d2), m2, n) * fps ** 2
+    d3 = d2[:, :, 1:] - d2[:, :, :-1]
+    res["jerk"] = _mean_over_joints(_norm(d3), m3, n) * fps ** 3
+    # root-relative: differences of p[j] - p[0] are the differences of p[j] minus those of the root
+    res["accel_local"] = _mean_over_joints(_norm(d2[..., 1:] - d2[..., :1]), m2, n) * fps ** 2
+    res["jerk_local"] = _mean_over_joints(_norm(d3[..., 1:] - d3[..., :1]), m3, n) * fps ** 3
+    del d2, d3
 
     # floor contact and skating
-    height = p[..., 1] - floors[:, None, None]  # (n, T, J)
+    height = p[1] - floors[:, None, None]  # (n, T, J)
     feet_h = height[:, :, contact_idx]  # (n, T, F)
     low = feet_h < cfg.contact_height
-    step = d1[:, :, contact_idx]  # (n, T-1, F, 3)
+    step = d1[:, :, :, contact_idx]  # (3, n, T-1, F)
     if cfg.skate_horizontal:
-        foot_speed = np.sqrt(step[..., 0] ** 2 + step[..., 2] ** 2) * fps
+        foot_speed = np.sqrt(step[0] ** 2 + step[2] ** 2) * fps
     else:
         foot_speed = _norm(step) * fps
     def contact_steps(rule: str) -> np.ndarray:
@@ -444,7 +449,7 @@ def _mean_over_joints(values: np.ndarray, mask: np.ndarray, n: int) -> np.ndarra
     """Mean of ``values (n, K, J)`` over the valid ``K`` (``mask (n, K)``) and all joints; NaN if none."""
     if values.shape[1] == 0:
         return np.full(n, np.nan)
-    per_frame = values.mean(axis=2)
+    per_frame = values.sum(axis=2) / values.shape[2]
     return _masked_mean(per_frame, mask, (1,))
 
 
