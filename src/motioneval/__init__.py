@@ -41,6 +41,8 @@ _EXPORTS: dict[str, str] = {
     "density_coverage": "motioneval.metrics.manifold",
     "fid_infinity": "motioneval.metrics.fid_infinity",
     "MetricAccumulator": "motioneval.metrics.accumulator",
+    "physical_metrics": "motioneval.metrics.physical",
+    "PhysicalConfig": "motioneval.metrics.physical",
     # representation
     "Skeleton": "motioneval.representation.skeleton",
     "HUMANML3D": "motioneval.representation.skeleton",
