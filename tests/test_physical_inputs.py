@@ -123,3 +123,25 @@ def test_cli_physics(tmp_path, capsys):
     assert main(["physics", str(path), "--floor", "ceiling"]) == 1
     assert "--floor" in capsys.readouterr().err
     assert main(["physics", str(path), "--floor", "clip"]) == 0
+
+
+def test_demo_jittery_model_has_jitter_above_ground_truth():
+    """The integration helper on the demo generators: jitter is far above ground truth, resampling close."""
+    from motioneval.data.physical import physical_columns_for_motions, reference_ratios
+    from motioneval.demo.captions import sample_captions
+    from motioneval.demo.generators import GroundTruthResampler, JitteryGenerator
+    from motioneval.demo.motions import MOTION_SPECS
+
+    rng = np.random.default_rng(0)
+    specs = list(MOTION_SPECS)[:6]
+    captions = [c for spec in specs for c in sample_captions(spec, rng, 2)]
+    lengths = np.full(len(captions), 60)
+    reference = GroundTruthResampler().generate(captions, lengths, seed=1)
+    resampled = GroundTruthResampler().generate(captions, lengths, seed=2)
+    jittery = JitteryGenerator().generate(captions, lengths, seed=3)
+    ref = physical_columns_for_motions(reference.motions, lengths)
+    res = physical_columns_for_motions(resampled.motions, lengths)
+    jit = physical_columns_for_motions(jittery.motions, jittery.lengths, kind="joints")
+    jit_ratio, res_ratio = reference_ratios(jit, ref), reference_ratios(res, ref)
+    assert jit_ratio["phys_jerk"] > 3 and jit_ratio["phys_accel"] > 2
+    assert 0.7 < res_ratio["phys_jerk"] < 1.3 and 0.7 < res_ratio["phys_speed"] < 1.3

@@ -20,7 +20,14 @@ from .samples import SampleSet
 
 PathLike = str | os.PathLike
 
-__all__ = ["PhysicsReport", "physical_metrics_from_file", "physical_metrics_from_samples", "samples_to_joints"]
+__all__ = [
+    "PhysicsReport",
+    "physical_columns_for_motions",
+    "physical_metrics_from_file",
+    "physical_metrics_from_samples",
+    "reference_ratios",
+    "samples_to_joints",
+]
 
 
 @dataclass
@@ -141,6 +148,38 @@ def physical_metrics_from_file(path: PathLike, *, variant: str | PhysicalConfig 
     samples = load_samples(path, allow_pickle=allow_pickle)
     return physical_metrics_from_samples(samples, variant=variant, fps=fps, skeleton=skeleton, stats=stats,
                                          source=str(path), **kwargs)
+
+
+def physical_columns_for_motions(motions: Any, lengths: Any, *, kind: str = "features", normalization: str = "raw",
+                                 stats: Any = None, fps: float | None = None, skeleton: Any = None,
+                                 variant: str | PhysicalConfig | None = None, **kwargs: Any) -> dict[str, np.ndarray]:
+    """Per-row ``{"phys_<metric>": (N,)}`` of a generator's output or a ground-truth batch (for results tables).
+
+    ``motions``: ``(N, T, D)`` features (``normalization`` "raw", or "dataset"/"evaluator" with ``stats``) or
+    ``(N, T, J, 3)`` joints (``kind="joints"``), numpy or torch; ``lengths``: ``(N,)``. ``fps`` defaults to the
+    skeleton's (HumanML3D 20, KIT-ML 12.5). Labels, units and directions: ``METRICS[key[5:]]``.
+    """
+    from .._arrays import to_numpy
+
+    arr = to_numpy(motions)
+    n = arr.shape[0]
+    samples = SampleSet(captions=[""] * n, lengths=to_numpy(lengths), motions=arr, kind=kind,
+                        normalization=normalization if kind == "features" else "raw")
+    report = physical_metrics_from_samples(samples, variant=variant, fps=fps, skeleton=skeleton, stats=stats,
+                                           **kwargs)
+    return {f"phys_{k}": v for k, v in report.values.items()}
+
+
+def reference_ratios(values: dict[str, np.ndarray], reference: dict[str, np.ndarray]) -> dict[str, float]:
+    """``nanmean(values[k]) / nanmean(reference[k])`` per shared key (e.g. "jitter 4x ground truth");
+    NaN where the reference mean is 0 or undefined."""
+    out: dict[str, float] = {}
+    for key in values.keys() & reference.keys():
+        a, b = np.asarray(values[key], np.float64), np.asarray(reference[key], np.float64)
+        ma = float(np.nanmean(a)) if np.isfinite(a).any() else float("nan")
+        mb = float(np.nanmean(b)) if np.isfinite(b).any() else float("nan")
+        out[key] = ma / mb if np.isfinite(mb) and mb != 0 else float("nan")
+    return out
 
 
 def _array_to_samples(arr: np.ndarray, path: Path) -> SampleSet:
