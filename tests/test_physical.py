@@ -102,6 +102,8 @@ def test_lifted_and_sunk_body(pose, h):
     m = physical_metrics(sunk, fps=20)
     assert m["penetration"] == pytest.approx(h * (b - a) / frames, rel=1e-12)
     assert m["floating"] == 0.0
+    tolerant = physical_metrics(sunk, fps=20, variant="physdiff-joints")
+    assert tolerant["penetration"] == pytest.approx((h - 0.005) * (b - a) / frames, rel=1e-12)
     # a given floor moves the reference: the sunk frames stand on a floor at -h
     m = physical_metrics(sunk, fps=20, floor=-h)
     assert m["penetration"] == 0.0
@@ -297,6 +299,39 @@ def motionlcm_reference(joints: np.ndarray, fps: float) -> np.ndarray:
     skating = contact & (vel > 0.5) & (avg > 0.5)
     skating = skating[:, :, 0] | skating[:, :, 1]
     return skating.sum(axis=1) / skating.shape[1]
+
+
+def physdiff_joints_reference(joints: np.ndarray, lengths: np.ndarray, fps: float) -> dict[str, np.ndarray]:
+    """The joint-based PhysDiff rules (penetrate / float / skate with 5 mm), per clip, with loops, in metres."""
+    out: dict[str, list[float]] = {"penetration": [], "floating": [], "skate_speed": []}
+    for clip, n in zip(joints, lengths):
+        lowest = [clip[t, :, 1].min() for t in range(n)]
+        out["penetration"].append(np.mean([max(0.0, -(h + 0.005)) for h in lowest]))
+        out["floating"].append(np.mean([max(0.0, h - 0.005) for h in lowest]))
+        slides = []
+        for t in range(n - 1):
+            k = int(np.argmin(clip[t, :, 1]))
+            if clip[t, k, 1] < 0.005 and clip[t + 1, k, 1] < 0.005:
+                slides.append(np.hypot(*(clip[t + 1, k, [0, 2]] - clip[t, k, [0, 2]])) * fps)
+            else:
+                slides.append(0.0)
+        out["skate_speed"].append(np.mean(slides))
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def test_physdiff_joints_variant_matches_its_rules(pose):
+    rng = np.random.default_rng(5)
+    lengths = np.array([45, 30, 12])
+    batch = np.zeros((3, 45, 22, 3))
+    for i, n in enumerate(lengths):
+        clip = random_motion(rng, pose, n, noise=0.002)
+        clip[..., 1] += rng.normal(0, 0.006, size=(n, 1))  # the body bobs through the floor
+        batch[i, :n] = clip
+    expected = physdiff_joints_reference(batch, lengths, 20.0)
+    m = physical_metrics(batch, 20.0, lengths, variant="physdiff-joints")
+    for key, value in expected.items():
+        np.testing.assert_allclose(m[key], value, rtol=1e-12, atol=1e-15, err_msg=key)
+    assert expected["penetration"].min() > 0 and expected["skate_speed"].max() > 0 and expected["floating"].min() > 0
 
 
 def test_kimodo_variant_matches_its_rules(pose):

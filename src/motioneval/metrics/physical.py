@@ -11,6 +11,7 @@ height and ``h = y - g``:
 
 =================  ==========================================================================  =========
 ``skate_speed``    mean over contact steps (foot, t) of the foot's speed ``|p[t+1] - p[t]| / dt``    m/s
+                   (or over all steps, non-contact ones as zero: ``skate_speed_over="steps"``)
                    (horizontal x/z by default); a step is in contact when the foot is below
                    ``contact_height`` (at both frames, or at frame ``t``; see ``contact_frames``)
 ``skate_ratio``    skating steps / contact steps (or / all steps, ``ratio_over="steps"``); a step    1
@@ -18,7 +19,7 @@ height and ``h = y - g``:
                    ``skate_threshold``
 ``contact``        contact steps / (feet * (L - 1)), with the ``skate_ratio`` contact rule         1
 ``floating``       mean over frames of ``max(0, min_j h[t, j] - float_tolerance)``                   m
-``penetration``    mean over frames of ``max(0, -min_j h[t, j])``                                    m
+``penetration``    mean over frames of ``max(0, -min_j h[t, j] - penetration_tolerance)``            m
 ``accel``          mean over (t, j) of ``|p[t+1] - 2 p[t] + p[t-1]| / dt^2``                          m/s^2
 ``jerk``           mean over (t, j) of ``|p[t+2] - 3 p[t+1] + 3 p[t] - p[t-1]| / dt^3``               m/s^3
 ``accel_local``,   the same on root-relative positions ``p[t, j] - p[t, 0]``, joints ``1..J-1``     m/s^2,
@@ -68,8 +69,8 @@ _UNITS = {"m": 1.0, "dm": 0.1, "cm": 0.01, "mm": 0.001}
 class PhysicalConfig:
     """Every rule and threshold of the physical metrics (lengths in metres, speeds in m/s).
 
-    - ``contact_joints``: ``"toes"`` (the last foot joint of each side: HumanML3D 10/11, KIT 20/15) or
-      ``"feet"`` (ankles and toes).
+    - ``contact_joints``: ``"toes"`` (the last foot joint of each side: HumanML3D 10/11, KIT 20/15),
+      ``"feet"`` (ankles and toes) or ``"lowest"`` (at each step, the joint lowest at its first frame).
     - ``contact_height`` (0.05 m): a foot joint is low enough for contact when ``h < contact_height``.
     - ``contact_frames``: ``"both"`` (frames ``t`` and ``t+1`` low, the default) or ``"first"`` (frame ``t``).
     - ``ratio_contact_frames`` (None: as ``contact_frames``): the contact rule of ``skate_ratio`` (and
@@ -79,13 +80,16 @@ class PhysicalConfig:
     - ``skate_threshold`` (0.2 m/s) and ``skate_window`` (1 frame: no smoothing): see ``skate_ratio``. The
       moving average is centred (frames ``t - w//2 .. t + (w-1)//2``) and counts steps outside the clip as
       zero speed.
+    - ``skate_speed_over``: ``"contact"`` (mean over contact steps) or ``"steps"`` (mean over all steps
+      and contact feet, non-contact steps counting as zero speed).
     - ``ratio_over``: ``"contact"`` (skating / contact steps, per foot) or ``"steps"`` (steps where any foot
       skates / all ``L - 1`` steps).
     - ``floor``: a height in metres (default 0.0: the datasets put the floor at y = 0), ``"clip"`` (each
       clip's lowest joint height over its frames) or ``"dataset"`` (the median over the clips passed of
       their lowest joint heights).
     - ``ground_joints``: ``"all"`` (the body's lowest joint) or ``"feet"`` for floating/penetration.
-    - ``float_tolerance`` (0.0 m): floating counts only what exceeds it.
+    - ``float_tolerance`` / ``penetration_tolerance`` (0.0 m): floating / penetration count only what
+      exceeds them.
     """
 
     name: str = "default"
@@ -97,15 +101,18 @@ class PhysicalConfig:
     skate_horizontal: bool = True
     skate_threshold: float = 0.2
     skate_window: int = 1
+    skate_speed_over: str = "contact"
     ratio_over: str = "contact"
     floor: float | str = 0.0
     ground_joints: str = "all"
     float_tolerance: float = 0.0
+    penetration_tolerance: float = 0.0
     source: str = "motioneval"
     notes: str = ""
 
     def __post_init__(self) -> None:
-        choices = {"contact_joints": ("toes", "feet"), "contact_frames": ("both", "first"),
+        choices = {"contact_joints": ("toes", "feet", "lowest"), "contact_frames": ("both", "first"),
+                   "skate_speed_over": ("contact", "steps"),
                    "ratio_contact_frames": (None, "both", "first"),
                    "ratio_over": ("contact", "steps"), "ground_joints": ("all", "feet")}
         for key, allowed in choices.items():
@@ -117,7 +124,7 @@ class PhysicalConfig:
                                  f"got {self.floor!r}")
         elif not np.isfinite(float(self.floor)):
             raise ValueError(f"PhysicalConfig.floor must be finite; got {self.floor!r}")
-        for key in ("contact_height", "skate_threshold", "float_tolerance"):
+        for key in ("contact_height", "skate_threshold", "float_tolerance", "penetration_tolerance"):
             v = getattr(self, key)
             if not (np.isfinite(v) and v >= 0):
                 raise ValueError(f"PhysicalConfig.{key} must be a finite number >= 0; got {v!r}")
@@ -158,17 +165,20 @@ VARIANTS: dict[str, PhysicalConfig] = {
               "the L - 1 steps of the clip (the original divides by the padded batch length and averages "
               "across padding). skate_speed, floating, jitter are motioneval's definitions."),
     "physdiff-joints": PhysicalConfig(
-        name="physdiff-joints", contact_joints="toes", contact_height=0.05, contact_frames="both",
-        skate_horizontal=True, skate_threshold=0.2, ratio_over="contact", floor=0.0,
-        ground_joints="all", float_tolerance=0.005,
-        source="PhysDiff (Yuan et al., ICCV 2023), metric definitions in the paper (Penetrate, Float, "
-               "Skate); its evaluation code is not public",
-        notes="PhysDiff measures the lowest SMPL mesh vertex: penetration below the ground, floating above "
-              "it beyond a 5 mm tolerance, and the horizontal displacement of feet in contact at adjacent "
-              "frames, reported in mm (per frame). Here the lowest *joint* replaces the lowest vertex "
-              "(joint centres sit a few cm above the skin, so floating is larger and penetration smaller "
-              "than on meshes) and toe joints below 5 cm replace the 5 mm vertex contact; skating is a "
-              "speed in m/s (PhysDiff's per-frame mm = 1000 * skate_speed / fps)."),
+        name="physdiff-joints", contact_joints="lowest", contact_height=0.005, contact_frames="both",
+        skate_horizontal=True, skate_speed_over="steps", skate_threshold=0.2, ratio_over="contact", floor=0.0,
+        ground_joints="all", float_tolerance=0.005, penetration_tolerance=0.005,
+        source="PhysDiff (Yuan et al., ICCV 2023) Penetrate / Float / Skate, as computed on joints by public "
+               "reimplementations (functions calculate_penetration, calculate_floating, calculate_foot_sliding "
+               "'based on PhysDiff's implementation'); PhysDiff's own evaluation code is not public",
+        notes="Per frame the lowest joint: penetration = max(0, -(h + 5 mm)), floating = max(0, h - 5 mm). "
+              "Skate: at each step the joint lowest at frame t is in contact if it is below 5 mm at t and "
+              "t + 1 (the reimplementation uses <=); its horizontal displacement counts, other steps count "
+              "zero, averaged over all steps. Those report mm and mm per frame: multiply floating and "
+              "penetration by 1000, skate_speed by 1000 / fps, and they pool frames over all clips where "
+              "this is per clip. PhysDiff itself measures the lowest SMPL mesh vertex, not joints (joint "
+              "centres sit a few cm above the skin: more floating, less penetration and contact). "
+              "skate_ratio (0.2 m/s over contact steps) is motioneval's addition."),
 }
 
 
@@ -317,7 +327,8 @@ def physical_metrics(joints: Any, fps: float, lengths: Any | None = None, *,
     if getattr(skel, "num_joints", num_joints) != num_joints:
         raise ValueError(f"joints have {num_joints} joints but skeleton {getattr(skel, 'name', skel)!r} has "
                          f"{skel.num_joints}")
-    contact_idx = np.array(foot_joint_indices(skel, "toes" if cfg.contact_joints == "toes" else "feet"))
+    contact_idx = (None if cfg.contact_joints == "lowest"
+                   else np.array(foot_joint_indices(skel, cfg.contact_joints)))
     ground_idx = None if cfg.ground_joints == "all" else np.array(foot_joint_indices(skel, "feet"))
 
     chosen = cfg.floor if floor is None else floor
@@ -370,7 +381,7 @@ def _norm(x: np.ndarray) -> np.ndarray:
     return np.sqrt(out, out=out)
 
 
-def _chunk_metrics(p: np.ndarray, lens: np.ndarray, fps: float, cfg: PhysicalConfig, contact_idx: np.ndarray,
+def _chunk_metrics(p: np.ndarray, lens: np.ndarray, fps: float, cfg: PhysicalConfig, contact_idx: np.ndarray | None,
                    ground_idx: np.ndarray | None, floors: np.ndarray) -> dict[str, np.ndarray]:
     """Metrics of one padded chunk of coordinate planes ``p (3, n, T, J)`` (float64, zero past lengths)."""
     n, t_max = p.shape[1:3]
@@ -395,31 +406,40 @@ def _chunk_metrics(p: np.ndarray, lens: np.ndarray, fps: float, cfg: PhysicalCon
 
     # floor contact and skating
     height = p[1] - floors[:, None, None]  # (n, T, J)
-    feet_h = height[:, :, contact_idx]  # (n, T, F)
-    low = feet_h < cfg.contact_height
-    step = d1[:, :, :, contact_idx]  # (3, n, T-1, F)
+    if contact_idx is None:  # the joint lowest at the first frame of each step, followed to the next frame
+        k = np.argmin(height[:, :-1], axis=2)[:, :, None]  # (n, T-1, 1)
+        low_t = np.take_along_axis(height[:, :-1], k, axis=2) < cfg.contact_height
+        low_t1 = np.take_along_axis(height[:, 1:], k, axis=2) < cfg.contact_height
+        step = np.stack([np.take_along_axis(d1[c], k, axis=2) for c in range(3)])  # (3, n, T-1, 1)
+    else:
+        low = height[:, :, contact_idx] < cfg.contact_height  # (n, T, F)
+        low_t, low_t1 = low[:, :-1], low[:, 1:]
+        step = d1[:, :, :, contact_idx]  # (3, n, T-1, F)
+    num_feet = step.shape[-1]
     if cfg.skate_horizontal:
         foot_speed = np.sqrt(step[0] ** 2 + step[2] ** 2) * fps
     else:
         foot_speed = _norm(step) * fps
     def contact_steps(rule: str) -> np.ndarray:
-        c = low[:, :-1] & low[:, 1:] if rule == "both" else low[:, :-1].copy()
+        c = low_t & low_t1 if rule == "both" else low_t.copy()
         if cfg.contact_speed is not None:
             c &= foot_speed < cfg.contact_speed
         return c & m1[:, :, None]
 
     contact = contact_steps(cfg.contact_frames)
     n_contact = contact.sum(axis=(1, 2))
+    steps = np.maximum(lens - 1, 0)
+    moving = np.where(contact, foot_speed, 0.0).sum(axis=(1, 2))
     with np.errstate(invalid="ignore", divide="ignore"):
-        res["skate_speed"] = np.where(n_contact > 0, np.where(contact, foot_speed, 0.0).sum(axis=(1, 2))
-                                      / np.maximum(n_contact, 1), np.nan)
+        if cfg.skate_speed_over == "contact":
+            res["skate_speed"] = np.where(n_contact > 0, moving / np.maximum(n_contact, 1), np.nan)
+        else:
+            res["skate_speed"] = np.where(steps > 0, moving / np.maximum(num_feet * steps, 1), np.nan)
     rule = cfg.ratio_contact_frames or cfg.contact_frames
     if rule != cfg.contact_frames:
         contact = contact_steps(rule)
         n_contact = contact.sum(axis=(1, 2))
-    num_feet = len(contact_idx)
     with np.errstate(invalid="ignore", divide="ignore"):
-        steps = np.maximum(lens - 1, 0)
         res["contact"] = np.where(steps > 0, n_contact / np.maximum(num_feet * steps, 1), np.nan)
     fast = foot_speed > cfg.skate_threshold
     if cfg.skate_window > 1:
@@ -441,7 +461,7 @@ def _chunk_metrics(p: np.ndarray, lens: np.ndarray, fps: float, cfg: PhysicalCon
     ground_h = height if ground_idx is None else height[:, :, ground_idx]
     lowest = ground_h.min(axis=2)  # (n, T)
     res["floating"] = _masked_mean(np.maximum(lowest - cfg.float_tolerance, 0.0), m0, (1,))
-    res["penetration"] = _masked_mean(np.maximum(-lowest, 0.0), m0, (1,))
+    res["penetration"] = _masked_mean(np.maximum(-lowest - cfg.penetration_tolerance, 0.0), m0, (1,))
     return res
 
 
