@@ -145,3 +145,18 @@ def test_demo_jittery_model_has_jitter_above_ground_truth():
     jit_ratio, res_ratio = reference_ratios(jit, ref), reference_ratios(res, ref)
     assert jit_ratio["phys_jerk"] > 3 and jit_ratio["phys_accel"] > 2
     assert 0.7 < res_ratio["phys_jerk"] < 1.3 and 0.7 < res_ratio["phys_speed"] < 1.3
+
+
+def test_kit_positions_default_to_millimetres():
+    rng = np.random.default_rng(7)
+    joints_m = np.zeros((2, 30, 21, 3))
+    joints_m[..., 1] = 0.9
+    joints_m[:, :, [15, 20], 1] = 0.01
+    joints_m += np.cumsum(rng.normal(0, 0.01, (2, 30, 1, 3)), axis=1) * [1, 0, 1]
+    kit = SampleSet(captions=["a"] * 2, lengths=np.array([30, 25]), motions=joints_m * 1000.0, kind="joints")
+    report = physical_metrics_from_samples(kit)
+    assert (report.unit, report.unit_source, report.fps) == ("mm", "skeleton kit", 12.5)
+    expected = physical_metrics(joints_m, 12.5, [30, 25])
+    for key in METRICS:
+        np.testing.assert_allclose(report.values[key], expected[key], rtol=1e-5, err_msg=key)
+    assert physical_metrics_from_samples(kit, unit="m").unit_source == "argument"

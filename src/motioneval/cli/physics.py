@@ -26,7 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=float, default=None,
                    help="frames per second of the motions (default: the file's metadata, else the skeleton's: "
                         "HumanML3D 20, KIT-ML 12.5)")
-    p.add_argument("--unit", choices=["m", "dm", "cm", "mm"], default="m", help="unit of the joint positions (m)")
+    p.add_argument("--unit", choices=["m", "dm", "cm", "mm"], default=None,
+                   help="unit of the joint positions (default: the file's metadata, else the dataset's: HumanML3D "
+                        "metres, KIT-ML millimetres); metrics are always reported in metres")
     p.add_argument("--floor", default=None,
                    help="floor height in metres, 'clip' (each clip's lowest joint) or 'dataset' (median over the "
                         "file's clips); default: the variant's (y = 0)")
@@ -74,7 +76,8 @@ def format_report(report: Any) -> str:
     from ..metrics.physical import METRICS
 
     header = (f"{report.source}: {report.num_rows} clip(s), {report.kind} -> joints ({report.skeleton}), "
-              f"{report.fps:g} fps ({report.fps_source}), variant {report.variant.name}")
+              f"{report.fps:g} fps ({report.fps_source}), positions in {report.unit} ({report.unit_source}), "
+             f"variant {report.variant.name}")
     lines = [header]
     width = max(len(m.label) for m in METRICS.values())
     for key, s in report.summary().items():

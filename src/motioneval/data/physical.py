@@ -4,7 +4,9 @@ Joint positions come from the source as they are (joints sample sets, MDM ``resu
 ``.npy`` files) or from raw 263/251-d features through ``features_to_joints`` (``L`` feature rows give ``L``
 joint frames). Normalized features are de-normalized with the statistics the caller passes; nothing is
 guessed. The frame rate is, in this order, the ``fps`` argument, the sample set's ``metadata["fps"]``, or the
-skeleton's (HumanML3D 20, KIT-ML 12.5); :attr:`PhysicsReport.fps_source` says which.
+skeleton's (HumanML3D 20, KIT-ML 12.5); :attr:`PhysicsReport.fps_source` says which. Likewise the unit of
+the positions: the ``unit`` argument, ``metadata["unit"]``, or the dataset's (HumanML3D metres, KIT-ML
+millimetres: its features hold a root height around 560); :attr:`PhysicsReport.unit_source`.
 """
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ class PhysicsReport:
     variant: PhysicalConfig
     fps: float
     fps_source: str  # "argument" | "metadata" | "skeleton <name>"
+    unit: str  # unit of the source's positions (metrics are always in metres)
+    unit_source: str  # "argument" | "metadata" | "skeleton <name>"
     kind: str  # what the source held: "joints" or "features"
     skeleton: str
     ids: list[str]
@@ -70,6 +74,8 @@ class PhysicsReport:
             "settings": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__ if k not in ("name", "source", "notes")},
             "fps": self.fps,
             "fps_source": self.fps_source,
+            "unit": self.unit,
+            "unit_source": self.unit_source,
             "kind": self.kind,
             "skeleton": self.skeleton,
             "rows": self.num_rows,
@@ -113,14 +119,19 @@ def samples_to_joints(samples: SampleSet, *, skeleton: Any = None, stats: Any = 
 
 
 def physical_metrics_from_samples(samples: SampleSet, *, variant: str | PhysicalConfig | None = None,
-                                  fps: float | None = None, skeleton: Any = None, stats: Any = None,
-                                  source: str = "samples", **kwargs: Any) -> PhysicsReport:
-    """Per-row physical metrics of a :class:`SampleSet` (features or joints). ``kwargs`` go to ``physical_metrics``."""
+                                  fps: float | None = None, unit: str | None = None, skeleton: Any = None,
+                                  stats: Any = None, source: str = "samples", **kwargs: Any) -> PhysicsReport:
+    """Per-row physical metrics of a :class:`SampleSet` (features or joints). ``kwargs`` go to ``physical_metrics``.
+
+    ``fps`` / ``unit`` default to the set's metadata, else the dataset's (see the module docstring).
+    """
     cfg = get_variant(variant)
     joints, lengths, skel = samples_to_joints(samples, skeleton=skeleton, stats=stats)
     rate, rate_source = _resolve_fps(fps, samples.metadata, skel)
-    values = physical_metrics(joints, rate, lengths, variant=cfg, skeleton=skel, **kwargs)
-    return PhysicsReport(source=source, variant=cfg, fps=rate, fps_source=rate_source, kind=samples.kind,
+    unit_name, unit_source = _resolve_unit(unit, samples.metadata, skel)
+    values = physical_metrics(joints, rate, lengths, variant=cfg, skeleton=skel, unit=unit_name, **kwargs)
+    return PhysicsReport(source=source, variant=cfg, fps=rate, fps_source=rate_source, unit=unit_name,
+                         unit_source=unit_source, kind=samples.kind,
                          skeleton=skel.name, ids=list(samples.ids or []), lengths=np.asarray(lengths),
                          values=values)  # type: ignore[arg-type]
 
@@ -213,6 +224,21 @@ def _resolve_fps(fps: float | None, metadata: dict[str, Any], skeleton: Any) -> 
             raise ValueError(f"sample metadata 'fps' is {meta!r}, not a number; pass fps explicitly") from None
         return value, "metadata"
     return float(skeleton.fps), f"skeleton {skeleton.name}"
+
+
+_DATASET_UNITS = {"humanml3d": "m", "kit": "mm"}
+
+
+def _resolve_unit(unit: str | None, metadata: dict[str, Any], skeleton: Any) -> tuple[str, str]:
+    if unit is not None:
+        return unit, "argument"
+    meta = metadata.get("unit") if isinstance(metadata, dict) else None
+    if meta is not None:
+        return str(meta), "metadata"
+    name = getattr(skeleton, "name", None)
+    if name not in _DATASET_UNITS:
+        raise ValueError(f"the unit of positions for skeleton {name!r} is unknown; pass unit= ('m', 'cm', 'mm')")
+    return _DATASET_UNITS[name], f"skeleton {name}"
 
 
 def _nan_to_none(x: Any) -> Any:

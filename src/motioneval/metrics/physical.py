@@ -1,7 +1,8 @@
 """Physical plausibility of joint positions: foot skating, floating, penetration, jitter, dynamics.
 
 Inputs are joint positions ``(T, J, 3)`` or padded batches ``(N, T, J, 3)`` with ``lengths``, **y up**, in
-metres (``unit=`` converts cm/mm explicitly), sampled at an explicit ``fps``. Every value is per clip; every
+metres (``unit=`` converts cm/mm explicitly: KIT-ML positions are in millimetres, pass ``unit="mm"``),
+sampled at an explicit ``fps``. Every value is per clip; every
 rate is per second, so values at different frame rates are comparable. Frames past a clip's length are
 ignored. Foot joints come from the skeleton (``Skeleton.left_foot_joints``/``right_foot_joints``, ankle then
 toe; the toe is the last of each), never from indices written here.
@@ -163,7 +164,8 @@ VARIANTS: dict[str, PhysicalConfig] = {
         notes="Skate ratio: steps where either toe is below 5 cm at both frames and its horizontal speed "
               "and its 5-frame centred moving average (zero outside the clip) both exceed 0.5 m/s, over "
               "the L - 1 steps of the clip (the original divides by the padded batch length and averages "
-              "across padding). skate_speed, floating, jitter are motioneval's definitions."),
+              "across padding; on KIT-ML it applies the metre thresholds to millimetre positions, here "
+              "positions are converted to metres first). skate_speed, floating, jitter are motioneval's definitions."),
     "physdiff-joints": PhysicalConfig(
         name="physdiff-joints", contact_joints="lowest", contact_height=0.005, contact_frames="both",
         skate_horizontal=True, skate_speed_over="steps", skate_threshold=0.2, ratio_over="contact", floor=0.0,
