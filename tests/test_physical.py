@@ -393,3 +393,13 @@ def test_bad_input_errors(pose):
         physical_metrics(bad, 20.0)
     with pytest.raises(ValueError, match="contact_frames"):
         PhysicalConfig(contact_frames="middle")
+
+
+def test_torch_tensors_are_accepted(pose):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    clips = np.stack([random_motion(rng, pose, 20) for _ in range(2)])
+    a = physical_metrics(clips, 20.0, [20, 15])
+    b = physical_metrics(torch.from_numpy(clips), 20.0, torch.tensor([20, 15]))
+    for key in METRICS:
+        np.testing.assert_array_equal(a[key], b[key])
