@@ -2,19 +2,19 @@
 
 Inputs are joint positions ``(T, J, 3)`` or padded batches ``(N, T, J, 3)`` with ``lengths``, **y up**, in
 metres (``unit=`` converts cm/mm explicitly: KIT-ML positions are in millimetres, pass ``unit="mm"``),
-sampled at an explicit ``fps``. Every value is per clip; every
-rate is per second, so values at different frame rates are comparable. Frames past a clip's length are
-ignored. Foot joints come from the skeleton (``Skeleton.left_foot_joints``/``right_foot_joints``, ankle then
-toe; the toe is the last of each), never from indices written here.
+sampled at an explicit ``fps``. Every value is per clip; every rate is per second, so values at different
+frame rates are comparable. Frames past a clip's length are ignored. Foot joints come from the skeleton
+(``Skeleton.left_foot_joints``/``right_foot_joints``, ankle then toe; the toe is the last of each), never
+from indices written here.
 
 With ``p[t, j]`` the position of joint ``j`` at frame ``t`` (``t < L``), ``dt = 1 / fps``, ``g`` the floor
 height and ``h = y - g``:
 
 =================  ==========================================================================  =========
 ``skate_speed``    mean over contact steps (foot, t) of the foot's speed ``|p[t+1] - p[t]| / dt``    m/s
-                   (or over all steps, non-contact ones as zero: ``skate_speed_over="steps"``)
                    (horizontal x/z by default); a step is in contact when the foot is below
-                   ``contact_height`` (at both frames, or at frame ``t``; see ``contact_frames``)
+                   ``contact_height`` (at both frames, or at frame ``t``; see ``contact_frames``);
+                   ``skate_speed_over="steps"``: over all steps, non-contact ones as zero
 ``skate_ratio``    skating steps / contact steps (or / all steps, ``ratio_over="steps"``); a step    1
                    skates when its speed, and its ``skate_window``-frame moving average, exceed
                    ``skate_threshold``
@@ -31,9 +31,9 @@ height and ``h = y - g``:
 
 A value is NaN when the clip has too few frames (speed/skating: 2, accel: 3, jerk: 4) or, for
 ``skate_speed`` and a contact-step ``skate_ratio``, no contact step (a clip that never touches the floor
-has no skating speed); aggregate with ``nanmean``. Finite-difference factors: for ``p(t) = A (cos wt, 0, sin wt)`` the second difference is
-exactly ``4 sin^2(w dt / 2) A / dt^2`` in magnitude and the third ``8 sin^3(w dt / 2) A / dt^3`` (the
-continuous values are ``w^2 A`` and ``w^3 A``).
+has no skating speed); aggregate with ``nanmean``. Finite-difference factors: for
+``p(t) = A (cos wt, 0, sin wt)`` the second difference is exactly ``4 sin^2(w dt / 2) A / dt^2`` in
+magnitude and the third ``8 sin^3(w dt / 2) A / dt^3`` (the continuous values are ``w^2 A`` and ``w^3 A``).
 
 The named settings (:data:`VARIANTS`) reproduce published rules on joints; each states its source and
 what differs. Numpy only; torch tensors are accepted and converted.
