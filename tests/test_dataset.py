@@ -225,6 +225,7 @@ def test_real_split_ids_flag_007975(tmp_path, data_dir):
     report = check_dataset(tmp_path)
     assert report.bad_ids == ["007975", "M007975"] and report.num_items == 32
     assert "007975: 60 of 60 frames contain NaN" in report.summary()
+    assert "motioneval evaluate --skip-bad-items" in report.summary()  # the hint names what a CLI user can do
 
 
 def test_real_clip_features_joints_and_stats(tmp_path, data_dir):

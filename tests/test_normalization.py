@@ -128,3 +128,13 @@ def test_loaders_and_save(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert FeatureStats.load_dataset(tmp_path / "HumanML3D").name == "dataset:HumanML3D"
+
+
+def test_repr_is_one_short_line():
+    from motioneval.representation.normalization import FeatureStats
+
+    stats = FeatureStats(np.zeros(263, np.float32), np.ones(263, np.float32), name="dataset",
+                         sources={"/data/HumanML3D/Mean.npy": "ab", "/data/HumanML3D/Std.npy": "cd"})
+    text = repr(stats)
+    assert text == "FeatureStats(name='dataset', dim=263, sources: Mean.npy, Std.npy)"
+    assert "in memory" in repr(FeatureStats(np.zeros(3), np.ones(3)))

@@ -108,3 +108,13 @@ def test_bad_logs(tmp_path):
         read_monitor_log(p)
     with pytest.raises(FileNotFoundError):
         read_monitor_log(tmp_path / "missing.jsonl")
+
+
+def test_no_panel_for_a_metric_never_computed_nor_for_flags():
+    t = _table(3)
+    t["mdm"]["multimodality"] = [None] * 20  # MultiModality switched off: no empty panel
+    fig = replications_figure(t)
+    assert [a.get_title().split(" (")[0] for a in fig.axes if a.get_visible()] == ["R-precision top 1", "FID"]
+    recs = [dict(r, is_best=(r["step"] == 5000)) for r in _log_records()]  # the monitor's flag is no metric
+    fig = training_figure(recs)
+    assert [a.get_title().split(" (")[0] for a in fig.axes if a.get_visible()] == ["R-precision top 1", "FID"]

@@ -186,3 +186,54 @@ def test_cli_render(tmp_path, data_dir, capsys):
     assert main(["render", str(joints), "-o", str(tmp_path / "c.png"), "--frames", "4", "--size", "96"]) == 0
     with Image.open(tmp_path / "c.png") as png:
         assert png.size[0] == 4 * 64
+
+
+def _one_clip_dataset(root, data_dir):
+    """A HumanML3D-layout folder holding the real clip 012314 (features, joints, one caption)."""
+    import shutil
+
+    src = data_dir / "HumanML3D"
+    for sub in ("new_joint_vecs", "new_joints"):
+        (root / sub).mkdir(parents=True)
+        shutil.copy(src / sub / "012314.npy", root / sub / "012314.npy")
+    for name in ("Mean.npy", "Std.npy"):
+        shutil.copy(src / name, root / name)
+    (root / "texts").mkdir()
+    (root / "texts" / "012314.txt").write_text("a person walks forward.#a/DET person/NOUN walk/VERB "
+                                               "forward/ADV#0.0#0.0\n")
+    (root / "test.txt").write_text("012314\n")
+    return root
+
+
+def test_lone_ground_truth_clip_is_drawn_in_the_ground_truth_colour(tmp_path, clip_joints):
+    render(clip_joints[:12], tmp_path / "gt.gif", role="ground truth", panel_size=(96, 96))
+    render(clip_joints[:12], tmp_path / "gen.gif", panel_size=(96, 96))
+    gt, gen = _gif_frames(tmp_path / "gt.gif")[5], _gif_frames(tmp_path / "gen.gif")[5]
+    assert _blue(gt).sum() > 50 and _orange(gt).sum() == 0
+    assert _orange(gen).sum() > 50 and _blue(gen).sum() == 0
+    with pytest.raises(ValueError, match="role"):
+        render(clip_joints[:12], tmp_path / "x.gif", role="truth")
+
+
+def test_cli_render_dataset_folder_as_input_and_as_reference(tmp_path, data_dir, capsys):
+    from motioneval.cli.main import main
+
+    root = _one_clip_dataset(tmp_path / "HumanML3D", data_dir)
+    # A dataset folder (or a clip inside it) is ground truth: drawn in blue.
+    assert main(["render", str(root), "-o", str(tmp_path / "gt.png"), "--frames", "3", "--size", "96"]) == 0
+    png = np.asarray(Image.open(tmp_path / "gt.png").convert("RGB"))
+    assert _blue(png).sum() > 50 and _orange(png).sum() == 0
+    # Generated samples (here: the clip's own features, id 012314) beside their ground truth from the folder.
+    from motioneval.data.samples import SampleSet
+
+    feats = np.load(root / "new_joint_vecs" / "012314.npy")
+    sset = SampleSet(captions=["a person walks forward."], lengths=np.array([len(feats)]),
+                     motions=feats[None], kind="features", normalization="raw", ids=["012314"])
+    sset.save(tmp_path / "samples.npz")
+    assert main(["render", str(tmp_path / "samples.npz"), "-o", str(tmp_path / "pair.png"), "--frames", "3",
+                 "--size", "96", "--reference", str(root)]) == 0
+    pair = np.asarray(Image.open(tmp_path / "pair.png").convert("RGB"))
+    assert _blue(pair).sum() > 50 and _orange(pair).sum() > 50
+    capsys.readouterr()
+    assert main(["render", str(root), "-o", str(tmp_path / "x.png"), "--ids", "000001"]) != 0
+    assert "ids not in the 'test' split" in capsys.readouterr().err

@@ -1,11 +1,4 @@
-"""``motioneval fid A B``: the Fréchet distance between two feature sets or saved statistics.
-
-A and B are each one of
-- a ``.npy`` file holding an ``(N, D)`` feature array (one row per sample);
-- an ``.npz`` written by ``GaussianStats.save`` (keys ``format``, ``n``, ``mean``, ``cov``);
-- an ``.npz`` with ``mu`` and ``sigma`` (pytorch-fid statistics) or ``mean`` and ``cov``;
-- an ``.npz`` holding a single ``(N, D)`` array, or several with ``--key`` naming the one to use.
-"""
+"""``motioneval fid A B``: the Fréchet distance between two feature sets or saved statistics (see ``INPUTS``)."""
 from __future__ import annotations
 
 import argparse
@@ -18,11 +11,16 @@ from typing import Any
 import numpy as np
 
 HELP = "Fréchet distance (FID) between two feature sets or saved statistics"
+INPUTS = """A and B are each one of
+- a .npy file holding an (N, D) feature array (one row per sample);
+- an .npz written by GaussianStats.save (keys format, n, mean, cov);
+- an .npz with mu and sigma (pytorch-fid statistics) or mean and cov;
+- an .npz holding a single (N, D) array, or several with --key naming the one to use."""
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "fid", help=HELP, description=HELP + ". " + __doc__.split("\n", 2)[2].strip(),
+        "fid", help=HELP, description=HELP + ".\n\n" + INPUTS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("a", metavar="A", help="ground truth: .npy features or .npz features/statistics")

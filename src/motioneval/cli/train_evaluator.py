@@ -32,20 +32,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="evaluator name, the sub-folder of OUT (default: t2m for 263-d features, kit for 251-d)")
     p.add_argument("--kind", choices=["humanml3d", "kit"], default=None,
                    help="dataset kind for reading (default: inferred from the feature dimension)")
-    p.add_argument("--train-split", default="train")
+    p.add_argument("--train-split", default="train", help="split list the evaluator is trained on (default train)")
     p.add_argument("--val-split", default="val", help="validation split, or 'none'")
     p.add_argument("--mean", help="evaluator statistics mean.npy (default: computed from the training split)")
     p.add_argument("--std", help="evaluator statistics std.npy (with --mean)")
     p.add_argument("--epochs", type=int, default=100, help="text-motion matching epochs (default 100)")
     p.add_argument("--ae-epochs", type=int, default=50, help="movement autoencoder epochs (default 50)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--margin", type=float, default=10.0)
+    p.add_argument("--batch-size", type=int, default=32,
+                   help="text-motion pairs per contrastive batch (default 32, as the reference)")
+    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate of the co-embedding stage (1e-4)")
+    p.add_argument("--margin", type=float, default=10.0,
+                   help="contrastive margin on embedding distances of mismatched pairs (10)")
     p.add_argument("--small", action="store_true",
                    help="a small configuration (hidden sizes 128) instead of the official sizes")
     for flag, text in SIZE_FLAGS.items():
         p.add_argument("--" + flag.replace("_", "-"), type=int, default=None, help=text)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of initialization and batch draws (default 0)")
     p.add_argument("--device", default=None, help="torch device (default: cuda when available)")
     p.add_argument("--no-resume", action="store_true", help="start over even if OUT holds an interrupted run")
     p.set_defaults(func=run)

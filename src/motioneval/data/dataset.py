@@ -153,8 +153,8 @@ class DatasetReport:
                     lines.append(f"  ... and {len(found) - max_per_kind} more" +
                                  (f" (ids {', '.join(more[:50])}{', ...' if len(more) > 50 else ''})" if more else ""))
         if not self.ok:
-            lines.append("Fix or regenerate these files, or skip the affected items "
-                         "(MotionDataset(..., on_problem='skip')).")
+            lines.append("Fix or regenerate these files, or skip the affected items: `motioneval evaluate "
+                         "--skip-bad-items ...` (in Python: MotionDataset(..., on_problem='skip')).")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:

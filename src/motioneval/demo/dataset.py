@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_save_npy, atomic_write_json, atomic_write_text
+from .._progress import progress
 from ..representation.forward import joints_to_features
 from ..representation.inverse import features_to_joints
 from ..representation.normalization import dataset_statistics
@@ -87,15 +88,16 @@ def is_demo_dataset(root: str | os.PathLike, config: DemoDatasetConfig = DemoDat
 
 
 def build_demo_dataset(root: str | os.PathLike, config: DemoDatasetConfig = DemoDatasetConfig(), *,
-                       force: bool = False) -> Path:
-    """Write the demo dataset to ``root`` (reused when already built with ``config``); returns ``root``."""
+                       force: bool = False, progress: bool = False) -> Path:
+    """Write the demo dataset to ``root`` (reused when already built with ``config``); returns ``root``.
+    ``progress`` shows a bar on stderr while the clips are synthesized (about 10 s)."""
     root = Path(root)
     if not force and is_demo_dataset(root, config):
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".tmp", dir=root.parent))
     try:
-        _write(tmp, config)
+        _write(tmp, config, progress)
         if root.exists():
             shutil.rmtree(root)
         os.replace(tmp, root)
@@ -105,7 +107,7 @@ def build_demo_dataset(root: str | os.PathLike, config: DemoDatasetConfig = Demo
     return root
 
 
-def _write(root: Path, config: DemoDatasetConfig) -> None:
+def _write(root: Path, config: DemoDatasetConfig, show_progress: bool = False) -> None:
     for sub in ("new_joint_vecs", "new_joints", "texts"):
         (root / sub).mkdir()
     plan = clip_plan(config)
@@ -113,7 +115,9 @@ def _write(root: Path, config: DemoDatasetConfig) -> None:
     frames = np.array([n + 1 for _, _, _, n in plan])
     batch = 256
     train_rows = []
-    for start in range(0, len(plan), batch):
+    starts = range(0, len(plan), batch)
+    for start in progress(starts, total=len(starts), desc="demo dataset: synthesizing clips", unit="batch",
+                          enable=show_progress):
         part = plan[start:start + batch]
         lens = frames[start:start + batch]
         joints = synthesize_batch([spec for _, _, spec, _ in part], lens,

@@ -103,7 +103,7 @@ def _run_demo(out: str | os.PathLike, *, replications: int | None, preset: str, 
     settings = demo_settings(preset, replications, overrides)
     root = Path(dataset_dir) if dataset_dir is not None else out / "dataset"
     logger.info("demo: building or reusing the procedural dataset in %s", root)
-    build_demo_dataset(root, dataset_config)
+    build_demo_dataset(root, dataset_config, progress=progress)
     evaluator = T2MEvaluator.load(evaluator_dir or demo_evaluator_dir(), device=device)
     gens = list(generators) if generators is not None else demo_generators(FeatureStats.load_dataset(root))
     per: dict[str, Any] = {}

@@ -436,7 +436,7 @@ def _find_checkpoint(folder: Path | None, checkpoint: str | Path | None, dataset
         raise FileNotFoundError(
             f"no {dataset!r} evaluator checkpoint in {folder}; looked for: " + ", ".join(str(c) for c in candidates)
             + f". Expected the downloaded layout <folder>/{dataset}/text_mot_match/model/finest.tar "
-            f"(or pass checkpoint=<path>)"
+            f"(from Python, T2MEvaluator.load(checkpoint=<path to finest.tar>) takes another place)"
         )
     found = sorted(
         {*folder.glob(f"*/{CHECKPOINT_RELPATH.as_posix()}"), *folder.glob(f"checkpoints/*/{CHECKPOINT_RELPATH.as_posix()}")}
@@ -450,7 +450,8 @@ def _find_checkpoint(folder: Path | None, checkpoint: str | Path | None, dataset
     if not found:
         raise FileNotFoundError(
             f"no evaluator checkpoint found in {folder}: expected <folder>/t2m/text_mot_match/model/finest.tar "
-            f"(HumanML3D) or <folder>/kit/... (KIT-ML), as downloaded with the T2M evaluators; or pass checkpoint=<path>"
+            f"(HumanML3D) or <folder>/kit/... (KIT-ML), as downloaded with the T2M evaluators (from Python, "
+            f"T2MEvaluator.load(checkpoint=<path to finest.tar>) takes another place)"
         )
     names = [p.parts[-4] for p in found]
     raise ValueError(

@@ -51,6 +51,10 @@ class FeatureStats:
     def dim(self) -> int:
         return int(np.asarray(self.mean).shape[0])
 
+    def __repr__(self) -> str:
+        files = ", ".join(Path(p).name for p in self.sources) or "in memory"
+        return f"FeatureStats(name={self.name!r}, dim={self.dim}, sources: {files})"
+
     def _check(self, x: np.ndarray) -> None:
         if x.shape[-1] != self.dim:
             raise ValueError(

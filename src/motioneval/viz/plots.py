@@ -100,8 +100,8 @@ def replications_figure(result: Any, *, metrics: Sequence[str] | None = None, ti
                         cols: int = 3) -> Any:
     """The matplotlib ``Figure`` that :func:`plot_replications` saves."""
     table = _replication_table(result)
-    if metrics is None:
-        present = {k for row in table.values() for k in row}
+    if metrics is None:  # metrics with at least one value (MultiModality is often not computed)
+        present = {k for row in table.values() for k, vals in row.items() if any(v is not None for v in vals)}
         metrics = [k for k in _KNOWN if k in present] + sorted(present - set(_KNOWN))
     metrics = list(metrics)
     if not metrics:
@@ -193,7 +193,8 @@ def training_figure(log: Any, *, metrics: Sequence[str] | None = None, best_metr
     """The matplotlib ``Figure`` that :func:`plot_training_curves` saves."""
     records = sorted(read_monitor_log(log), key=lambda r: r["step"])
     if metrics is None:
-        keys = [k for k in records[0] if k != "step" and isinstance(records[0][k], (int, float))]
+        keys = [k for k in records[0] if k != "step" and not k.startswith("is_")
+                and isinstance(records[0][k], (int, float)) and not isinstance(records[0][k], bool)]
         metrics = [k for k in _KNOWN if k in keys] + [k for k in keys if k not in _KNOWN and k not in
                                                        ("time", "seconds", "num_samples", "wall_time")]
     metrics = list(metrics)

@@ -450,15 +450,23 @@ class _ClippedDraw:
         self.image.paste(self.patch, self.box[:2])
 
 
+ROLES = ("generated", "ground truth")
+
+
 def _build_cells(motions: Any, *, kind: str, lengths: Any, captions: Any, reference: Any,
                  reference_lengths: Any, stats: Any, reference_stats: Any,
-                 labels: tuple[str, str]) -> list[_Cell]:
+                 labels: tuple[str, str], role: str = "generated") -> list[_Cell]:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}; got {role!r}")
+    if reference is not None and role != "generated":
+        raise ValueError("role='ground truth' draws motions alone; with reference= the motions are the generated ones")
     gen = as_joint_clips(motions, kind=kind, lengths=lengths, stats=stats, name="motions")
     if captions is None and _is_sample_set(motions):
         captions = getattr(motions, "captions", None)
     caps = _as_list(captions, len(gen), "captions")
     if reference is None:
-        return [_Cell([_Panel(g, GEN_COLOR, None)], c) for g, c in zip(gen, caps)]
+        color = GT_COLOR if role == "ground truth" else GEN_COLOR
+        return [_Cell([_Panel(g, color, None)], c) for g, c in zip(gen, caps)]
     ref = as_joint_clips(reference, kind=kind, lengths=reference_lengths,
                          stats=reference_stats if reference_stats is not None else stats, name="reference")
     if len(ref) != len(gen):
@@ -501,12 +509,14 @@ def render(
     line_width: int | None = None,
     labels: tuple[str, str] = ("ground truth", "generated"),
     max_frames: int | None = None,
+    role: str = "generated",
 ) -> Path:
     """Render stick-figure animations of one or many motions to ``path`` (``.gif`` or ``.mp4``).
 
     Each motion gets a cell of a grid (``layout=(rows, cols)``, near-square by default) titled with its
     caption; with ``reference`` (ground truth, one per motion) each cell shows ground truth (blue) and the
-    motion (orange) side by side. The animation has as many frames as the longest clip (``max_frames``
+    motion (orange) side by side; without it motions are drawn in orange, or in blue with
+    ``role="ground truth"``. The animation has as many frames as the longest clip (``max_frames``
     caps it); shorter clips hold their last pose. ``fps`` defaults to the dataset's (20; KIT-ML 12.5).
     The camera follows each root unless ``fixed_camera``. Returns the written path.
     """
@@ -516,7 +526,7 @@ def render(
         raise ValueError(f"render writes .gif or .mp4; got {path.name!r} (use filmstrip() for a still .png)")
     cells = _build_cells(motions, kind=kind, lengths=lengths, captions=captions, reference=reference,
                          reference_lengths=reference_lengths, stats=stats, reference_stats=reference_stats,
-                         labels=labels)
+                         labels=labels, role=role)
     chains = _chains_for(cells[0].panels[0].joints.shape[1], skeleton)
     fps = float(fps) if fps is not None else _default_fps(cells, skeleton)
     if not fps > 0:
@@ -581,10 +591,12 @@ def filmstrip(
     font_size: int = 13,
     line_width: int | None = None,
     labels: tuple[str, str] = ("ground truth", "generated"),
+    role: str = "generated",
 ) -> Path:
     """Write a still PNG of ``num_frames`` evenly spaced key frames per motion (one row per motion).
 
-    With ``reference`` each motion's row is preceded by its ground-truth row (blue; generated in orange).
+    With ``reference`` each motion's row is preceded by its ground-truth row (blue; generated in orange);
+    ``role="ground truth"`` draws lone motions in the ground-truth colour.
     Every key frame is drawn with the camera on the root at that instant over a floor grid fixed in the
     world, so progress along the ground shows as the grid shifting; key frames are labelled with their time.
     """
@@ -597,7 +609,7 @@ def filmstrip(
         raise ValueError(f"num_frames must be >= 1; got {num_frames}")
     cells = _build_cells(motions, kind=kind, lengths=lengths, captions=captions, reference=reference,
                          reference_lengths=reference_lengths, stats=stats, reference_stats=reference_stats,
-                         labels=labels)
+                         labels=labels, role=role)
     chains = _chains_for(cells[0].panels[0].joints.shape[1], skeleton)
     fps = float(fps) if fps is not None else _default_fps(cells, skeleton)
     # one scene row per (cell, panel): rows of single-panel cells, reusing the animation painter
