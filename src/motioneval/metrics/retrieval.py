@@ -13,6 +13,14 @@ Two flavours of the text-to-motion distance ``d(t, m)``, selected by ``flavour=`
   The Matching Score accumulates float32 per-pool traces in pool order, as the reference loop does.
 - ``"exact"``: the direct difference ``d = |t - m|`` evaluated in float64 (no cancellation).
 
+Scale: distances are scale-equivariant, so each pool whose largest ``|value|`` lies outside the ordinary
+window (``2**-40 .. 2**40`` for the float32 reference, ``2**-200 .. 2**200`` for float64) is evaluated on
+its rows times an exact power of two ``2**-e`` and the distances are multiplied back by ``2**e`` (the
+Matching Score is accumulated at a common scale). The result equals the reference's own digits on the
+rescaled rows, scaled back: embeddings ``x 1e20`` give ``1e20`` times the Matching Score instead of NaN, and
+``x 1e-30`` the same R-precision instead of 0. Pools inside the window (all ordinary inputs) take the
+reference route unchanged, bit for bit. A result too large for float64 raises ``ValueError`` (overflow).
+
 Ties (equal distances) are counted *pessimistically*: the rank of sample ``i`` in its pool is
 ``#{j != i : d(t_i, m_j) <= d(t_i, m_i)}``, so a distractor at exactly the same distance as the true motion
 is ranked before it. The reference's unstable ``argsort`` leaves ties to chance; without ties (the float32
@@ -24,7 +32,8 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from motioneval._arrays import as_2d_features, to_numpy
+from motioneval._arrays import (FLOAT32_WINDOW, FLOAT64_WINDOW, as_2d_features, as_float, ldexp_checked,
+                                max_abs, pow2_exponent, scale_pow2, to_numpy)
 
 Flavour = Literal["reference", "exact"]
 FLAVOURS = ("reference", "exact")
@@ -90,26 +99,30 @@ def euclidean_distance_matrix(a: Any, b: Any, *, flavour: Flavour = "reference")
     """
     _check_flavour(flavour)
     dtype = np.float32 if flavour == "reference" else np.float64
-    a = np.asarray(to_numpy(a), dtype=dtype)
-    b = np.asarray(to_numpy(b), dtype=dtype)
+    a, b = to_numpy(a), to_numpy(b)
     if a.ndim < 2 or b.ndim != a.ndim or a.shape[:-2] != b.shape[:-2] or a.shape[-1] != b.shape[-1]:
         raise ValueError(
             "euclidean_distance_matrix needs a (..., N1, D) and b (..., N2, D) with equal leading shape and D; "
             f"got {a.shape} and {b.shape}"
         )
-    if flavour == "reference":
-        return _expanded_distances(a, b)
-    return _direct_distances(a, b)
+    a, b = as_float(a, "a", None), as_float(b, "b", None)
+    e = pow2_exponent(max_abs(a, b), FLOAT32_WINDOW if flavour == "reference" else FLOAT64_WINDOW)
+    a = scale_pow2(a, e).astype(dtype, copy=False)
+    b = scale_pow2(b, e).astype(dtype, copy=False)
+    dist = _expanded_distances(a, b) if flavour == "reference" else _direct_distances(a, b)
+    if e == 0:
+        return dist
+    return ldexp_checked(dist, e, f"euclidean_distance_matrix (flavour={flavour!r})", dtype=dtype)
 
 
 def retrieval_metrics(text_emb: Any, motion_emb: Any, top_k: int = 3, pool_size: int = 32, *,
                       flavour: Flavour = "reference") -> RetrievalResult:
     """R-precision and Matching Score from a single pooled distance computation (same values as the two
     functions :func:`r_precision` and :func:`matching_score`)."""
-    dist, _, n_dropped = _pooled_distances(text_emb, motion_emb, pool_size, flavour, top_k=top_k)
+    dist, exps, _, n_dropped = _pooled_distances(text_emb, motion_emb, pool_size, flavour, top_k=top_k)
     return RetrievalResult(
         _r_precision_from_distances(dist, top_k, n_dropped, flavour),
-        _matching_score_from_distances(dist, flavour),
+        _matching_score_from_distances(dist, exps, flavour),
     )
 
 
@@ -122,7 +135,7 @@ def r_precision(text_emb: Any, motion_emb: Any, top_k: int = 3, pool_size: int =
     Returns an :class:`RPrecision` array of ``top_k`` rates carrying ``num_samples``, ``num_dropped``,
     ``pool_size`` and ``hit_counts``.
     """
-    dist, _, n_dropped = _pooled_distances(text_emb, motion_emb, pool_size, flavour, top_k=top_k)
+    dist, _, _, n_dropped = _pooled_distances(text_emb, motion_emb, pool_size, flavour, top_k=top_k)
     return _r_precision_from_distances(dist, top_k, n_dropped, flavour)
 
 
@@ -133,8 +146,8 @@ def matching_score(text_emb: Any, motion_emb: Any, pool_size: int = 32, *,
     Reference flavour: the float32 trace of each pool's expanded-form distance matrix, accumulated in
     float32 in pool order and divided by ``n`` in float32, as the reference loop. Lower is better.
     """
-    dist, _, _ = _pooled_distances(text_emb, motion_emb, pool_size, flavour)
-    return _matching_score_from_distances(dist, flavour)
+    dist, exps, _, _ = _pooled_distances(text_emb, motion_emb, pool_size, flavour)
+    return _matching_score_from_distances(dist, exps, flavour)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -166,11 +179,11 @@ def _validate_pair(text_emb: Any, motion_emb: Any, dtype: Any) -> tuple[np.ndarr
 
 
 def _pooled_distances(text_emb: Any, motion_emb: Any, pool_size: int, flavour: str, *,
-                      top_k: int | None = None) -> tuple[np.ndarray, int, int]:
-    """Distance matrices ``(P, S, S)`` of the complete pools, rows used, rows dropped."""
+                      top_k: int | None = None) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Unit-scale distance matrices ``(P, S, S)`` of the complete pools, their per-pool power-of-two
+    exponents ``(P,)`` (true distance = ``dist * 2**exp``), rows used, rows dropped."""
     _check_flavour(flavour)
-    dtype = np.float32 if flavour == "reference" else np.float64
-    text, motion = _validate_pair(text_emb, motion_emb, dtype)
+    text, motion = _validate_pair(text_emb, motion_emb, None)
     n = text.shape[0]
     pool_size = _check_int(pool_size, "pool_size", 1, n,
                            f" (there are only {n} samples; the protocol pools groups of 32)")
@@ -180,8 +193,36 @@ def _pooled_distances(text_emb: Any, motion_emb: Any, pool_size: int, flavour: s
     used = num_pools * pool_size
     text = text[:used].reshape(num_pools, pool_size, -1)
     motion = motion[:used].reshape(num_pools, pool_size, -1)
+    dist, exps = _pool_distances(text, motion, flavour)
+    return dist, exps, used, n - used
+
+
+def _pool_exponents(text: np.ndarray, motion: np.ndarray, flavour: str) -> np.ndarray:
+    """Per-pool exponents ``e`` (0 inside the ordinary window, see the module docstring) of ``(P, S, D)`` stacks."""
+    num_pools = text.shape[0]
+    if num_pools == 0 or text.shape[1] == 0:
+        return np.zeros(num_pools, dtype=np.int32)
+    mag = np.maximum(np.max(np.abs(text), axis=(1, 2)), np.max(np.abs(motion), axis=(1, 2))).astype(np.float64)
+    low, high = FLOAT32_WINDOW if flavour == "reference" else FLOAT64_WINDOW
+    exps = np.frexp(mag)[1].astype(np.int32)
+    ordinary = (mag == 0) | ((mag >= 2.0 ** low) & (mag <= 2.0 ** high))
+    exps[ordinary] = 0
+    return exps
+
+
+def _pool_distances(text: np.ndarray, motion: np.ndarray, flavour: str) -> tuple[np.ndarray, np.ndarray]:
+    """Distances of ``(P, S, D)`` text/motion stacks (float32 or float64, validated) at unit scale, and the
+    per-pool exponents. Pools inside the ordinary window are cast and computed exactly as the reference."""
+    dtype = np.float32 if flavour == "reference" else np.float64
+    exps = _pool_exponents(text, motion, flavour)
+    if exps.any():  # factor each out-of-window pool's scale out before the narrow cast and the squares
+        shift = (-exps)[:, None, None]
+        text = np.ldexp(text, shift).astype(text.dtype, copy=False)
+        motion = np.ldexp(motion, shift).astype(motion.dtype, copy=False)
+    text = text.astype(dtype, copy=False)
+    motion = motion.astype(dtype, copy=False)
     dist = _expanded_distances(text, motion) if flavour == "reference" else _direct_distances(text, motion)
-    return dist, used, n - used
+    return dist, exps
 
 
 def _expanded_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -232,13 +273,27 @@ def _pool_traces(dist: np.ndarray) -> np.ndarray:
     return _diagonals(dist).sum(axis=-1)
 
 
-def _matching_from_traces(traces: np.ndarray, num_samples: int, flavour: str) -> float:
+def _matching_from_traces(traces: np.ndarray, num_samples: int, flavour: str,
+                          exps: np.ndarray | None = None) -> float:
+    """Matching Score from per-pool traces (at scale ``2**exps`` when given)."""
     if num_samples == 0:
         return float("nan")
+    dtype = np.float32 if flavour == "reference" else np.float64
+    traces = np.asarray(traces, dtype=dtype)
+    top = 0
+    if exps is not None and np.any(exps):
+        exps = np.asarray(exps, dtype=np.int32)
+        top = int(exps.max())
+        with np.errstate(under="ignore"):  # pools 2**-100 times smaller than the largest cannot matter
+            traces = np.ldexp(traces, exps - np.int32(top)).astype(dtype, copy=False)
     if flavour == "reference":
-        total = np.cumsum(np.asarray(traces, dtype=np.float32), dtype=np.float32)[-1]
-        return float(total / np.float32(num_samples))
-    return float(np.sum(np.asarray(traces, dtype=np.float64)) / num_samples)
+        total = np.cumsum(traces, dtype=np.float32)[-1]
+        value = total / np.float32(num_samples)
+    else:
+        value = np.sum(traces) / num_samples
+    if top == 0:
+        return float(value)
+    return float(ldexp_checked(np.float64(value), top, f"matching_score (flavour={flavour!r})"))
 
 
 def _r_precision_from_distances(dist: np.ndarray, top_k: int, num_dropped: int, flavour: str) -> RPrecision:
@@ -248,5 +303,5 @@ def _r_precision_from_distances(dist: np.ndarray, top_k: int, num_dropped: int, 
                       hit_counts=tuple(counts), flavour=flavour)
 
 
-def _matching_score_from_distances(dist: np.ndarray, flavour: str) -> float:
-    return _matching_from_traces(_pool_traces(dist), dist.shape[0] * dist.shape[1], flavour)
+def _matching_score_from_distances(dist: np.ndarray, exps: np.ndarray | None, flavour: str) -> float:
+    return _matching_from_traces(_pool_traces(dist), dist.shape[0] * dist.shape[1], flavour, exps)
