@@ -146,19 +146,20 @@ def scale_pow2(x: np.ndarray, e: int) -> np.ndarray:
     return np.ldexp(x, np.int32(-e)).astype(x.dtype, copy=False)
 
 
-def ldexp_checked(value: Any, e: int, what: str, *, dtype: Any = np.float64) -> Any:
+def ldexp_checked(value: Any, e: Any, what: str, *, dtype: Any = np.float64) -> Any:
     """``value * 2**e`` in ``dtype``; raise ``ValueError`` saying *overflow* when the result is not finite.
 
     Used to undo :func:`scale_pow2` on a result computed at unit scale; ``what`` names the quantity.
     """
     arr = np.asarray(value, dtype=dtype)
-    if e != 0:
+    exps = np.asarray(e, dtype=np.int32)
+    if exps.any():
         with np.errstate(over="ignore", under="ignore"):
-            arr = np.ldexp(arr, np.int32(e)).astype(dtype, copy=False)
+            arr = np.ldexp(arr, exps).astype(dtype, copy=False)
     if not np.isfinite(arr).all():
         raise ValueError(
             f"{what} overflows {np.dtype(dtype)} (the value at unit scale is "
-            f"{float(np.max(np.abs(np.asarray(value, dtype=np.float64)))):.6g} times 2**{e}): the input "
+            f"{float(np.max(np.abs(np.asarray(value, dtype=np.float64)))):.6g} times 2**{int(np.max(exps))}): the input "
             f"magnitude is too large for the result to be representable. Rescale the inputs."
         )
     return arr

@@ -191,6 +191,8 @@ def _gt_moments(gt: Any) -> tuple[np.ndarray, np.ndarray] | None:
     if isinstance(gt, GaussianStats):
         return gt.mean, gt.cov
     if isinstance(gt, tuple) and len(gt) == 2:
+        for v, name in zip(gt, ("gt_stats mean", "gt_stats cov")):
+            check_real_numeric(np.asarray(to_numpy(v)), name)
         mean, cov = (np.asarray(to_numpy(v), dtype=np.float64) for v in gt)
         if mean.ndim != 1 or cov.shape != (mean.shape[0], mean.shape[0]):
             raise ValueError(f"gt_stats=(mean, cov) needs shapes (D,) and (D, D); got {mean.shape} and {cov.shape}")

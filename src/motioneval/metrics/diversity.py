@@ -5,6 +5,11 @@ replace=False)``), so a pair may join a sample with itself (distance 0). The dis
 Euclidean norm of the difference (not the expanded form). Randomness follows
 :mod:`motioneval.metrics._rng`: ``rng=None`` uses NumPy's global legacy state, as the reference does, and an
 int seed ``s`` or ``RandomState(s)`` gives the reference's indices after ``np.random.seed(s)``.
+
+Scale: both are scale-equivariant. When the largest ``|value|`` lies outside ``2**-200 .. 2**200`` (where
+the squares inside the norm would overflow or turn subnormal in float64) the embeddings are multiplied by
+an exact power of two ``2**-e`` first and the mean distance by ``2**e`` after; ordinary inputs take the
+reference route unchanged. A mean distance beyond the float64 range raises ``ValueError`` (overflow).
 """
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from motioneval._arrays import as_2d_features, check_finite, to_numpy
+from motioneval._arrays import as_2d_features, as_float, ldexp_checked, max_abs, pow2_exponent, scale_pow2, to_numpy
 from motioneval.metrics._rng import RNGLike, as_rng, choice_without_replacement
 
 #: ``num_pairs`` value for the MoMask / T2M-GPT lineage rule: 300 pairs if N > 300, else 100.
@@ -39,8 +44,21 @@ def diversity(motion_emb: Any, num_pairs: int | Literal["momask"] = 300, rng: RN
     gen = as_rng(rng)
     first = choice_without_replacement(gen, n, pairs)
     second = choice_without_replacement(gen, n, pairs)
-    value = float(np.mean(np.linalg.norm(motion[first] - motion[second], axis=1)))
+    value = _mean_distance(motion, first, second, 1, "diversity")
     return (value, first, second) if return_indices else value
+
+
+def _mean_distance(arr: np.ndarray, first: np.ndarray, second: np.ndarray, axis: int, what: str) -> float:
+    """``mean |arr[first] - arr[second]|`` along ``axis`` (1: rows, 2: repeats), with the scale factored out
+    when the magnitude leaves the ordinary float64 window (module docstring)."""
+    e = pow2_exponent(max_abs(arr))
+    arr = scale_pow2(arr, e)
+    if axis == 1:
+        diff = arr[first] - arr[second]
+    else:
+        diff = arr[:, first] - arr[:, second]
+    value = np.mean(np.linalg.norm(diff, axis=axis))
+    return float(value) if e == 0 else float(ldexp_checked(value, e, what))
 
 
 def multimodality(emb: Any, num_pairs: int = 10, rng: RNGLike = None, *,
@@ -59,8 +77,7 @@ def multimodality(emb: Any, num_pairs: int = 10, rng: RNGLike = None, *,
         )
     if min(arr.shape) < 1:
         raise ValueError(f"multimodality got an empty array of shape {arr.shape}")
-    arr = arr.astype(np.float64, copy=False)
-    check_finite(arr, "emb", what="text")
+    arr = as_float(arr, "emb", np.float64, what="text")
     num_repeats = arr.shape[1]
     pairs = _check_pairs(num_pairs)
     if num_repeats <= pairs:
@@ -71,7 +88,7 @@ def multimodality(emb: Any, num_pairs: int = 10, rng: RNGLike = None, *,
     gen = as_rng(rng)
     first = choice_without_replacement(gen, num_repeats, pairs)
     second = choice_without_replacement(gen, num_repeats, pairs)
-    value = float(np.mean(np.linalg.norm(arr[:, first] - arr[:, second], axis=2)))
+    value = _mean_distance(arr, first, second, 2, "multimodality")
     return (value, first, second) if return_indices else value
 
 

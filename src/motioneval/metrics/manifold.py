@@ -12,7 +12,10 @@ Each sample ``x`` of a set ``S`` gets a ball ``B(x, r_k(x))`` whose radius ``r_k
   ``coverage = (1/N) #{i : some Y_j in B(X_i, r_k(X_i))}``.
 
 Distances are Euclidean, float64, compared as squares from the expanded form (clamped at 0), in row
-blocks of bounded memory.
+blocks of bounded memory. All four metrics are scale-invariant: when the largest ``|value|`` of both sets
+lies outside ``2**-200 .. 2**200`` (where the squares would overflow to inf, making every point "inside",
+or turn subnormal) both sets are first multiplied by the same exact power of two, which changes no
+comparison; ordinary inputs are compared exactly as before.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from motioneval._arrays import as_2d_features
+from motioneval._arrays import as_2d_features, max_abs, pow2_exponent, scale_pow2
 
 _BLOCK_BYTES = 32 << 20
 
@@ -71,7 +74,8 @@ def _validate(real_emb: Any, gen_emb: Any, k: int, *, need_gen_neighbours: bool 
     smallest = min(real.shape[0], gen.shape[0]) if need_gen_neighbours else real.shape[0]
     if k >= smallest:
         raise ValueError(f"k={k} nearest neighbours need more than k samples per set; the smaller set has {smallest}")
-    return real, gen
+    e = pow2_exponent(max_abs(real, gen))  # a common exact scale: comparisons of squares are unchanged
+    return scale_pow2(real, e), scale_pow2(gen, e)
 
 
 def _sq_distance_blocks(a: np.ndarray, b: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:

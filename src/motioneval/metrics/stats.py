@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import check_finite, to_numpy
+from .._arrays import check_finite, check_real_numeric, to_numpy
 from .._io import atomic_save_npz
 
 FORMAT_NAME = "motioneval.GaussianStats"
@@ -112,23 +112,33 @@ class GaussianStats:
             raise ValueError(f"{where} must be a 2-D array of shape (N, D) (one row per sample); got shape {x.shape}")
         if x.shape[1] < 1:
             raise ValueError(f"{where} has no feature columns (shape {x.shape})")
-        if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
-            raise ValueError(f"{where} must be numeric; got dtype {x.dtype}")
+        check_real_numeric(x, where)
         if self._dim is not None and x.shape[1] != self._dim:
             raise ValueError(f"{where} has {x.shape[1]} features per row but the statistics have D = {self._dim}")
         if x.shape[0] == 0:
             return self
-        xc = x.astype(np.float64, copy=False)
-        check_finite(xc, finite_name)
+        if x.dtype.kind == "f":
+            check_finite(x, finite_name)  # NaN/Inf in the input itself
+        with np.errstate(over="ignore"):
+            xc = x.astype(np.float64, copy=False)
+        if not np.isfinite(xc).all():  # finite input that float64 cannot hold (e.g. long double 1e400)
+            check_finite(xc, finite_name + " (values too large for float64: overflow)")
         nb = x.shape[0]
         mean_b = xc.mean(axis=0)
         if xc is x:  # the caller's float64 array: centre a copy
             xc = x - mean_b
         else:  # our own float64 copy: centre it in place (one large allocation fewer)
             xc -= mean_b
-        m2_b = xc.T @ xc
-        m2_b += m2_b.T  # exact symmetry (the product is symmetric up to rounding)
-        m2_b *= 0.5
+        with np.errstate(over="ignore", invalid="ignore"):
+            m2_b = xc.T @ xc
+            m2_b += m2_b.T  # exact symmetry (the product is symmetric up to rounding)
+            m2_b *= 0.5
+        if not np.isfinite(m2_b).all():
+            raise ValueError(
+                f"{where}: the covariance of these features overflows float64 (largest |x - mean| = "
+                f"{float(np.max(np.abs(xc))):.3g}; squares beyond 1.8e308). Features this large cannot be "
+                "summarised as float64 statistics; rescale them (FID scales with the square of the features)."
+            )
         if self._dim is None:
             self._dim = x.shape[1]
         self._combine(nb, mean_b, m2_b)
@@ -160,8 +170,11 @@ class GaussianStats:
     @classmethod
     def from_moments(cls, mean: Any, cov: Any, n: int) -> "GaussianStats":
         """Statistics from a mean ``(D,)``, an unbiased covariance ``(D, D)`` and the sample count ``n``."""
-        mean = np.asarray(to_numpy(mean), dtype=np.float64)
-        cov = np.asarray(to_numpy(cov), dtype=np.float64)
+        mean, cov = to_numpy(mean), to_numpy(cov)
+        check_real_numeric(mean, "from_moments: mean")
+        check_real_numeric(cov, "from_moments: cov")
+        mean = np.asarray(mean, dtype=np.float64)
+        cov = np.asarray(cov, dtype=np.float64)
         n = int(n)
         if mean.ndim != 1:
             raise ValueError(f"from_moments: mean must be 1-D (D,); got shape {mean.shape}")
