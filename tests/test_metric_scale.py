@@ -1,0 +1,411 @@
+"""Property-based tests: every metric stays right at any scale, or refuses by name (issue 12, items 6 and 8).
+
+Properties checked with hypothesis, against independent computations (float64 direct differences, mpmath):
+
+- scale equivariance ``d(c x) = c d(x)`` for ``c`` over many decades (exactly, bit for bit, for powers of two;
+  to rounding for powers of ten), and scale invariance of the rank/count metrics;
+- permutation behaviour (rows within a pool, pools, sets, replications);
+- agreement with float64 / mpmath brute force, including scales where the naive formula overflows or cancels;
+- no NaN/inf for finite input whose answer is representable, and a ``ValueError`` saying "overflow" otherwise;
+- bad input (NaN, Inf, complex, values too large for the working dtype) raises ``ValueError`` naming the
+  argument and the row.
+"""
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from motioneval import MetricAccumulator, confidence_interval
+from motioneval.metrics.diversity import diversity, multimodality
+from motioneval.metrics.kid import kid
+from motioneval.metrics.manifold import density_coverage, precision_recall
+from motioneval.metrics.retrieval import euclidean_distance_matrix, matching_score, r_precision, retrieval_metrics
+from motioneval.metrics.stats import gaussian_stats
+
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+seeds = st.integers(0, 2**32 - 1)
+
+
+def _pair(seed: int, n: int = 64, d: int = 8, dtype=np.float32):
+    """Text/motion embeddings that match row by row, no tiny entries (so power-of-two scaling stays normal)."""
+    rng = np.random.default_rng(seed)
+    text = rng.normal(size=(n, d))
+    motion = text + 0.4 * rng.normal(size=(n, d))
+    for a in (text, motion):
+        a[np.abs(a) < 1e-3] = 1e-3
+    return text.astype(dtype), motion.astype(dtype)
+
+
+def _exact_pool_dist(text: np.ndarray, motion: np.ndarray, pool: int = 32) -> np.ndarray:
+    """Brute force float64 direct distances of each pool, ``(P, S, S)``."""
+    p = text.shape[0] // pool
+    t = text[: p * pool].astype(np.float64).reshape(p, pool, -1)
+    m = motion[: p * pool].astype(np.float64).reshape(p, pool, -1)
+    return np.sqrt(((t[:, :, None, :] - m[:, None, :, :]) ** 2).sum(-1))
+
+
+def _min_rank_margin(dist: np.ndarray) -> float:
+    """Smallest relative gap between a true distance and any distractor's (near-ties make ranks fragile)."""
+    diag = np.diagonal(dist, axis1=1, axis2=2)[..., None]
+    gap = np.abs(dist - diag) / np.maximum(diag, 1e-300)
+    idx = np.arange(dist.shape[1])
+    gap[:, idx, idx] = np.inf
+    return float(gap.min())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# retrieval
+
+@SETTINGS
+@given(seed=seeds, k=st.integers(-100, 100))
+def test_reference_retrieval_is_exactly_equivariant_under_powers_of_two(seed, k):
+    text, motion = _pair(seed)
+    c = np.float32(2.0 ** k)
+    base_rp, base_ms = retrieval_metrics(text, motion)
+    rp, ms = retrieval_metrics(text * c, motion * c)
+    assert rp.hit_counts == base_rp.hit_counts
+    assert ms == math.ldexp(base_ms, k)  # the reference's own digits, scaled: bit for bit
+
+
+@SETTINGS
+@given(seed=seeds, k=st.integers(-300, 300), flavour=st.sampled_from(["reference", "exact"]))
+def test_retrieval_over_decades_agrees_with_float64_brute_force(seed, k, flavour):
+    text, motion = _pair(seed, dtype=np.float64)
+    c = 10.0 ** k
+    exact = _exact_pool_dist(text, motion)
+    assume(_min_rank_margin(exact) > 1e-4)  # a near-tie may flip under float32 rounding of the scaled rows
+    ms = matching_score(text * c, motion * c, flavour=flavour)
+    rp = r_precision(text * c, motion * c, flavour=flavour)
+    assert np.isfinite(ms) and ms > 0
+    expected_ms = c * float(np.mean(np.diagonal(exact, axis1=1, axis2=2)))
+    assert ms == pytest.approx(expected_ms, rel=1e-5 if flavour == "reference" else 1e-12, abs=0)
+    ranks = (exact < np.diagonal(exact, axis1=1, axis2=2)[..., None]).sum(-1).ravel()
+    expected_rp = [(ranks < j).mean() for j in (1, 2, 3)]
+    np.testing.assert_array_equal(np.asarray(rp), expected_rp)
+
+
+def test_issue_examples_for_retrieval():
+    text, motion = _pair(3)
+    base = matching_score(text, motion)
+    assert matching_score(text * np.float32(1e20), motion * np.float32(1e20)) == pytest.approx(1e20 * base, rel=1e-5, abs=0)
+    np.testing.assert_array_equal(r_precision(text * np.float32(1e20), motion * np.float32(1e20)), r_precision(text, motion))
+    np.testing.assert_array_equal(r_precision(text * np.float32(1e-30), motion * np.float32(1e-30)), r_precision(text, motion))
+    assert matching_score(text * np.float32(1e-30), motion * np.float32(1e-30)) == pytest.approx(1e-30 * base, rel=1e-5, abs=0)
+    # finite float64 values beyond float32's range are scaled, not called NaN/Inf
+    big_t, big_m = text.astype(np.float64) * 1e39, motion.astype(np.float64) * 1e39
+    assert matching_score(big_t, big_m) == pytest.approx(1e39 * base, rel=1e-5, abs=0)
+    # a result beyond float64 is refused by name
+    huge = np.full((32, 8), 1.5e308)
+    for flavour in ("reference", "exact"):
+        with pytest.raises(ValueError, match="matching_score.*overflow"):
+            matching_score(huge, -huge, flavour=flavour)
+
+
+def test_mpmath_matching_score_at_extreme_scales():
+    text, motion = _pair(11, n=32, d=4, dtype=np.float64)
+    mpmath.mp.dps = 30
+    for c in (1e-300, 1e-160, 1e160, 1e300):
+        t, m = text * c, motion * c
+        ref = sum(mpmath.sqrt(sum((mpmath.mpf(a) - mpmath.mpf(b)) ** 2 for a, b in zip(t[i], m[i])))
+                  for i in range(32)) / 32
+        assert matching_score(t, m, flavour="exact") == pytest.approx(float(ref), rel=1e-13, abs=0)
+        assert matching_score(t, m) == pytest.approx(float(ref), rel=1e-5, abs=0)
+
+
+@SETTINGS
+@given(seed=seeds, perm_seed=seeds)
+def test_retrieval_permutations(seed, perm_seed):
+    text, motion = _pair(seed, n=96)
+    rng = np.random.default_rng(perm_seed)
+    rp = r_precision(text, motion)
+    ms = matching_score(text, motion, flavour="exact")
+    # the same permutation of rows *within* each pool, and a permutation of whole pools
+    within = np.concatenate([32 * p + rng.permutation(32) for p in rng.permutation(3)])
+    assert r_precision(text[within], motion[within]).hit_counts == rp.hit_counts
+    assert matching_score(text[within], motion[within], flavour="exact") == pytest.approx(ms, rel=1e-13, abs=0)
+
+
+@SETTINGS
+@given(rows=st.integers(1, 40), cols=st.integers(1, 6), data=st.data())
+def test_retrieval_never_nan_for_finite_input(rows, cols, data):
+    """Mixed magnitudes up to 1e300: finite, non-negative, and within float32 accuracy of the float64 result."""
+    vals = st.floats(-1e300, 1e300, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+    text = np.array(data.draw(st.lists(vals, min_size=rows * cols, max_size=rows * cols))).reshape(rows, cols)
+    motion = np.array(data.draw(st.lists(vals, min_size=rows * cols, max_size=rows * cols))).reshape(rows, cols)
+    exact = matching_score(text, motion, pool_size=rows, flavour="exact")
+    ref = matching_score(text, motion, pool_size=rows)
+    assert np.isfinite(exact) and np.isfinite(ref) and ref >= 0
+    scale = max(np.abs(text).max(), np.abs(motion).max())
+    assert abs(ref - exact) <= 4 * math.sqrt(cols * 2.0 ** -23) * scale + 1e-6 * exact
+    dist = euclidean_distance_matrix(text, motion, flavour="exact")
+    assert np.isfinite(dist).all()
+
+
+def test_public_distance_matrix_scales_and_names_float32_overflow():
+    text, motion = _pair(5, n=8)
+    base = euclidean_distance_matrix(text, motion)
+    np.testing.assert_array_equal(euclidean_distance_matrix(text * np.float32(2.0 ** 60), motion * np.float32(2.0 ** 60)),
+                                  base * np.float32(2.0 ** 60))
+    with pytest.raises(ValueError, match="overflow"):
+        euclidean_distance_matrix(text.astype(np.float64) * 1e39, motion.astype(np.float64) * 1e39)  # float32 output
+
+
+@SETTINGS
+@given(seed=seeds, k=st.integers(-120, 100), batch=st.integers(5, 70))
+def test_accumulator_equals_functional_at_any_scale(seed, k, batch):
+    text, motion = _pair(seed, n=100, dtype=np.float64)
+    c = 2.0 ** k
+    text, motion = text * c, motion * c
+    # one pool far smaller than the others: per-pool scales differ
+    text[32:64] *= 2.0 ** -60
+    motion[32:64] *= 2.0 ** -60
+    acc = MetricAccumulator(diversity_pairs=None)
+    for s in range(0, 100, batch):
+        acc.update(text[s:s + batch], motion[s:s + batch])
+    out = acc.compute()
+    rp, ms = retrieval_metrics(text, motion)
+    assert out["r_precision"].hit_counts == rp.hit_counts
+    assert out["matching_score"] == ms
+    assert np.isfinite(ms)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# diversity / multimodality
+
+@SETTINGS
+@given(seed=seeds, k=st.integers(-900, 900))
+def test_diversity_is_exactly_equivariant_under_powers_of_two(seed, k):
+    x = np.random.default_rng(seed).normal(size=(120, 5))
+    x[np.abs(x) < 1e-3] = 1e-3
+    base = diversity(x, 50, rng=1)
+    assert diversity(np.ldexp(x, k), 50, rng=1) == math.ldexp(base, k)
+    emb = x[:90].reshape(6, 15, 5)
+    assert multimodality(np.ldexp(emb, k), 10, rng=2) == math.ldexp(multimodality(emb, 10, rng=2), k)
+
+
+@SETTINGS
+@given(seed=seeds, k=st.integers(-300, 300))
+def test_diversity_over_decades_agrees_with_brute_force(seed, k):
+    x = np.random.default_rng(seed).normal(size=(60, 4))
+    c = 10.0 ** k
+    value, a, b = diversity(x * c, 20, rng=seed, return_indices=True)
+    expected = c * np.mean([np.linalg.norm(x[i] - x[j]) for i, j in zip(a, b)])
+    assert np.isfinite(value)
+    assert value == pytest.approx(expected, rel=1e-12, abs=0)
+
+
+def test_diversity_overflow_is_named_and_near_limit_values_are_computed():
+    x = np.random.default_rng(0).uniform(-1, 1, size=(40, 4))
+    with pytest.raises(ValueError, match="diversity.*overflow"):
+        diversity(x * 1.7e308, 20, rng=0)
+    mpmath.mp.dps = 30
+    value, a, b = diversity(x * 1e307, 20, rng=0, return_indices=True)
+    ref = sum(mpmath.sqrt(sum((mpmath.mpf(float(u)) * mpmath.mpf(1e307) - mpmath.mpf(float(v)) * mpmath.mpf(1e307)) ** 2
+                              for u, v in zip(x[i], x[j]))) for i, j in zip(a, b)) / 20
+    assert value == pytest.approx(float(ref), rel=1e-13, abs=0)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# KID
+
+def _mp_mmd2(x, y, coef0=1.0, degree=3):
+    d = x.shape[1]
+    xs = [[mpmath.mpf(float(v)) for v in row] for row in x]
+    ys = [[mpmath.mpf(float(v)) for v in row] for row in y]
+
+    def k(a, b):
+        return (sum(p * q for p, q in zip(a, b)) / d + mpmath.mpf(coef0)) ** degree
+
+    m, n = len(xs), len(ys)
+    kxx = sum(k(xs[i], xs[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    kyy = sum(k(ys[i], ys[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+    kxy = sum(k(xs[i], ys[j]) for i in range(m) for j in range(n)) / (m * n)
+    return kxx + kyy - 2 * kxy
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=seeds, k=st.integers(-150, 50))
+def test_kid_agrees_with_mpmath_over_decades(seed, k):
+    """Tiny scales: the naive (gamma x.y + 1)^3 loses every digit to the constant; the answer is still representable."""
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(6, 3)), rng.normal(size=(6, 3)) + 1.5
+    c = 10.0 ** k
+    mpmath.mp.dps = 2 * abs(k) + 60
+    expected = _mp_mmd2(x * c, y * c)
+    got = kid(x * c, y * c, num_subsets=1, subset_size=6, rng=0).mean
+    assert np.isfinite(got)
+    assert got == pytest.approx(float(expected), rel=1e-9, abs=0)
+
+
+@SETTINGS
+@given(seed=seeds, k=st.integers(-150, 40))
+def test_kid_factors_by_scale(seed, k):
+    """KID(c x, c y; coef0 c^2) = c^(2 degree) KID(x, y; coef0) for the polynomial kernel."""
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(30, 4)), rng.normal(size=(30, 4)) + 0.5
+    base = kid(x, y, num_subsets=3, subset_size=20, rng=1)
+    c = 2.0 ** k
+    scaled = kid(x * c, y * c, num_subsets=3, subset_size=20, coef0=c * c, rng=1)
+    assert scaled.mean == pytest.approx(math.ldexp(base.mean, 6 * k), rel=1e-12, abs=0)
+    assert scaled.std == pytest.approx(math.ldexp(base.std, 6 * k), rel=1e-9, abs=1e-12 * abs(scaled.mean))
+
+
+def test_kid_overflow_is_named():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 4)), rng.normal(size=(20, 4))
+    with pytest.raises(ValueError, match="kid.*not scale-invariant.*overflows float64"):
+        kid(x * 1e200, y * 1e200, num_subsets=2, rng=0)
+
+
+@SETTINGS
+@given(seed=seeds)
+def test_kid_full_subset_is_permutation_invariant(seed):
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(20, 3)), rng.normal(size=(20, 3)) + 0.3
+    base = kid(x, y, num_subsets=1, subset_size=20, rng=0).mean
+    got = kid(x[rng.permutation(20)], y[rng.permutation(20)], num_subsets=1, subset_size=20, rng=5).mean
+    assert got == pytest.approx(base, rel=1e-10, abs=1e-14)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# manifold metrics
+
+def _manifold_sets(seed):
+    rng = np.random.default_rng(seed)
+    real = rng.normal(size=(30, 3))
+    gen = 1.2 * rng.normal(size=(25, 3)) + 0.4
+    for a in (real, gen):
+        a[np.abs(a) < 1e-3] = 1e-3
+    return real, gen
+
+
+def _manifold_margin(real, gen):
+    """Smallest relative gap between any cross/within distance and any k-NN radius (near-ties are fragile)."""
+    def dist(a, b):
+        return np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1))
+    radii = np.concatenate([np.sort(dist(s, s), axis=1)[:, 1:6].ravel() for s in (real, gen)])
+    d = np.concatenate([dist(real, gen).ravel(), dist(real, real).ravel(), dist(gen, gen).ravel()])
+    d = d[d > 0]
+    gaps = np.abs(d[:, None] - radii[None, :]) / radii[None, :]
+    gaps[gaps == 0] = np.inf  # a radius compared with itself
+    return float(gaps.min())
+
+
+@SETTINGS
+@given(seed=seeds, k=st.integers(-1000, 1000))
+def test_manifold_exactly_invariant_under_powers_of_two(seed, k):
+    real, gen = _manifold_sets(seed)
+    assume(-1000 < k < 1000)
+    base = precision_recall(real, gen), density_coverage(real, gen)
+    got = precision_recall(np.ldexp(real, k), np.ldexp(gen, k)), density_coverage(np.ldexp(real, k), np.ldexp(gen, k))
+    assert got == base
+
+
+@SETTINGS
+@given(seed=seeds, k=st.integers(-300, 300))
+def test_manifold_over_decades(seed, k):
+    real, gen = _manifold_sets(seed)
+    assume(_manifold_margin(real, gen) > 1e-6)
+    c = 10.0 ** k
+    assert precision_recall(real * c, gen * c) == precision_recall(real, gen)
+    assert density_coverage(real * c, gen * c) == density_coverage(real, gen)
+
+
+def test_issue_example_far_sets_at_huge_scale():
+    real, gen = _manifold_sets(0)
+    far = gen + 1e3
+    assert precision_recall(real * 1e200, far * 1e200) == (0.0, 0.0)
+    assert density_coverage(real * 1e200, far * 1e200) == (0.0, 0.0)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# confidence interval
+
+@SETTINGS
+@given(seed=seeds, k=st.integers(-300, 300), n=st.integers(2, 25))
+def test_confidence_interval_scale_and_permutation(seed, k, n):
+    rng = np.random.default_rng(seed)
+    v = rng.normal(loc=3.0, size=n)
+    mean, half = confidence_interval(v)
+    c = 10.0 ** k
+    m2, h2 = confidence_interval(v * c)
+    assert np.isfinite(m2) and np.isfinite(h2)
+    assert m2 == pytest.approx(c * mean, rel=1e-12, abs=0) and h2 == pytest.approx(c * half, rel=1e-9, abs=0)
+    m3, h3 = confidence_interval(v[rng.permutation(n)])
+    assert m3 == pytest.approx(mean, rel=1e-13, abs=0) and h3 == pytest.approx(half, rel=1e-9, abs=0)
+    cols = np.stack([v, v * c], axis=1)  # columns of very different magnitude are scaled separately
+    mc, hc = confidence_interval(cols)
+    assert mc[1] == pytest.approx(c * mean, rel=1e-12, abs=0) and mc[0] == pytest.approx(mean, rel=1e-12, abs=0)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# bad input: error class and culprit
+
+def _two_sets(rng):
+    return rng.normal(size=(40, 4)), rng.normal(size=(40, 4))
+
+
+CALLS = {
+    "matching_score": (lambda a, b: matching_score(a, b, pool_size=8), ("text_emb", "motion_emb")),
+    "r_precision": (lambda a, b: r_precision(a, b, pool_size=8), ("text_emb", "motion_emb")),
+    "r_precision_exact": (lambda a, b: r_precision(a, b, pool_size=8, flavour="exact"), ("text_emb", "motion_emb")),
+    "kid": (lambda a, b: kid(a, b, num_subsets=1, rng=0), ("real_emb", "gen_emb")),
+    "precision_recall": (lambda a, b: precision_recall(a, b), ("real_emb", "gen_emb")),
+    "density_coverage": (lambda a, b: density_coverage(a, b), ("real_emb", "gen_emb")),
+    "diversity": (lambda a, b: diversity(b, 10, rng=0), (None, "motion_emb")),
+    "gaussian_stats": (lambda a, b: gaussian_stats(b), (None, "features")),
+}
+
+
+@settings(max_examples=40, deadline=None)
+@given(metric=st.sampled_from(sorted(CALLS)), which=st.integers(0, 1), row=st.integers(0, 39),
+       kind=st.sampled_from(["nan", "inf", "complex"]), seed=seeds)
+def test_bad_input_names_argument_and_row(metric, which, row, kind, seed):
+    fn, names = CALLS[metric]
+    if names[which] is None:
+        which = 1
+    arrays = list(_two_sets(np.random.default_rng(seed)))
+    bad = arrays[which]
+    if kind == "complex":
+        bad = bad.astype(np.complex128)
+        bad[row, 1] += 1e-3j
+    else:
+        bad[row, 2] = np.nan if kind == "nan" else -np.inf
+    arrays[which] = bad
+    with pytest.raises(ValueError) as info:
+        fn(*arrays)
+    msg = str(info.value)
+    assert names[which] in msg
+    assert f"index {row}" in msg
+    assert ("complex" in msg) if kind == "complex" else ("NaN or Inf" in msg)
+
+
+def test_other_culprits_are_named():
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(4, 12, 3)).astype(np.complex64)
+    with pytest.raises(ValueError, match="emb is complex.*text index 0"):
+        emb[0, 3, 1] = 2j
+        multimodality(emb, 10)
+    vals = np.array([1.0, 2.0, np.nan, 3.0])
+    with pytest.raises(ValueError, match="values contains NaN or Inf.*replication index 2"):
+        confidence_interval(vals)
+    acc = MetricAccumulator(diversity_pairs=None)
+    t = rng.normal(size=(8, 3))
+    with pytest.raises(ValueError, match="motion_emb is complex"):
+        acc.update(t, t + 0j)
+    if np.finfo(np.longdouble).max > 1e400:  # 80-bit long double: finite values float64 cannot hold
+        big = t.astype(np.longdouble)
+        big[5, 0] = np.longdouble("1e400")
+        with pytest.raises(ValueError, match=r"text_emb has values too large for float64 \(overflow.*row index 5"):
+            matching_score(big, t, pool_size=4)
+        with pytest.raises(ValueError, match=r"overflow.*\[5\]"):
+            acc.update(big, t)
+    # the old message called finite float64 1e39 "NaN or Inf"; now it is computed
+    t64 = rng.normal(size=(8, 3))
+    t64[3] *= 1e39
+    assert np.isfinite(matching_score(t64, t64 + 1, pool_size=4))
