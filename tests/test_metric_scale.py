@@ -24,7 +24,12 @@ from motioneval import MetricAccumulator, confidence_interval
 from motioneval.metrics.diversity import diversity, multimodality
 from motioneval.metrics.kid import kid
 from motioneval.metrics.manifold import density_coverage, precision_recall
-from motioneval.metrics.retrieval import euclidean_distance_matrix, matching_score, r_precision, retrieval_metrics
+from motioneval.metrics.retrieval import (
+    euclidean_distance_matrix,
+    matching_score,
+    r_precision,
+    retrieval_metrics,
+)
 from motioneval.metrics.stats import gaussian_stats
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -339,7 +344,7 @@ def test_confidence_interval_scale_and_permutation(seed, k, n):
     m3, h3 = confidence_interval(v[rng.permutation(n)])
     assert m3 == pytest.approx(mean, rel=1e-13, abs=0) and h3 == pytest.approx(half, rel=1e-9, abs=0)
     cols = np.stack([v, v * c], axis=1)  # columns of very different magnitude are scaled separately
-    mc, hc = confidence_interval(cols)
+    mc, _ = confidence_interval(cols)
     assert mc[1] == pytest.approx(c * mean, rel=1e-12, abs=0) and mc[0] == pytest.approx(mean, rel=1e-12, abs=0)
 
 

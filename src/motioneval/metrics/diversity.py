@@ -17,7 +17,15 @@ from typing import Any, Literal
 
 import numpy as np
 
-from motioneval._arrays import as_2d_features, as_float, ldexp_checked, max_abs, pow2_exponent, scale_pow2, to_numpy
+from motioneval._arrays import (
+    as_2d_features,
+    as_float,
+    ldexp_checked,
+    max_abs,
+    pow2_exponent,
+    scale_pow2,
+    to_numpy,
+)
 from motioneval.metrics._rng import RNGLike, as_rng, choice_without_replacement
 
 #: ``num_pairs`` value for the MoMask / T2M-GPT lineage rule: 300 pairs if N > 300, else 100.

@@ -12,7 +12,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from motioneval._arrays import as_2d_features, as_float, ldexp_checked, max_abs, pow2_exponent, scale_pow2, to_numpy
+from motioneval._arrays import (
+    as_2d_features,
+    as_float,
+    ldexp_checked,
+    max_abs,
+    pow2_exponent,
+    scale_pow2,
+    to_numpy,
+)
 from motioneval.metrics._rng import RNGLike, as_rng, choice_without_replacement
 from motioneval.metrics.frechet import frechet_distance
 from motioneval.metrics.stats import GaussianStats, gaussian_stats

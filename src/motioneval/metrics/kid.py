@@ -22,13 +22,18 @@ embeddings of magnitude ``1e200`` is about ``1e1200``).
 """
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
 
-import math
-
-from motioneval._arrays import as_2d_features, ldexp_checked, max_abs, pow2_exponent, scale_pow2
+from motioneval._arrays import (
+    as_2d_features,
+    ldexp_checked,
+    max_abs,
+    pow2_exponent,
+    scale_pow2,
+)
 from motioneval.metrics._rng import RNGLike, as_rng, choice_without_replacement
 
 

@@ -32,8 +32,17 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from motioneval._arrays import (FLOAT32_WINDOW, FLOAT64_WINDOW, as_2d_features, as_float, ldexp_checked,
-                                max_abs, pow2_exponent, scale_pow2, to_numpy)
+from motioneval._arrays import (
+    FLOAT32_WINDOW,
+    FLOAT64_WINDOW,
+    as_2d_features,
+    as_float,
+    ldexp_checked,
+    max_abs,
+    pow2_exponent,
+    scale_pow2,
+    to_numpy,
+)
 
 Flavour = Literal["reference", "exact"]
 FLAVOURS = ("reference", "exact")
