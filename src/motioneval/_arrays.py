@@ -124,8 +124,8 @@ def max_abs(*arrays: np.ndarray) -> float:
     """``max |x|`` over all the arrays as a float64 (0.0 when all are empty)."""
     best = 0.0
     for a in arrays:
-        if a.size:
-            best = max(best, float(np.max(np.abs(a))))
+        if a.size:  # max(-min, max) rather than max(abs): no temporary array
+            best = max(best, -float(np.min(a)), float(np.max(a)))
     return best
 
 
