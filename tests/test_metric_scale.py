@@ -414,3 +414,111 @@ def test_other_culprits_are_named():
     t64 = rng.normal(size=(8, 3))
     t64[3] *= 1e39
     assert np.isfinite(matching_score(t64, t64 + 1, pool_size=4))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# mixed magnitudes: finite answers, or a named overflow only when the true answer is not representable
+
+mixed = st.floats(-1e300, 1e300, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+
+
+def _draw(data, rows, cols):
+    return np.array(data.draw(st.lists(mixed, min_size=rows * cols, max_size=rows * cols))).reshape(rows, cols)
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data(), cols=st.integers(1, 3))
+def test_diversity_mixed_magnitudes_against_mpmath(data, cols):
+    x = _draw(data, 8, cols)
+    mpmath.mp.dps = 40
+    try:
+        value, a, b = diversity(x, 4, rng=0, return_indices=True)
+    except ValueError as exc:
+        assert "overflow" in str(exc)
+        value = None
+        a = np.random.RandomState(0).choice(8, 4, replace=False)
+        b = np.random.RandomState(0)
+        b.choice(8, 4, replace=False)
+        b = b.choice(8, 4, replace=False)
+    ref = sum(mpmath.sqrt(sum((mpmath.mpf(float(u)) - mpmath.mpf(float(v))) ** 2 for u, v in zip(x[i], x[j])))
+              for i, j in zip(a, b)) / 4
+    if value is None:
+        assert ref > np.finfo(np.float64).max * (1 - 1e-12)
+    else:
+        assert np.isfinite(value)
+        assert value == pytest.approx(float(ref), rel=1e-12, abs=0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data(), cols=st.integers(1, 3))
+def test_manifold_and_confidence_mixed_magnitudes_are_finite(data, cols):
+    real, gen = _draw(data, 8, cols), _draw(data, 7, cols)
+    p, r = precision_recall(real, gen, k=2)
+    d, c = density_coverage(real, gen, k=2)
+    for v in (p, r, d, c):
+        assert np.isfinite(v) and v >= 0
+    assert p <= 1 and r <= 1 and c <= 1
+    try:
+        mean, half = confidence_interval(real[:, 0])
+    except ValueError as exc:  # e.g. mean of +-1e300 values beyond float64: must say so
+        assert "overflow" in str(exc)
+    else:
+        assert np.isfinite(mean) and np.isfinite(half) and half >= 0
+        mp_mean = mpmath.fsum(mpmath.mpf(float(v)) for v in real[:, 0]) / 8
+        assert mean == pytest.approx(float(mp_mean), rel=1e-9, abs=1e-9 * float(np.max(np.abs(real[:, 0]))))
+
+
+@settings(max_examples=20, deadline=None)
+@given(data=st.data())
+def test_kid_mixed_magnitudes_finite_or_named_overflow(data):
+    x, y = _draw(data, 4, 2), _draw(data, 4, 2)
+    try:
+        res = kid(x, y, num_subsets=1, subset_size=4, rng=0)
+    except ValueError as exc:
+        assert "overflow" in str(exc)
+        mpmath.mp.dps = 50
+        assert abs(_mp_mmd2(x, y)) > 1e300
+    else:
+        assert np.isfinite(res.mean) and np.isfinite(res.std)
+
+
+def test_gaussian_stats_names_covariance_overflow_and_keeps_ordinary_digits():
+    x = np.random.default_rng(0).normal(size=(50, 3))
+    with pytest.raises(ValueError, match="covariance.*overflows float64"):
+        gaussian_stats(x * 1e200)
+    big = gaussian_stats(x * 1e100)  # representable: computed, and equivariant
+    np.testing.assert_allclose(big.cov, gaussian_stats(x).cov * 1e200, rtol=1e-12)
+    with pytest.raises(ValueError, match="complex"):
+        gaussian_stats(x + 1j)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=seeds, spread=st.integers(0, 300), flavour=st.sampled_from(["reference", "exact"]))
+def test_retrieval_rows_at_wildly_different_scales_against_mpmath(seed, spread, flavour):
+    """Each sample at its own scale 10^s (s over up to 300 decades, within one pool): no row is crushed by a
+    larger one; ranks and the Matching Score agree with a 30-digit brute force."""
+    n = 16
+    rng = np.random.default_rng(seed)
+    text, motion = _pair(seed, n=n, d=3, dtype=np.float64)
+    s = rng.integers(-spread // 2 - 1, spread // 2 + 1, size=n)
+    scale = 10.0 ** s.astype(np.float64)
+    text, motion = text * scale[:, None], motion * scale[:, None]
+    mpmath.mp.dps = 30
+    tm = [[mpmath.mpf(float(v)) for v in row] for row in text]
+    mm = [[mpmath.mpf(float(v)) for v in row] for row in motion]
+    d = [[mpmath.sqrt(sum((p - q) ** 2 for p, q in zip(tm[i], mm[j]))) for j in range(n)] for i in range(n)]
+    margin = min(abs(d[i][j] - d[i][i]) / d[i][i] for i in range(n) for j in range(n) if j != i)
+    assume(margin > 1e-4)
+    ranks = np.array([sum(d[i][j] <= d[i][i] for j in range(n) if j != i) for i in range(n)])
+    rp, ms = retrieval_metrics(text, motion, pool_size=n, flavour=flavour)
+    np.testing.assert_array_equal(np.asarray(rp), [(ranks < k).mean() for k in (1, 2, 3)])
+    expected = float(sum(d[i][i] for i in range(n)) / n)
+    assert ms == pytest.approx(expected, rel=1e-5 if flavour == "reference" else 1e-12, abs=0)
+    exact = np.array([[float(v) for v in row] for row in d])
+    if flavour == "reference" and exact.max() > 1e38:
+        with pytest.raises(ValueError, match="overflows float32"):  # the float32 result cannot hold it
+            euclidean_distance_matrix(text, motion, flavour=flavour)
+    else:
+        full = euclidean_distance_matrix(text, motion, flavour=flavour)
+        np.testing.assert_allclose(full, exact, rtol=1e-3 if flavour == "reference" else 1e-12,
+                                   atol=1e-44 if flavour == "reference" else 0)

@@ -163,3 +163,51 @@ def ldexp_checked(value: Any, e: Any, what: str, *, dtype: Any = np.float64) -> 
             f"magnitude is too large for the result to be representable. Rescale the inputs."
         )
     return arr
+
+
+#: Exponent given to all-zero rows by :func:`row_exponents`: far below any float's, so that a zero row never
+#: sets the scale of a pair (``ldexp`` of anything by it is 0).
+ZERO_ROW_EXPONENT = -(1 << 20)
+
+
+def row_exponents(x: np.ndarray) -> np.ndarray:
+    """Binary exponents ``e`` (int32) with ``max |x[..., :]| * 2**-e`` in ``[0.5, 1)`` per row (last axis);
+    :data:`ZERO_ROW_EXPONENT` for all-zero rows."""
+    if x.shape[-1] == 0:
+        return np.full(x.shape[:-1], ZERO_ROW_EXPONENT, dtype=np.int32)
+    mag = np.maximum(np.max(x, axis=-1), -np.min(x, axis=-1))
+    exps = np.frexp(mag.astype(np.float64, copy=False))[1].astype(np.int32)
+    exps[mag == 0] = ZERO_ROW_EXPONENT
+    return exps
+
+
+def pair_norms(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``|a - b|`` over the last axis (shapes broadcast) as ``mant * 2**exp`` in float64, never overflowing or
+    losing the distance to subnormal squares: each pair is scaled by its larger row's power of two before the
+    subtraction (no overflow), and the difference by its own before squaring (like LAPACK's ``dnrm2``).
+    ``mant`` is 0 (exp 0) for identical rows, else in ``[0.5, sqrt(D))``."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    c = np.maximum(row_exponents(a), row_exponents(b))
+    with np.errstate(under="ignore"):
+        diff = np.ldexp(a, -c[..., None]) - np.ldexp(b, -c[..., None])
+        k = row_exponents(diff)
+        zero = k == ZERO_ROW_EXPONENT
+        k[zero] = 0
+        unit = np.ldexp(diff, -k[..., None])
+        mant = np.sqrt(np.add.reduce(unit * unit, axis=-1))  # numpy.linalg.norm's own formula
+    exp = np.where(zero, 0, c + k).astype(np.int32)
+    return mant, exp
+
+
+def mean_of_scaled(mant: np.ndarray, exp: np.ndarray, what: str) -> float:
+    """``mean(mant * 2**exp)`` as a float64 computed at the largest exponent's scale (no overflow in the sum;
+    terms ``2**-1000`` times smaller than the largest cannot matter); overflow of the mean is a named error."""
+    mant = np.asarray(mant, dtype=np.float64)  # shape kept: np.mean sums in the same order as the caller's
+    exp = np.asarray(exp, dtype=np.int32)
+    if mant.size == 0:
+        return float("nan")
+    top = int(exp[mant != 0].max()) if np.any(mant != 0) else 0
+    with np.errstate(under="ignore"):
+        value = np.mean(np.ldexp(mant, exp - np.int32(top)))
+    return float(ldexp_checked(value, top, what))

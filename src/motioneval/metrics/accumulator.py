@@ -121,9 +121,10 @@ class MetricAccumulator:
             shape = (num_pools, self.pool_size, text.shape[1])
             t, m = text[:used].reshape(shape), motion[:used].reshape(shape)
             dist, exps = retrieval._pool_distances(t, m, self.flavour)
-            self._hits += retrieval._hit_counts(dist, self.top_k)
-            self._traces.append(retrieval._pool_traces(dist))
-            self._trace_exps.append(exps)
+            self._hits += retrieval._hit_counts(dist, self.top_k, exps)
+            traces, trace_exps = retrieval._pool_traces(dist, exps)
+            self._traces.append(traces)
+            self._trace_exps.append(trace_exps)
             self._pooled_rows += used
         self._pending_text = text[used:].copy()
         self._pending_motion = motion[used:].copy()

@@ -7,9 +7,10 @@ Euclidean norm of the difference (not the expanded form). Randomness follows
 int seed ``s`` or ``RandomState(s)`` gives the reference's indices after ``np.random.seed(s)``.
 
 Scale: both are scale-equivariant. When the largest ``|value|`` lies outside ``2**-200 .. 2**200`` (where
-the squares inside the norm would overflow or turn subnormal in float64) the embeddings are multiplied by
-an exact power of two ``2**-e`` first and the mean distance by ``2**e`` after; ordinary inputs take the
-reference route unchanged. A mean distance beyond the float64 range raises ``ValueError`` (overflow).
+the squares inside the norm would overflow or turn subnormal in float64), and for any distance below
+``2**-400``, each pair is evaluated at its own exact power-of-two scale and the mean is taken at a common
+scale; ordinary inputs take the reference route unchanged. A mean distance beyond the float64 range
+raises ``ValueError`` (overflow).
 """
 from __future__ import annotations
 
@@ -20,10 +21,10 @@ import numpy as np
 from motioneval._arrays import (
     as_2d_features,
     as_float,
-    ldexp_checked,
     max_abs,
+    mean_of_scaled,
+    pair_norms,
     pow2_exponent,
-    scale_pow2,
     to_numpy,
 )
 from motioneval.metrics._rng import RNGLike, as_rng, choice_without_replacement
@@ -57,16 +58,23 @@ def diversity(motion_emb: Any, num_pairs: int | Literal["momask"] = 300, rng: RN
 
 
 def _mean_distance(arr: np.ndarray, first: np.ndarray, second: np.ndarray, axis: int, what: str) -> float:
-    """``mean |arr[first] - arr[second]|`` along ``axis`` (1: rows, 2: repeats), with the scale factored out
-    when the magnitude leaves the ordinary float64 window (module docstring)."""
-    e = pow2_exponent(max_abs(arr))
-    arr = scale_pow2(arr, e)
-    if axis == 1:
-        diff = arr[first] - arr[second]
-    else:
-        diff = arr[:, first] - arr[:, second]
-    value = np.mean(np.linalg.norm(diff, axis=axis))
-    return float(value) if e == 0 else float(ldexp_checked(value, e, what))
+    """``mean |arr[first] - arr[second]|`` along ``axis`` (1: rows, 2: repeats). The reference route when the
+    magnitudes are ordinary; otherwise (and for distances below ``2**-400``) pair by pair at each pair's own
+    power-of-two scale (:func:`motioneval._arrays.pair_norms`), averaged at a common scale."""
+    a, b = (arr[first], arr[second]) if axis == 1 else (arr[:, first], arr[:, second])
+    if pow2_exponent(max_abs(arr)) == 0:
+        norms = np.linalg.norm(a - b, axis=-1)
+        tiny = np.nonzero(norms < 2.0 ** -400)
+        if not tiny[0].size:
+            return float(np.mean(norms))
+        mant, exp = pair_norms(a[tiny], b[tiny])
+        if not exp.any():  # exact zeros (a sample paired with itself): the reference value stands
+            return float(np.mean(norms))
+        exps = np.zeros(norms.shape, dtype=np.int32)
+        norms[tiny], exps[tiny] = mant, exp
+        return mean_of_scaled(norms, exps, what)
+    mant, exp = pair_norms(a, b)
+    return mean_of_scaled(mant, exp, what)
 
 
 def multimodality(emb: Any, num_pairs: int = 10, rng: RNGLike = None, *,
