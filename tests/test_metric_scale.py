@@ -522,3 +522,17 @@ def test_retrieval_rows_at_wildly_different_scales_against_mpmath(seed, spread, 
         full = euclidean_distance_matrix(text, motion, flavour=flavour)
         np.testing.assert_allclose(full, exact, rtol=1e-3 if flavour == "reference" else 1e-12,
                                    atol=1e-44 if flavour == "reference" else 0)
+
+
+@pytest.mark.parametrize("k", [-60, 60])
+def test_fid_infinity_scales_with_the_square(k):
+    from motioneval.metrics.fid_infinity import fid_infinity
+    rng = np.random.default_rng(0)
+    real, gen = rng.normal(size=(200, 3)), rng.normal(size=(120, 3)) * 1.3 + 0.5
+    base = fid_infinity(real, gen, num_points=4, rng=0)
+    c = 2.0 ** k
+    got = fid_infinity(real * c, gen * c, num_points=4, rng=0)
+    assert got.value == pytest.approx(base.value * c * c, rel=1e-9, abs=0)
+    assert got.slope == pytest.approx(base.slope * c * c, rel=1e-7, abs=0)
+    with pytest.raises(ValueError, match="complex"):
+        fid_infinity((real.mean(0) + 0j, np.cov(real.T)), gen)

@@ -192,7 +192,7 @@ def _validate_pair(text_emb: Any, motion_emb: Any, dtype: Any) -> tuple[np.ndarr
 
 
 def _pooled_distances(text_emb: Any, motion_emb: Any, pool_size: int, flavour: str, *,
-                      top_k: int | None = None) -> tuple[np.ndarray, np.ndarray, int, int]:
+                      top_k: int | None = None) -> tuple[np.ndarray, np.ndarray | None, int, int]:
     """Distance matrices ``(P, S, S)`` of the complete pools, their per-pair power-of-two exponents (true
     distance = ``dist * 2**exps``; ``None`` when every pool is ordinary), rows used, rows dropped."""
     _check_flavour(flavour)
