@@ -559,3 +559,20 @@ def test_fid_infinity_scales_with_the_square(k):
     assert got.slope == pytest.approx(base.slope * c * c, rel=1e-7, abs=0)
     with pytest.raises(ValueError, match="complex"):
         fid_infinity((real.mean(0) + 0j, np.cov(real.T)), gen)
+
+
+@SETTINGS
+@given(seed=seeds, k=st.integers(-480, 480))
+def test_gaussian_stats_exactly_equivariant_under_powers_of_two(seed, k):
+    x = np.random.default_rng(seed).normal(size=(40, 3)) + 2.0
+    base = gaussian_stats(x)
+    got = gaussian_stats(np.ldexp(x, k))
+    np.testing.assert_array_equal(got.mean, np.ldexp(base.mean, k))
+    np.testing.assert_array_equal(got.cov, np.ldexp(base.cov, 2 * k))
+
+
+def test_gaussian_stats_warns_when_the_covariance_is_subnormal():
+    x = np.random.default_rng(1).normal(size=(30, 3))
+    with pytest.warns(RuntimeWarning, match="lost digits"):
+        tiny = gaussian_stats(x * 1e-160)
+    np.testing.assert_allclose(tiny.mean, gaussian_stats(x).mean * 1e-160, rtol=1e-12)
