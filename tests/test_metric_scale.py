@@ -576,3 +576,43 @@ def test_gaussian_stats_warns_when_the_covariance_is_subnormal():
     with pytest.warns(RuntimeWarning, match="lost digits"):
         tiny = gaussian_stats(x * 1e-160)
     np.testing.assert_allclose(tiny.mean, gaussian_stats(x).mean * 1e-160, rtol=1e-12)
+
+
+def _mp_manifold(real, gen, k_pr, k_dc):
+    """precision, recall, density, coverage by 30-digit brute force, and the smallest relative gap between a
+    compared distance and a radius (near-ties are fragile in any floating-point evaluation)."""
+    mpmath.mp.dps = 30
+    r = [[mpmath.mpf(float(v)) for v in row] for row in real]
+    g = [[mpmath.mpf(float(v)) for v in row] for row in gen]
+
+    def dist(p, q):
+        return mpmath.sqrt(sum((u - v) ** 2 for u, v in zip(p, q)))
+
+    def radii(s, k):
+        return [sorted(dist(p, q) for j, q in enumerate(s) if j != i)[k - 1] for i, p in enumerate(s)]
+
+    rg = [[dist(p, q) for q in g] for p in r]
+    rr, gr, rd = radii(r, k_pr), radii(g, k_pr), radii(r, k_dc)
+    prec = np.mean([any(rg[i][j] <= rr[i] for i in range(len(r))) for j in range(len(g))])
+    rec = np.mean([any(rg[i][j] <= gr[j] for j in range(len(g))) for i in range(len(r))])
+    dens = sum(rg[i][j] <= rd[i] for i in range(len(r)) for j in range(len(g))) / (k_dc * len(g))
+    cov = np.mean([min(rg[i]) <= rd[i] for i in range(len(r))])
+    gaps = [abs(rg[i][j] - rad[m]) / rad[m] for i in range(len(r)) for j in range(len(g))
+            for rad, m in ((rr, i), (gr, j), (rd, i)) if rad[m] > 0]
+    return (float(prec), float(rec), float(dens), float(cov)), float(min(gaps))
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=seeds, a=st.integers(-300, 300), b=st.integers(-300, 300))
+def test_manifold_clusters_at_wildly_different_scales_against_mpmath(seed, a, b):
+    """Real rows and most generated rows at 10^a, a cluster of 3 generated rows at 10^b: the small rows are not
+    crushed to zero by the cluster's scale. (A lone far row ties with every small row at float precision, so
+    the far rows come as a cluster whose k-NN radii are set among themselves.)"""
+    rng = np.random.default_rng(seed)
+    real = rng.normal(size=(12, 2)) * 10.0 ** a
+    gen = np.concatenate([(rng.normal(size=(7, 2)) + 0.3) * 10.0 ** a,
+                          (5.0 + 0.3 * rng.normal(size=(3, 2))) * 10.0 ** b])
+    expected, gap = _mp_manifold(real, gen, 2, 3)
+    assume(gap > 1e-6)
+    got = (*precision_recall(real, gen, k=2), *density_coverage(real, gen, k=3))
+    assert got == pytest.approx(expected, rel=1e-12, abs=0)
