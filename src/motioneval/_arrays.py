@@ -91,7 +91,7 @@ def as_float(arr: np.ndarray, name: str, dtype: Any = np.float64, *, what: str =
         check_finite(arr, name, what=what)  # NaN/Inf in the input itself, before any cast
     with np.errstate(over="ignore", invalid="ignore"):
         out = arr.astype(dtype, copy=False)
-    if out.dtype.kind == "f" and not np.isfinite(out).all():
+    if out is not arr and out.dtype.kind == "f" and not np.isfinite(out).all():  # (no cast: checked above)
         rows = nonfinite_rows(out)
         flat = np.abs(arr.reshape(arr.shape[0], -1)[rows[0]] if arr.ndim > 1 else arr[rows[0]])
         biggest = flat.max() if np.ndim(flat) else flat

@@ -13,7 +13,7 @@ Two flavours of the text-to-motion distance ``d(t, m)``, selected by ``flavour=`
   The Matching Score accumulates float32 per-pool traces in pool order, as the reference loop does.
 - ``"exact"``: the direct difference ``d = |t - m|`` evaluated in float64 (no cancellation).
 
-Scale: distances are scale-equivariant. A pool in which some row's largest ``|value|`` lies outside the
+Scale: distances are scale-equivariant. A pool in which some row's Euclidean norm lies outside the
 ordinary window (``2**-40 .. 2**40`` for the float32 reference, ``2**-200 .. 2**200`` in float64) is
 evaluated pair by pair at the pair's own power-of-two scale: each row is multiplied by an exact ``2**-e``
 (its own exponent), and the expanded form of pair ``(i, j)`` is assembled at the scale of the larger of the
@@ -210,10 +210,17 @@ def _pooled_distances(text_emb: Any, motion_emb: Any, pool_size: int, flavour: s
     return dist, exps, used, n - used
 
 
-def _out_of_window(exps: np.ndarray, flavour: str) -> np.ndarray:
-    """Rows (by :func:`row_exponents`) whose largest ``|value|`` is outside the ordinary window."""
+def _special_rows(x: np.ndarray, flavour: str) -> np.ndarray:
+    """Rows (last axis) outside the ordinary window: Euclidean norm beyond ``2**low .. 2**high`` (one cheap
+    pass; all-zero rows are ordinary)."""
     low, high = FLOAT32_WINDOW if flavour == "reference" else FLOAT64_WINDOW
-    return (exps != ZERO_ROW_EXPONENT) & ((exps <= low) | (exps > high))
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        sq = np.einsum("...d,...d->...", x, x)
+    special = ~((sq >= np.float64(2.0 ** (2 * low))) & (sq <= np.float64(2.0 ** (2 * high))))
+    zero = sq == 0
+    if zero.any():  # an all-zero row is ordinary; a row of underflowing squares is not
+        special[zero] = row_exponents(x[zero]) != ZERO_ROW_EXPONENT
+    return special
 
 
 def _pool_distances(text: np.ndarray, motion: np.ndarray, flavour: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -225,8 +232,7 @@ def _pool_distances(text: np.ndarray, motion: np.ndarray, flavour: str) -> tuple
     num_pools = text.shape[0]
     if num_pools == 0 or text.shape[1] == 0 or motion.shape[1] == 0:
         return np.zeros((num_pools, text.shape[1], motion.shape[1]), dtype=dtype), None
-    at, bm = row_exponents(text), row_exponents(motion)
-    special = _out_of_window(at, flavour).any(axis=1) | _out_of_window(bm, flavour).any(axis=1)
+    special = _special_rows(text, flavour).any(axis=1) | _special_rows(motion, flavour).any(axis=1)
     plain = ~special
     dist = np.empty((num_pools, text.shape[1], motion.shape[1]), dtype=dtype)
     exps: np.ndarray | None = None
@@ -238,7 +244,8 @@ def _pool_distances(text: np.ndarray, motion: np.ndarray, flavour: str) -> tuple
         exps = np.zeros(dist.shape, dtype=np.int32)
         for p in np.flatnonzero(special):  # pool by pool: bounded memory for the exact flavour's differences
             if flavour == "reference":
-                dist[p], exps[p] = _scaled_expanded(text[p], motion[p], at[p], bm[p])
+                dist[p], exps[p] = _scaled_expanded(text[p], motion[p], row_exponents(text[p]),
+                                                    row_exponents(motion[p]))
             else:
                 dist[p], exps[p] = pair_norms(text[p][:, None, :], motion[p][None, :, :])
     if flavour == "exact":  # squares near the subnormal range: recompute those pairs at their own scale
