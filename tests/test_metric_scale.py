@@ -616,3 +616,15 @@ def test_manifold_clusters_at_wildly_different_scales_against_mpmath(seed, a, b)
     assume(gap > 1e-6)
     got = (*precision_recall(real, gen, k=2), *density_coverage(real, gen, k=3))
     assert got == pytest.approx(expected, rel=1e-12, abs=0)
+
+
+@SETTINGS
+@given(seed=seeds, perm_seed=seeds)
+def test_manifold_metrics_are_permutation_invariant(seed, perm_seed):
+    real, gen = _manifold_sets(seed)
+    assume(_manifold_margin(real, gen) > 1e-6)  # the blocked products may round a near-tie differently
+    rng = np.random.default_rng(perm_seed)
+    pr, dc = precision_recall(real, gen), density_coverage(real, gen)
+    real2, gen2 = real[rng.permutation(len(real))], gen[rng.permutation(len(gen))]
+    assert precision_recall(real2, gen2) == pr
+    assert density_coverage(real2, gen2) == dc
