@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from motioneval._arrays import to_numpy
+from motioneval._arrays import check_real_numeric, to_numpy
 from motioneval.metrics import retrieval
 from motioneval.metrics._rng import RNGLike
 from motioneval.metrics.diversity import diversity as _diversity
@@ -57,9 +57,11 @@ class MetricAccumulator:
         self._dim: int | None = None
         self._hits = np.zeros(self.top_k, dtype=np.int64)
         self._traces: list[np.ndarray] = []
+        self._trace_exps: list[np.ndarray] = []  # per-pool power-of-two scale of the traces (0: ordinary)
         self._pooled_rows = 0
-        self._pending_text = np.empty((0, 0), dtype=self._dtype)
-        self._pending_motion = np.empty((0, 0), dtype=self._dtype)
+        # pending rows keep float64 precision: the narrow cast happens per pool, after any scale is factored out
+        self._pending_text = np.empty((0, 0), dtype=np.float64)
+        self._pending_motion = np.empty((0, 0), dtype=np.float64)
         self._motions: list[np.ndarray] = []
 
     @property
@@ -89,15 +91,25 @@ class MetricAccumulator:
         if text.shape[0] == 0:
             return
         offset = self.num_rows
+        converted = []
         for name, arr in (("text_emb", text), ("motion_emb", motion)):
-            bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
+            check_real_numeric(arr, name)
+            cause = "NaN or Inf"
+            bad = np.flatnonzero(~np.isfinite(arr).all(axis=1)) if arr.dtype.kind == "f" else np.zeros(0, int)
+            with np.errstate(over="ignore"):
+                arr = arr.astype(np.float64, copy=False)
+            if not bad.size:  # finite input that does not fit float64 (e.g. a long double 1e400)
+                cause = "values too large for float64 (overflow)"
+                bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
             if bad.size:
                 rows = ", ".join(str(int(i) + offset) for i in bad[:10])
-                raise ValueError(f"{name} contains NaN or Inf in batch rows {bad[:10].tolist()} "
+                raise ValueError(f"{name} contains {cause} in batch rows {bad[:10].tolist()} "
                                  f"(overall rows {rows}); remove or regenerate these samples")
+            converted.append(arr)
+        text, motion = converted
         self._dim = text.shape[1]
         self._motions.append(np.array(motion, dtype=np.float64))
-        self._add_rows(text.astype(self._dtype), motion.astype(self._dtype))
+        self._add_rows(text, motion)
 
     def _add_rows(self, text: np.ndarray, motion: np.ndarray) -> None:
         if self._pending_text.size:
@@ -108,10 +120,11 @@ class MetricAccumulator:
         if num_pools:
             shape = (num_pools, self.pool_size, text.shape[1])
             t, m = text[:used].reshape(shape), motion[:used].reshape(shape)
-            dist = retrieval._expanded_distances(t, m) if self.flavour == "reference" \
-                else retrieval._direct_distances(t, m)
-            self._hits += retrieval._hit_counts(dist, self.top_k)
-            self._traces.append(retrieval._pool_traces(dist))
+            dist, exps = retrieval._pool_distances(t, m, self.flavour)
+            self._hits += retrieval._hit_counts(dist, self.top_k, exps)
+            traces, trace_exps = retrieval._pool_traces(dist, exps)
+            self._traces.append(traces)
+            self._trace_exps.append(trace_exps)
             self._pooled_rows += used
         self._pending_text = text[used:].copy()
         self._pending_motion = motion[used:].copy()
@@ -131,6 +144,7 @@ class MetricAccumulator:
         self._dim = other._dim
         self._hits = self._hits + other._hits
         self._traces.extend(t.copy() for t in other._traces)
+        self._trace_exps.extend(e.copy() for e in other._trace_exps)
         self._pooled_rows += other._pooled_rows
         self._motions.extend(m.copy() for m in other._motions)
         if other._pending_text.size:
@@ -153,7 +167,8 @@ class MetricAccumulator:
                 self._hits / self._pooled_rows, num_samples=self._pooled_rows,
                 num_dropped=self._pending_text.shape[0], pool_size=self.pool_size,
                 hit_counts=tuple(self._hits), flavour=self.flavour),
-            "matching_score": retrieval._matching_from_traces(traces, self._pooled_rows, self.flavour),
+            "matching_score": retrieval._matching_from_traces(traces, self._pooled_rows, self.flavour,
+                                                              np.concatenate(self._trace_exps)),
             "num_samples": self._pooled_rows,
             "num_rows": self.num_rows,
         }
@@ -177,6 +192,8 @@ def _gt_moments(gt: Any) -> tuple[np.ndarray, np.ndarray] | None:
     if isinstance(gt, GaussianStats):
         return gt.mean, gt.cov
     if isinstance(gt, tuple) and len(gt) == 2:
+        for v, name in zip(gt, ("gt_stats mean", "gt_stats cov")):
+            check_real_numeric(np.asarray(to_numpy(v)), name)
         mean, cov = (np.asarray(to_numpy(v), dtype=np.float64) for v in gt)
         if mean.ndim != 1 or cov.shape != (mean.shape[0], mean.shape[0]):
             raise ValueError(f"gt_stats=(mean, cov) needs shapes (D,) and (D, D); got {mean.shape} and {cov.shape}")

@@ -4,6 +4,11 @@ The protocol repeats the whole evaluation ``n`` times (20; MDM's MultiModality p
 ``mean +- 1.96 * std / sqrt(n)`` with the *population* standard deviation (ddof = 0), per column
 (e.g. per k of R-precision). ``method="student_t"`` is the better-founded variant for small ``n``:
 ``t_{0.975, n-1} * s / sqrt(n)`` with the sample standard deviation ``s`` (ddof = 1).
+
+Both are scale-equivariant: a column whose largest ``|value|`` lies outside ``2**-200 .. 2**200`` (where the
+squared deviations would overflow or turn subnormal) is multiplied by an exact power of two first and the
+mean and half-width by its inverse after; ordinary values are computed exactly as before. Complex values
+are refused by name.
 """
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from motioneval._arrays import check_finite, to_numpy
+from motioneval._arrays import as_float, ldexp_checked, pow2_exponent, to_numpy
 
 Z_95 = 1.96
 
@@ -32,8 +37,12 @@ def confidence_interval(values: Any, *, method: Literal["reference", "student_t"
     n = arr.shape[0]
     if n < 1:
         raise ValueError("values is empty: pass one value per replication")
-    arr = arr.astype(np.float64, copy=False)
-    check_finite(arr, "values", what="replication")
+    arr = as_float(arr, "values", np.float64, what="replication")
+    flat = arr.reshape(n, -1)
+    exps = np.array([pow2_exponent(float(np.max(np.abs(col))) if col.size else 0.0) for col in flat.T],
+                    dtype=np.int32).reshape(arr.shape[1:])
+    if exps.any():
+        arr = np.ldexp(arr, -exps)
     mean = np.mean(arr, axis=0)
     if method == "reference":
         if n == 1:
@@ -49,6 +58,9 @@ def confidence_interval(values: Any, *, method: Literal["reference", "student_t"
         half = student_t.ppf(0.975, n - 1) * np.std(arr, axis=0, ddof=1) / np.sqrt(n)
     else:
         raise ValueError(f"method must be 'reference' or 'student_t'; got {method!r}")
+    if exps.any():
+        mean = ldexp_checked(mean, exps, "confidence_interval mean")
+        half = ldexp_checked(half, exps, "confidence_interval half-width")
     if arr.ndim == 1:
         return float(mean), float(half)
     return mean, np.asarray(half, dtype=np.float64)

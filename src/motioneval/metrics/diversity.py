@@ -5,6 +5,12 @@ replace=False)``), so a pair may join a sample with itself (distance 0). The dis
 Euclidean norm of the difference (not the expanded form). Randomness follows
 :mod:`motioneval.metrics._rng`: ``rng=None`` uses NumPy's global legacy state, as the reference does, and an
 int seed ``s`` or ``RandomState(s)`` gives the reference's indices after ``np.random.seed(s)``.
+
+Scale: both are scale-equivariant. When the largest ``|value|`` lies outside ``2**-200 .. 2**200`` (where
+the squares inside the norm would overflow or turn subnormal in float64), and for any distance below
+``2**-400``, each pair is evaluated at its own exact power-of-two scale and the mean is taken at a common
+scale; ordinary inputs take the reference route unchanged. A mean distance beyond the float64 range
+raises ``ValueError`` (overflow).
 """
 from __future__ import annotations
 
@@ -12,7 +18,15 @@ from typing import Any, Literal
 
 import numpy as np
 
-from motioneval._arrays import as_2d_features, check_finite, to_numpy
+from motioneval._arrays import (
+    as_2d_features,
+    as_float,
+    max_abs,
+    mean_of_scaled,
+    pair_norms,
+    pow2_exponent,
+    to_numpy,
+)
 from motioneval.metrics._rng import RNGLike, as_rng, choice_without_replacement
 
 #: ``num_pairs`` value for the MoMask / T2M-GPT lineage rule: 300 pairs if N > 300, else 100.
@@ -39,8 +53,28 @@ def diversity(motion_emb: Any, num_pairs: int | Literal["momask"] = 300, rng: RN
     gen = as_rng(rng)
     first = choice_without_replacement(gen, n, pairs)
     second = choice_without_replacement(gen, n, pairs)
-    value = float(np.mean(np.linalg.norm(motion[first] - motion[second], axis=1)))
+    value = _mean_distance(motion, first, second, 1, "diversity")
     return (value, first, second) if return_indices else value
+
+
+def _mean_distance(arr: np.ndarray, first: np.ndarray, second: np.ndarray, axis: int, what: str) -> float:
+    """``mean |arr[first] - arr[second]|`` along ``axis`` (1: rows, 2: repeats). The reference route when the
+    magnitudes are ordinary; otherwise (and for distances below ``2**-400``) pair by pair at each pair's own
+    power-of-two scale (:func:`motioneval._arrays.pair_norms`), averaged at a common scale."""
+    a, b = (arr[first], arr[second]) if axis == 1 else (arr[:, first], arr[:, second])
+    if pow2_exponent(max_abs(arr)) == 0:
+        norms = np.linalg.norm(a - b, axis=-1)
+        tiny = np.nonzero(norms < 2.0 ** -400)
+        if not tiny[0].size:
+            return float(np.mean(norms))
+        mant, exp = pair_norms(a[tiny], b[tiny])
+        if not exp.any():  # exact zeros (a sample paired with itself): the reference value stands
+            return float(np.mean(norms))
+        exps = np.zeros(norms.shape, dtype=np.int32)
+        norms[tiny], exps[tiny] = mant, exp
+        return mean_of_scaled(norms, exps, what)
+    mant, exp = pair_norms(a, b)
+    return mean_of_scaled(mant, exp, what)
 
 
 def multimodality(emb: Any, num_pairs: int = 10, rng: RNGLike = None, *,
@@ -59,8 +93,7 @@ def multimodality(emb: Any, num_pairs: int = 10, rng: RNGLike = None, *,
         )
     if min(arr.shape) < 1:
         raise ValueError(f"multimodality got an empty array of shape {arr.shape}")
-    arr = arr.astype(np.float64, copy=False)
-    check_finite(arr, "emb", what="text")
+    arr = as_float(arr, "emb", np.float64, what="text")
     num_repeats = arr.shape[1]
     pairs = _check_pairs(num_pairs)
     if num_repeats <= pairs:
@@ -71,7 +104,7 @@ def multimodality(emb: Any, num_pairs: int = 10, rng: RNGLike = None, *,
     gen = as_rng(rng)
     first = choice_without_replacement(gen, num_repeats, pairs)
     second = choice_without_replacement(gen, num_repeats, pairs)
-    value = float(np.mean(np.linalg.norm(arr[:, first] - arr[:, second], axis=2)))
+    value = _mean_distance(arr, first, second, 2, "multimodality")
     return (value, first, second) if return_indices else value
 
 

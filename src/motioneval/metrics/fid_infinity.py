@@ -12,7 +12,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from motioneval._arrays import as_2d_features, to_numpy
+from motioneval._arrays import (
+    as_2d_features,
+    as_float,
+    ldexp_checked,
+    max_abs,
+    pow2_exponent,
+    scale_pow2,
+    to_numpy,
+)
 from motioneval.metrics._rng import RNGLike, as_rng, choice_without_replacement
 from motioneval.metrics.frechet import frechet_distance
 from motioneval.metrics.stats import GaussianStats, gaussian_stats
@@ -48,7 +56,11 @@ def fid_infinity(real: Any, gen_emb: Any, *, sizes: Any = None, num_points: int 
         subset = gaussian_stats(gen[choice_without_replacement(gen_rng, m, int(size))])
         fids[i] = float(frechet_distance(mean_r, cov_r, subset.mean, subset.cov, method=method))
     design = np.stack([np.ones_like(fids), 1.0 / size_arr], axis=1)
-    (intercept, slope), *_ = np.linalg.lstsq(design, fids, rcond=None)
+    e = pow2_exponent(max_abs(fids))  # the fit is linear in the FIDs: factor their scale out of the solver
+    (intercept, slope), *_ = np.linalg.lstsq(design, scale_pow2(fids, e), rcond=None)
+    if e:
+        intercept = ldexp_checked(intercept, e, "fid_infinity intercept")
+        slope = ldexp_checked(slope, e, "fid_infinity slope")
     return FIDInfinityResult(float(intercept), float(slope), size_arr, fids)
 
 
@@ -56,7 +68,8 @@ def _real_stats(real: Any) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(real, GaussianStats):
         return np.asarray(real.mean, dtype=np.float64), np.asarray(real.cov, dtype=np.float64)
     if isinstance(real, tuple) and len(real) == 2:
-        mean, cov = (np.asarray(to_numpy(v), dtype=np.float64) for v in real)
+        mean, cov = (np.asarray(as_float(np.atleast_1d(to_numpy(v)), name, np.float64), dtype=np.float64)
+                     for v, name in zip(real, ("real mean", "real cov")))
         if mean.ndim != 1 or cov.shape != (mean.shape[0], mean.shape[0]):
             raise ValueError(f"real=(mean, cov) needs shapes (D,) and (D, D); got {mean.shape} and {cov.shape}")
         return mean, cov

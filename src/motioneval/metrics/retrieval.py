@@ -13,6 +13,18 @@ Two flavours of the text-to-motion distance ``d(t, m)``, selected by ``flavour=`
   The Matching Score accumulates float32 per-pool traces in pool order, as the reference loop does.
 - ``"exact"``: the direct difference ``d = |t - m|`` evaluated in float64 (no cancellation).
 
+Scale: distances are scale-equivariant. A pool in which some row's Euclidean norm lies outside the
+ordinary window (``2**-40 .. 2**40`` for the float32 reference, ``2**-200 .. 2**200`` in float64) is
+evaluated pair by pair at the pair's own power-of-two scale: each row is multiplied by an exact ``2**-e``
+(its own exponent), and the expanded form of pair ``(i, j)`` is assembled at the scale of the larger of the
+two rows, so nothing overflows and no row is crushed to zero by a larger one; ranks compare the rescaled
+distances exactly and the Matching Score is accumulated at a common scale. For uniformly scaled
+embeddings the result is the reference's own digits on the rescaled rows, scaled back: ``x 1e20`` gives
+``1e20`` times the Matching Score instead of NaN, and ``x 1e-30`` the same R-precision instead of 0. Pools
+inside the window (all ordinary inputs) take the reference route unchanged, bit for bit. The exact flavour
+also recomputes any distance below ``2**-400`` (squares near the subnormal range) pair by pair
+(:func:`motioneval._arrays.pair_norms`). A result too large for float64 raises ``ValueError`` (overflow).
+
 Ties (equal distances) are counted *pessimistically*: the rank of sample ``i`` in its pool is
 ``#{j != i : d(t_i, m_j) <= d(t_i, m_i)}``, so a distractor at exactly the same distance as the true motion
 is ranked before it. The reference's unstable ``argsort`` leaves ties to chance; without ties (the float32
@@ -24,7 +36,17 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from motioneval._arrays import as_2d_features, to_numpy
+from motioneval._arrays import (
+    FLOAT32_WINDOW,
+    FLOAT64_WINDOW,
+    ZERO_ROW_EXPONENT,
+    as_2d_features,
+    as_float,
+    ldexp_checked,
+    pair_norms,
+    row_exponents,
+    to_numpy,
+)
 
 Flavour = Literal["reference", "exact"]
 FLAVOURS = ("reference", "exact")
@@ -90,26 +112,30 @@ def euclidean_distance_matrix(a: Any, b: Any, *, flavour: Flavour = "reference")
     """
     _check_flavour(flavour)
     dtype = np.float32 if flavour == "reference" else np.float64
-    a = np.asarray(to_numpy(a), dtype=dtype)
-    b = np.asarray(to_numpy(b), dtype=dtype)
+    a, b = to_numpy(a), to_numpy(b)
     if a.ndim < 2 or b.ndim != a.ndim or a.shape[:-2] != b.shape[:-2] or a.shape[-1] != b.shape[-1]:
         raise ValueError(
             "euclidean_distance_matrix needs a (..., N1, D) and b (..., N2, D) with equal leading shape and D; "
             f"got {a.shape} and {b.shape}"
         )
-    if flavour == "reference":
-        return _expanded_distances(a, b)
-    return _direct_distances(a, b)
+    a, b = as_float(a, "a", None), as_float(b, "b", None)
+    lead = a.shape[:-2]
+    dist, exps = _pool_distances(a.reshape(-1, *a.shape[-2:]), b.reshape(-1, *b.shape[-2:]), flavour)
+    dist = dist.reshape(*lead, *dist.shape[-2:])
+    if exps is None:
+        return dist
+    return ldexp_checked(dist, exps.reshape(dist.shape), f"euclidean_distance_matrix (flavour={flavour!r})",
+                         dtype=dtype)
 
 
 def retrieval_metrics(text_emb: Any, motion_emb: Any, top_k: int = 3, pool_size: int = 32, *,
                       flavour: Flavour = "reference") -> RetrievalResult:
     """R-precision and Matching Score from a single pooled distance computation (same values as the two
     functions :func:`r_precision` and :func:`matching_score`)."""
-    dist, _, n_dropped = _pooled_distances(text_emb, motion_emb, pool_size, flavour, top_k=top_k)
+    dist, exps, _, n_dropped = _pooled_distances(text_emb, motion_emb, pool_size, flavour, top_k=top_k)
     return RetrievalResult(
-        _r_precision_from_distances(dist, top_k, n_dropped, flavour),
-        _matching_score_from_distances(dist, flavour),
+        _r_precision_from_distances(dist, exps, top_k, n_dropped, flavour),
+        _matching_score_from_distances(dist, exps, flavour),
     )
 
 
@@ -122,8 +148,8 @@ def r_precision(text_emb: Any, motion_emb: Any, top_k: int = 3, pool_size: int =
     Returns an :class:`RPrecision` array of ``top_k`` rates carrying ``num_samples``, ``num_dropped``,
     ``pool_size`` and ``hit_counts``.
     """
-    dist, _, n_dropped = _pooled_distances(text_emb, motion_emb, pool_size, flavour, top_k=top_k)
-    return _r_precision_from_distances(dist, top_k, n_dropped, flavour)
+    dist, exps, _, n_dropped = _pooled_distances(text_emb, motion_emb, pool_size, flavour, top_k=top_k)
+    return _r_precision_from_distances(dist, exps, top_k, n_dropped, flavour)
 
 
 def matching_score(text_emb: Any, motion_emb: Any, pool_size: int = 32, *,
@@ -133,8 +159,8 @@ def matching_score(text_emb: Any, motion_emb: Any, pool_size: int = 32, *,
     Reference flavour: the float32 trace of each pool's expanded-form distance matrix, accumulated in
     float32 in pool order and divided by ``n`` in float32, as the reference loop. Lower is better.
     """
-    dist, _, _ = _pooled_distances(text_emb, motion_emb, pool_size, flavour)
-    return _matching_score_from_distances(dist, flavour)
+    dist, exps, _, _ = _pooled_distances(text_emb, motion_emb, pool_size, flavour)
+    return _matching_score_from_distances(dist, exps, flavour)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -166,11 +192,11 @@ def _validate_pair(text_emb: Any, motion_emb: Any, dtype: Any) -> tuple[np.ndarr
 
 
 def _pooled_distances(text_emb: Any, motion_emb: Any, pool_size: int, flavour: str, *,
-                      top_k: int | None = None) -> tuple[np.ndarray, int, int]:
-    """Distance matrices ``(P, S, S)`` of the complete pools, rows used, rows dropped."""
+                      top_k: int | None = None) -> tuple[np.ndarray, np.ndarray | None, int, int]:
+    """Distance matrices ``(P, S, S)`` of the complete pools, their per-pair power-of-two exponents (true
+    distance = ``dist * 2**exps``; ``None`` when every pool is ordinary), rows used, rows dropped."""
     _check_flavour(flavour)
-    dtype = np.float32 if flavour == "reference" else np.float64
-    text, motion = _validate_pair(text_emb, motion_emb, dtype)
+    text, motion = _validate_pair(text_emb, motion_emb, None)
     n = text.shape[0]
     pool_size = _check_int(pool_size, "pool_size", 1, n,
                            f" (there are only {n} samples; the protocol pools groups of 32)")
@@ -180,8 +206,83 @@ def _pooled_distances(text_emb: Any, motion_emb: Any, pool_size: int, flavour: s
     used = num_pools * pool_size
     text = text[:used].reshape(num_pools, pool_size, -1)
     motion = motion[:used].reshape(num_pools, pool_size, -1)
-    dist = _expanded_distances(text, motion) if flavour == "reference" else _direct_distances(text, motion)
-    return dist, used, n - used
+    dist, exps = _pool_distances(text, motion, flavour)
+    return dist, exps, used, n - used
+
+
+def _special_rows(x: np.ndarray, flavour: str) -> np.ndarray:
+    """Rows (last axis) outside the ordinary window: Euclidean norm beyond ``2**low .. 2**high`` (one cheap
+    pass; all-zero rows are ordinary)."""
+    low, high = FLOAT32_WINDOW if flavour == "reference" else FLOAT64_WINDOW
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        sq = np.einsum("...d,...d->...", x, x)
+    special = ~((sq >= np.float64(2.0 ** (2 * low))) & (sq <= np.float64(2.0 ** (2 * high))))
+    zero = sq == 0
+    if zero.any():  # an all-zero row is ordinary; a row of underflowing squares is not
+        special[zero] = row_exponents(x[zero]) != ZERO_ROW_EXPONENT
+    return special
+
+
+def _pool_distances(text: np.ndarray, motion: np.ndarray, flavour: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Distances of ``(P, S1, D)`` / ``(P, S2, D)`` stacks (float32 or float64, validated) as ``dist * 2**exps``.
+
+    ``exps`` is ``None`` when every pool is ordinary (then ``dist`` is exactly the reference computation);
+    otherwise an int32 ``(P, S1, S2)`` array, zero for the ordinary pools (module docstring)."""
+    dtype = np.float32 if flavour == "reference" else np.float64
+    num_pools = text.shape[0]
+    if num_pools == 0 or text.shape[1] == 0 or motion.shape[1] == 0:
+        return np.zeros((num_pools, text.shape[1], motion.shape[1]), dtype=dtype), None
+    special = _special_rows(text, flavour).any(axis=1) | _special_rows(motion, flavour).any(axis=1)
+    plain = ~special
+    dist = np.empty((num_pools, text.shape[1], motion.shape[1]), dtype=dtype)
+    exps: np.ndarray | None = None
+    if plain.all():
+        dist = _plain_distances(text, motion, dtype)
+    elif plain.any():
+        dist[plain] = _plain_distances(text[plain], motion[plain], dtype)
+    if special.any():
+        exps = np.zeros(dist.shape, dtype=np.int32)
+        for p in np.flatnonzero(special):  # pool by pool: bounded memory for the exact flavour's differences
+            if flavour == "reference":
+                dist[p], exps[p] = _scaled_expanded(text[p], motion[p], row_exponents(text[p]),
+                                                    row_exponents(motion[p]))
+            else:
+                dist[p], exps[p] = pair_norms(text[p][:, None, :], motion[p][None, :, :])
+    if flavour == "exact":  # squares near the subnormal range: recompute those pairs at their own scale
+        tiny = np.nonzero(dist < 2.0 ** -400)
+        if tiny[0].size:
+            mant, exp = pair_norms(text[tiny[0], tiny[1]], motion[tiny[0], tiny[2]])
+            dist[tiny] = mant
+            if exp.any():
+                exps = np.zeros(dist.shape, dtype=np.int32) if exps is None else exps
+                exps[tiny] = exp
+    return dist, exps
+
+
+def _plain_distances(text: np.ndarray, motion: np.ndarray, dtype: type) -> np.ndarray:
+    """The ordinary route: cast, then the reference's expanded form (float32) or direct differences."""
+    text = text.astype(dtype, copy=False)
+    motion = motion.astype(dtype, copy=False)
+    return _expanded_distances(text, motion) if dtype == np.float32 else _direct_distances(text, motion)
+
+
+def _scaled_expanded(t: np.ndarray, m: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float32 expanded form of one pool with each row at unit scale (``t = 2**a t'``, ``m = 2**b m'``), pair
+    ``(i, j)`` assembled at scale ``c = max(a_i, b_j)``: ``d^2 / 4^c = -2 t'.m' 2^(a+b-2c) + |t'|^2 4^(a-c) +
+    |m'|^2 4^(b-c)``, in the reference's order of operations. Returns ``(d / 2^c, c)``."""
+    with np.errstate(under="ignore"):
+        tu = np.ldexp(t, -a[:, None]).astype(np.float32)
+        mu = np.ldexp(m, -b[:, None]).astype(np.float32)
+        c = np.maximum(a[:, None], b[None, :])
+        out = np.matmul(tu, mu.T)
+        out *= -2
+        out = np.ldexp(out, a[:, None] + b[None, :] - 2 * c).astype(np.float32, copy=False)
+        out += np.ldexp(np.sum(np.square(tu), axis=-1)[:, None], 2 * (a[:, None] - c)).astype(np.float32, copy=False)
+        out += np.ldexp(np.sum(np.square(mu), axis=-1)[None, :], 2 * (b[None, :] - c)).astype(np.float32, copy=False)
+    np.maximum(out, 0, out=out)
+    np.sqrt(out, out=out)
+    c[c == ZERO_ROW_EXPONENT] = 0  # both rows zero: distance 0
+    return out, c.astype(np.int32)
 
 
 def _expanded_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -215,38 +316,72 @@ def _diagonals(dist: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.diagonal(dist, axis1=-2, axis2=-1))
 
 
-def _ranks(dist: np.ndarray) -> np.ndarray:
-    """Pessimistic rank of the true motion in each row: ``#{j != i : d_ij <= d_ii}``, shape ``(P, S)``."""
+def _ranks(dist: np.ndarray, exps: np.ndarray | None = None) -> np.ndarray:
+    """Pessimistic rank of the true motion in each row: ``#{j != i : d_ij <= d_ii}``, shape ``(P, S)``.
+
+    With per-pair exponents, row ``i`` is compared at the scale of ``d_ii`` (exact: powers of two; a
+    distractor far larger overflows to inf, one far smaller underflows to 0, both compare correctly)."""
     diag = _diagonals(dist)
-    return np.count_nonzero(dist <= diag[..., None], axis=-1) - 1
+    if exps is None:
+        return np.count_nonzero(dist <= diag[..., None], axis=-1) - 1
+    shift = exps - _diagonals(exps)[..., None]
+    with np.errstate(over="ignore", under="ignore"):
+        scaled = np.ldexp(dist.astype(np.float64), shift)
+    scaled = np.where(diag[..., None] == 0, dist, scaled)  # d_ii = 0: only exact zeros tie, at any scale
+    return np.count_nonzero(scaled <= diag[..., None], axis=-1) - 1
 
 
-def _hit_counts(dist: np.ndarray, top_k: int) -> np.ndarray:
+def _hit_counts(dist: np.ndarray, top_k: int, exps: np.ndarray | None = None) -> np.ndarray:
     """Cumulative hit counts ``#{i : rank_i < k}`` for ``k = 1..top_k`` (int64)."""
-    ranks = _ranks(dist).ravel()
+    ranks = _ranks(dist, exps).ravel()
     return np.cumsum(np.bincount(ranks, minlength=top_k)[:top_k]).astype(np.int64)
 
 
-def _pool_traces(dist: np.ndarray) -> np.ndarray:
-    """Per-pool sums of the diagonal (the reference's ``dist_mat.trace()``), in the distances' dtype."""
-    return _diagonals(dist).sum(axis=-1)
+def _pool_traces(dist: np.ndarray, exps: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pool sums of the diagonal (the reference's ``dist_mat.trace()``), in the distances' dtype, and
+    their per-pool exponents (true trace = ``trace * 2**exp``; 0 for ordinary pools)."""
+    diag = _diagonals(dist)
+    if exps is None:
+        return diag.sum(axis=-1), np.zeros(dist.shape[0], dtype=np.int32)
+    dexp = _diagonals(exps)
+    top = np.where(diag != 0, dexp, np.iinfo(np.int32).min).max(axis=-1)
+    top = np.where(top == np.iinfo(np.int32).min, 0, top).astype(np.int32)
+    with np.errstate(under="ignore"):
+        diag = np.ldexp(diag, dexp - top[:, None]).astype(dist.dtype, copy=False)
+    return diag.sum(axis=-1), top
 
 
-def _matching_from_traces(traces: np.ndarray, num_samples: int, flavour: str) -> float:
+def _matching_from_traces(traces: np.ndarray, num_samples: int, flavour: str,
+                          exps: np.ndarray | None = None) -> float:
+    """Matching Score from per-pool traces (at scale ``2**exps`` when given)."""
     if num_samples == 0:
         return float("nan")
+    dtype = np.float32 if flavour == "reference" else np.float64
+    traces = np.asarray(traces, dtype=dtype)
+    top = 0
+    if exps is not None and np.any(exps):
+        exps = np.asarray(exps, dtype=np.int32)
+        top = int(exps.max())
+        with np.errstate(under="ignore"):  # pools 2**-100 times smaller than the largest cannot matter
+            traces = np.ldexp(traces, exps - np.int32(top)).astype(dtype, copy=False)
     if flavour == "reference":
-        total = np.cumsum(np.asarray(traces, dtype=np.float32), dtype=np.float32)[-1]
-        return float(total / np.float32(num_samples))
-    return float(np.sum(np.asarray(traces, dtype=np.float64)) / num_samples)
+        total = np.cumsum(traces, dtype=np.float32)[-1]
+        value = total / np.float32(num_samples)
+    else:
+        value = np.sum(traces) / num_samples
+    if top == 0:
+        return float(value)
+    return float(ldexp_checked(np.float64(value), top, f"matching_score (flavour={flavour!r})"))
 
 
-def _r_precision_from_distances(dist: np.ndarray, top_k: int, num_dropped: int, flavour: str) -> RPrecision:
-    counts = _hit_counts(dist, top_k)
+def _r_precision_from_distances(dist: np.ndarray, exps: np.ndarray | None, top_k: int, num_dropped: int,
+                                flavour: str) -> RPrecision:
+    counts = _hit_counts(dist, top_k, exps)
     n = dist.shape[0] * dist.shape[1]
     return RPrecision(counts / n, num_samples=n, num_dropped=num_dropped, pool_size=dist.shape[1],
                       hit_counts=tuple(counts), flavour=flavour)
 
 
-def _matching_score_from_distances(dist: np.ndarray, flavour: str) -> float:
-    return _matching_from_traces(_pool_traces(dist), dist.shape[0] * dist.shape[1], flavour)
+def _matching_score_from_distances(dist: np.ndarray, exps: np.ndarray | None, flavour: str) -> float:
+    traces, trace_exps = _pool_traces(dist, exps)
+    return _matching_from_traces(traces, dist.shape[0] * dist.shape[1], flavour, trace_exps)

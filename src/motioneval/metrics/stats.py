@@ -13,6 +13,12 @@ and two partial results combine with the pairwise update of Chan, Golub & LeVequ
 so float32 batches with large mean offsets lose no digits (no raw sums of squares are ever formed), and
 statistics of shards computed by different workers merge to the statistics of the whole set.
 
+Scale: a batch whose largest ``|value|`` lies outside ``2**-200 .. 2**200`` is reduced at unit scale (rows
+times an exact ``2**-e``) and its mean and scatter scaled back by ``2**e`` and ``4**e``, so nothing
+overflows or turns subnormal on the way; ordinary batches are reduced exactly as before. A scatter beyond
+float64 raises ``ValueError`` (overflow); one below float64's normal range (features around ``1e-155``)
+is stored as well as float64 can and a ``RuntimeWarning`` says that digits were lost.
+
 File format (``save``/``load``): an ``.npz`` written atomically and readable without pickle, keys
 
 ======================  ==========================  ===============================================
@@ -30,12 +36,13 @@ Any tool can read it with ``numpy.load(path)``; ``mean``/``cov`` are what ``frec
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._arrays import check_finite, to_numpy
+from .._arrays import check_finite, check_real_numeric, max_abs, pow2_exponent, to_numpy
 from .._io import atomic_save_npz
 
 FORMAT_NAME = "motioneval.GaussianStats"
@@ -112,23 +119,40 @@ class GaussianStats:
             raise ValueError(f"{where} must be a 2-D array of shape (N, D) (one row per sample); got shape {x.shape}")
         if x.shape[1] < 1:
             raise ValueError(f"{where} has no feature columns (shape {x.shape})")
-        if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
-            raise ValueError(f"{where} must be numeric; got dtype {x.dtype}")
+        check_real_numeric(x, where)
         if self._dim is not None and x.shape[1] != self._dim:
             raise ValueError(f"{where} has {x.shape[1]} features per row but the statistics have D = {self._dim}")
         if x.shape[0] == 0:
             return self
-        xc = x.astype(np.float64, copy=False)
-        check_finite(xc, finite_name)
+        if x.dtype.kind == "f":
+            check_finite(x, finite_name)  # NaN/Inf in the input itself
+        with np.errstate(over="ignore"):
+            xc = x.astype(np.float64, copy=False)
+        if not np.isfinite(xc).all():  # finite input that float64 cannot hold (e.g. long double 1e400)
+            check_finite(xc, finite_name + " (values too large for float64: overflow)")
         nb = x.shape[0]
+        e = pow2_exponent(max_abs(xc))
+        if e:  # extreme magnitudes: mean and scatter of the rows times 2**-e, scaled back (module docstring)
+            xc = np.ldexp(xc, np.int32(-e))
         mean_b = xc.mean(axis=0)
         if xc is x:  # the caller's float64 array: centre a copy
             xc = x - mean_b
         else:  # our own float64 copy: centre it in place (one large allocation fewer)
             xc -= mean_b
-        m2_b = xc.T @ xc
-        m2_b += m2_b.T  # exact symmetry (the product is symmetric up to rounding)
-        m2_b *= 0.5
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            m2_b = xc.T @ xc
+            m2_b += m2_b.T  # exact symmetry (the product is symmetric up to rounding)
+            m2_b *= 0.5
+            if e:
+                mean_b = np.ldexp(mean_b, np.int32(e))
+                m2_b = np.ldexp(m2_b, np.int32(2 * e))
+        if not np.isfinite(m2_b).all():
+            raise ValueError(
+                f"{where}: the covariance of these features overflows float64 (largest |x - mean| = "
+                f"{float(np.max(np.abs(xc))):.3g} * 2**{e}; squares beyond 1.8e308). Features this large cannot "
+                "be summarised as float64 statistics; rescale them (FID scales with the square of the features)."
+            )
+        _warn_if_subnormal(m2_b, where)
         if self._dim is None:
             self._dim = x.shape[1]
         self._combine(nb, mean_b, m2_b)
@@ -139,7 +163,14 @@ class GaussianStats:
         if self._n == 0:
             self._n, self._mean, self._m2 = nb, mean_b.copy(), m2_b.copy()
             return
-        self._n, self._mean, self._m2 = _chan(self._n, self._mean, self._m2, nb, mean_b, m2_b)
+        with np.errstate(over="ignore", invalid="ignore"):
+            n, mean, m2 = _chan(self._n, self._mean, self._m2, nb, mean_b, m2_b)
+        if not (np.isfinite(mean).all() and np.isfinite(m2).all()):
+            raise ValueError(
+                "GaussianStats: combining the statistics overflows float64 (the batches' means are too far apart "
+                "or their scatter too large to be represented); rescale the features."
+            )
+        self._n, self._mean, self._m2 = n, mean, m2
 
     def merge(self, other: "GaussianStats") -> "GaussianStats":
         """Statistics of the union of both sample sets (a new object; neither input changes)."""
@@ -160,8 +191,11 @@ class GaussianStats:
     @classmethod
     def from_moments(cls, mean: Any, cov: Any, n: int) -> "GaussianStats":
         """Statistics from a mean ``(D,)``, an unbiased covariance ``(D, D)`` and the sample count ``n``."""
-        mean = np.asarray(to_numpy(mean), dtype=np.float64)
-        cov = np.asarray(to_numpy(cov), dtype=np.float64)
+        mean, cov = to_numpy(mean), to_numpy(cov)
+        check_real_numeric(mean, "from_moments: mean")
+        check_real_numeric(cov, "from_moments: cov")
+        mean = np.asarray(mean, dtype=np.float64)
+        cov = np.asarray(cov, dtype=np.float64)
         n = int(n)
         if mean.ndim != 1:
             raise ValueError(f"from_moments: mean must be 1-D (D,); got shape {mean.shape}")
@@ -214,6 +248,16 @@ class GaussianStats:
 
     def __repr__(self) -> str:
         return f"GaussianStats(n={self._n}, dim={self._dim})"
+
+
+def _warn_if_subnormal(m2: np.ndarray, where: str) -> None:
+    """Warn when the largest scatter entry is so small that float64 cannot hold it to full precision."""
+    top = float(np.max(np.abs(m2))) if m2.size else 0.0
+    if 0.0 < top < 2.0 ** -969:  # entries 2**-53 below the largest are subnormal: digits are lost
+        warnings.warn(
+            f"{where}: the scatter of these features ({top:.3g}) is near or below the smallest normal float64 "
+            "(2.2e-308); the covariance has lost digits. Rescale the features (FID scales with their square).",
+            RuntimeWarning, stacklevel=4)
 
 
 def _chan(na: int, mean_a: np.ndarray, m2_a: np.ndarray, nb: int, mean_b: np.ndarray,
