@@ -156,3 +156,20 @@ def test_torch_input():
     x = torch.randn(20, 4, dtype=torch.float32)
     s = gaussian_stats(x)
     np.testing.assert_allclose(s.cov, np.cov(x.numpy().astype(np.float64), rowvar=False), rtol=1e-12, atol=1e-14)
+
+
+def test_in_place_and_pure_merging_are_distinct_and_agree():
+    rng = np.random.default_rng(7)
+    x, y = rng.standard_normal((30, 4)), rng.standard_normal((20, 4)) + 3.0
+    a, b = gaussian_stats(x), gaussian_stats(y)
+    total = a.merge(b)                      # pure: a and b unchanged
+    assert a.n == 30 and b.n == 20 and total.n == 50
+    assert (a + b).n == 50 and a.n == 30
+    same = gaussian_stats(x).update(b)      # in place: returns the updated object itself
+    assert same.n == 50
+    np.testing.assert_allclose(same.cov, _direct(np.vstack([x, y]))[1], rtol=1e-12)
+    np.testing.assert_array_equal(same.cov, total.cov)
+    c = gaussian_stats(x)
+    c += b
+    assert c.n == 50 and b.n == 20
+    np.testing.assert_array_equal(c.mean, total.mean)

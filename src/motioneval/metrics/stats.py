@@ -106,10 +106,16 @@ class GaussianStats:
 
     # ------------------------------------------------------------------ updates
     def update(self, batch: Any) -> "GaussianStats":
-        """Add a ``(B, D)`` batch of rows (numpy, array-like or torch tensor); returns ``self``.
+        """Add a ``(B, D)`` batch of rows (numpy, array-like or torch tensor), or another ``GaussianStats``'s
+        rows, to ``self`` in place; returns ``self``. (:meth:`merge` is the pure form: a new object.)
 
         Raises ``ValueError`` naming the offending rows if the batch has NaN/Inf, and when D does not match.
         """
+        if isinstance(batch, GaussianStats):
+            merged = self.merge(batch)
+            self._dim, self._n, self._mean, self._m2, self._batches = (
+                merged._dim, merged._n, merged._mean, merged._m2, merged._batches)
+            return self
         where = f"batch {self._batches} passed to GaussianStats.update"
         return self._add(to_numpy(batch), where,
                          f"{where} (rows counted from 0 within the batch; {self._n} rows were added before it)")
@@ -172,8 +178,17 @@ class GaussianStats:
             )
         self._n, self._mean, self._m2 = n, mean, m2
 
+    def __add__(self, other: "GaussianStats") -> "GaussianStats":
+        """``a + b``: :meth:`merge` (a new object)."""
+        return self.merge(other) if isinstance(other, GaussianStats) else NotImplemented
+
+    def __iadd__(self, other: "GaussianStats") -> "GaussianStats":
+        """``a += b``: :meth:`update` with another ``GaussianStats`` (in place)."""
+        return self.update(other) if isinstance(other, GaussianStats) else NotImplemented
+
     def merge(self, other: "GaussianStats") -> "GaussianStats":
-        """Statistics of the union of both sample sets (a new object; neither input changes)."""
+        """Statistics of the union of both sample sets as a **new object**; neither input changes (write
+        ``total = a.merge(b)``, or ``a.update(b)`` / ``a += b`` to add ``b`` to ``a`` in place)."""
         if not isinstance(other, GaussianStats):
             raise TypeError(f"GaussianStats.merge expects a GaussianStats; got {type(other).__name__}")
         if self._dim is not None and other._dim is not None and self._dim != other._dim:
