@@ -8,8 +8,14 @@ import shutil
 import numpy as np
 import pytest
 
-from motioneval.data.fingerprints import (known_bad_clips, load_fingerprints, provenance_fingerprints,
-                                          verify_dataset_folder, verify_evaluator_folder, verify_file)
+from motioneval.data.fingerprints import (
+    known_bad_clips,
+    load_fingerprints,
+    provenance_fingerprints,
+    verify_dataset_folder,
+    verify_evaluator_folder,
+    verify_file,
+)
 
 
 def test_table_agrees_with_the_shared_checksums(data_dir):

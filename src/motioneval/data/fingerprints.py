@@ -301,7 +301,7 @@ def _kind_of(root: Path) -> str | None:
     mean = root / "Mean.npy"
     try:
         dim = np.load(mean, mmap_mode="r", allow_pickle=False).shape[-1]
-    except Exception:  # absent or unreadable: the other checks report it
+    except (OSError, ValueError, IndexError):  # absent or unreadable: the other checks report it
         return None
     return {263: "humanml3d", 251: "kit"}.get(int(dim))
 
