@@ -16,9 +16,17 @@ from motioneval.metrics.diversity import diversity
 from motioneval.metrics.frechet import frechet_distance
 from motioneval.metrics.retrieval import retrieval_metrics
 from motioneval.metrics.stats import gaussian_stats
-from motioneval.protocol.compare import (compare, compare_rows, paired_test, pairing_reason, replication_plan,
-                                         replications_for_halfwidth, replications_to_resolve, should_stop,
-                                         welch_test)
+from motioneval.protocol.compare import (
+    compare,
+    compare_rows,
+    paired_test,
+    pairing_reason,
+    replication_plan,
+    replications_for_halfwidth,
+    replications_to_resolve,
+    should_stop,
+    welch_test,
+)
 from motioneval.protocol.ground_truth import pass_rng
 from motioneval.protocol.presets import get_preset
 from motioneval.protocol.results import MetricSummary, Result, Row

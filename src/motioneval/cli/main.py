@@ -26,6 +26,7 @@ COMMANDS = [
     "convert",
     "train_evaluator",
     "demo",
+    "compare",
 ]
 
 
