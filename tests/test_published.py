@@ -7,10 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from motioneval.protocol.published import beside_published, load_registry, not_included, published
+from motioneval.protocol.published import (
+    beside_published,
+    load_registry,
+    not_included,
+    published,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_compare import synthetic_result  # noqa: E402
+from test_compare import synthetic_result
 
 
 def test_every_number_has_a_source_and_known_metric_keys():
