@@ -131,3 +131,16 @@ def test_provenance_verdicts(tmp_path, data_dir):
     assert out["/nowhere/finest.tar"]["status"] == "not_verified"
     assert out["/gone/Mean.npy"]["status"] == "differs" and out["/gone/Mean.npy"]["reference"] == "HumanML3D/Mean.npy"
     json.dumps(out)
+
+
+def test_saved_results_carry_fingerprints(tmp_path, data_dir):
+    from motioneval.protocol.results import MetricSummary, Result, Row
+
+    t2m_mean = data_dir / "dataset" / "t2m_mean.npy"
+    prov = {"evaluator": {"/x/finest.tar": "ab" * 32},
+            "evaluator_statistics": {str(t2m_mean): load_fingerprints()["files"]["dataset/t2m_mean.npy"]["sha256"]}}
+    res = Result([Row("ground truth", "ground_truth", {"fid": MetricSummary.from_values([0.1, 0.2])})],
+                 preset={"name": "t2m"}, seed=0, replications=2, provenance=prov)
+    res.save(tmp_path)
+    fp = Result.load(tmp_path).provenance["fingerprints"]
+    assert fp[str(t2m_mean)]["status"] == "match" and fp["/x/finest.tar"]["status"] == "not_verified"
