@@ -124,9 +124,9 @@ def verify_file(path: str | Path, *, dataset: str | None = None, sha256: str | N
     digest = sha256 or (sha256_file(p) if exists else None)
     by_digest = public_digests()
     if digest is not None and digest in by_digest:
-        ref = by_digest[digest]
-        return FileVerdict(str(p), "match", ref, digest, message=f"matches the public file {ref} "
-                           f"({table[ref]['source']})")
+        name = by_digest[digest]
+        return FileVerdict(str(p), "match", name, digest, message=f"matches the public file {name} "
+                           f"({table[name]['source']})")
     dim = None
     arr = None
     if exists and p.suffix == ".npy":

@@ -310,7 +310,7 @@ def compare_rows(a: Result, row_a: str, b: Result, row_b: str, *, alpha: float =
         out.metrics.append(MetricComparison(k, label, direction, method, int(s["n"]), float(np.mean(xa)),
                                             float(np.mean(xb)), float(s["difference"]), float(s["ci95"]),
                                             float(s["p_t"]), float(s["p_permutation"]), resolved, better,
-                                            s.get("n_b")))
+                                            None if s.get("n_b") is None else int(s["n_b"])))
     if paired and any(m.n < 5 for m in out.metrics):
         out.notes.append("fewer than 5 paired replications: the t-test leans on normality and the exact sign-flip "
                          "test cannot go below 2/2^n; run more replications for a firm verdict")
