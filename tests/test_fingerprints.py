@@ -144,3 +144,20 @@ def test_saved_results_carry_fingerprints(tmp_path, data_dir):
     res.save(tmp_path)
     fp = Result.load(tmp_path).provenance["fingerprints"]
     assert fp[str(t2m_mean)]["status"] == "match" and fp["/x/finest.tar"]["status"] == "not_verified"
+
+
+def test_check_dataset_cli_names_known_bad_clips(tmp_path, capsys):
+    from motioneval.cli.main import main
+    from motioneval.protocol._toy import write_toy_dataset
+
+    write_toy_dataset(tmp_path, num_clips=6)
+    ids = (tmp_path / "test.txt").read_text().split()
+    old = ids[0]
+    (tmp_path / "new_joint_vecs" / f"{old}.npy").rename(tmp_path / "new_joint_vecs" / "007975.npy")
+    (tmp_path / "texts" / f"{old}.txt").rename(tmp_path / "texts" / "007975.txt")
+    feats = np.load(tmp_path / "new_joint_vecs" / "007975.npy")
+    np.save(tmp_path / "new_joint_vecs" / "007975.npy", np.full_like(feats, np.nan))
+    (tmp_path / "test.txt").write_text("\n".join(["007975"] + ids[1:]) + "\n")
+    assert main(["check-dataset", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "known-bad clips 007975" in out and "public reference files" in out
