@@ -179,23 +179,27 @@ def test_replication_planning_and_should_stop():
 
 @pytest.mark.slow
 def test_demo_noisy_vs_resampling_resolves_and_pairing_narrows(tmp_path):
-    """On the demo (shipped evaluator, reduced dataset), noisy vs ground-truth resampling is resolved with a
-    tiny paired-t p-value (the exact sign-flip p is at its minimum 2/2^n), and paired CIs are narrower."""
-    from motioneval.demo.dataset import DemoDatasetConfig
+    """On the demo (shipped evaluator, reduced dataset): noisy vs ground-truth resampling is resolved with a
+    tiny paired-t p-value (the exact sign-flip p at its minimum 2/2^n); for a small change of one model
+    (noise 0.50 -> 0.55, same seeds) the paired CI is much narrower than Welch's."""
+    from motioneval.demo.dataset import DemoDatasetConfig, build_demo_dataset
     from motioneval.demo.generators import GroundTruthResampler, NoisyGenerator
     from motioneval.demo.run import run_demo
     from motioneval.representation.normalization import FeatureStats
 
     config = DemoDatasetConfig(num_train=64, num_val=0, num_test=160, seed=11)
-    from motioneval.demo.dataset import build_demo_dataset
-
     root = build_demo_dataset(tmp_path / "ds", config)
-    gens = [GroundTruthResampler(), NoisyGenerator(FeatureStats.load_dataset(root))]
-    demo = run_demo(tmp_path / "out", replications=8, dataset_dir=root, dataset_config=config, generators=gens,
+    stats = FeatureStats.load_dataset(root)
+    small, large = NoisyGenerator(stats, sigma=0.5), NoisyGenerator(stats, sigma=0.55)
+    small.name, large.name = "noisy 0.50", "noisy 0.55"
+    demo = run_demo(tmp_path / "out", replications=8, dataset_dir=root, dataset_config=config,
+                    generators=[GroundTruthResampler(), small, large],
                     overrides={"diversity_pairs": 100, "mm_replications": 0})
-    c = compare_rows(demo.result, "ground-truth resampling", demo.result, "noisy")
+    c = compare_rows(demo.result, "ground-truth resampling", demo.result, "noisy 0.50")
     assert c.paired
     assert c["fid"].resolved and c["fid"].better == "A" and c["fid"].p_t < 1e-4
     assert c["fid"].p_permutation == pytest.approx(2 / 2 ** 8)
-    unpaired = compare_rows(demo.result, "ground-truth resampling", demo.result, "noisy", pair="never")
-    assert c["fid"].ci95 < unpaired["fid"].ci95
+    paired = compare_rows(demo.result, "noisy 0.50", demo.result, "noisy 0.55")
+    unpaired = compare_rows(demo.result, "noisy 0.50", demo.result, "noisy 0.55", pair="never")
+    for metric in ("fid", "matching_score"):
+        assert paired[metric].ci95 < 0.6 * unpaired[metric].ci95, metric
