@@ -12,11 +12,11 @@ import sys
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from motioneval.protocol.compare import compare_rows  # noqa: E402
-from motioneval.protocol.results import Result  # noqa: E402
+from motioneval.protocol.compare import compare_rows
+from motioneval.protocol.results import Result
 
 METRICS = [("r_precision_top1", "R@1"), ("fid", "FID"), ("matching_score", "MM Dist")]
 
