@@ -81,6 +81,14 @@ _EXPORTS: dict[str, str] = {
     "LightEvaluation": "motioneval.protocol.monitor",
     "TrainingMonitor": "motioneval.protocol.monitor",
     "lightning_callback": "motioneval.protocol.monitor",
+    # comparisons, published results and input fingerprints
+    "compare": "motioneval.protocol.compare",
+    "Comparison": "motioneval.protocol.compare",
+    "replications_for_halfwidth": "motioneval.protocol.compare",
+    "replications_to_resolve": "motioneval.protocol.compare",
+    "should_stop": "motioneval.protocol.compare",
+    "published": "motioneval.protocol.published",
+    "verify_file": "motioneval.data.fingerprints",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -30,8 +30,22 @@ def run(args: argparse.Namespace) -> int:
 
     report = check_dataset(args.path, args.split, kind=args.kind, check_joints=args.joints,
                            progress=sys.stderr.isatty())
+    from ..data.fingerprints import known_bad_clips, summarize, verify_dataset_folder
+
+    verdicts = verify_dataset_folder(args.path, dataset=report.kind)
     if args.json:
-        print(report.to_json())
+        import json
+
+        data = report.to_dict()
+        data["fingerprints"] = [v.to_dict() for v in verdicts]
+        print(json.dumps(data, indent=2))
     else:
         print(report.summary(max_per_kind=args.max_per_kind, include_filtered=args.show_filtered))
+        if verdicts:
+            print("public reference files (sha256; per-dim statistics where they differ):")
+            print(summarize(verdicts))
+        bad = [i for i in known_bad_clips(report.kind) if i in report.bad_ids]
+        if bad:
+            print(f"known-bad clips {', '.join(bad)} are broken here as in many re-processings of the dataset "
+                  f"(protocol.md): regenerate them or evaluate with on_problem='skip' and say so.")
     return 0 if report.ok else 1

@@ -27,6 +27,7 @@ COMMANDS = [
     "train_evaluator",
     "demo",
     "physics",
+    "compare",
 ]
 
 

@@ -410,6 +410,7 @@ def _scan(root: Path, split: str | PathLike, *, kind: str | DatasetSpec | None, 
     spec = _infer_spec(kind, root, feat_dir, ids)
     problems: list[Problem] = []
     stats = _load_stats(root, spec, problems)
+    problems.extend(_fingerprint_problems(root, split_path, spec.name))
     if check_joints and not joint_dir.is_dir():
         problems.append(Problem("missing_joints_folder", "warning", None, f"joints folder not found: {joint_dir}",
                                 path=str(joint_dir)))
@@ -577,3 +578,10 @@ def _check_joints(clip_id: str, length: int, spec: DatasetSpec, joint_dir: Path,
         problems.append(Problem("wrong_joints_shape", "warning", clip_id,
                                 f"{clip_id}: {rel} has shape {joints.shape}; expected ({length} or {length + 1}, "
                                 f"{spec.num_joints}, 3)", path=str(jpath)))
+
+
+def _fingerprint_problems(root: Path, split_path: Path, kind: str) -> list[Problem]:
+    """Warnings for Mean.npy/Std.npy/the split list drifted from the public files (data/fingerprints.py)."""
+    from .fingerprints import dataset_problems
+
+    return dataset_problems(root, split_path, kind)

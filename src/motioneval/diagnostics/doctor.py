@@ -222,6 +222,11 @@ def _load_evaluator(evaluator: Any, findings: list[Finding], device: Any) -> tup
 
 
 # ----------------------------------------------------------------------------------------------- checks
+def _fingerprint_finding(dataset: Any, ev_folder: Path | None) -> Finding | None:
+    from ..data.fingerprints import fingerprint_finding
+
+    return fingerprint_finding(dataset, ev_folder)
+
 
 
 def _dimension_findings(dim: int, dstats: FeatureStats | None, estats: FeatureStats | None,
@@ -449,6 +454,10 @@ def doctor(
         findings.append(Finding("evaluator_files", "info", "evaluator files not verified",
                                 "No known checksums were given, so the evaluator's version is not verified.",
                                 "Pass --checksums FILE (sha256sum format) with the sums published for the evaluator."))
+
+    fingerprints = _fingerprint_finding(dataset, ev_folder)  # public-file digests (data/fingerprints.py)
+    if fingerprints is not None:
+        findings.append(fingerprints)
 
     # joint count: lengths bounds and dimension checks
     if s.kind == "features":

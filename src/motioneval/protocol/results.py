@@ -236,6 +236,7 @@ class Result:
     def save(self, out_dir: str | Path) -> dict[str, Path]:
         """Write results.json/.md/.csv/.tex atomically into ``out_dir``; returns ``{format: path}``."""
         out = Path(out_dir)
+        add_fingerprints(self.provenance)
         paths = {
             "json": atomic_write_json(out / FILES["json"], json.loads(self.to_json())),
             "markdown": atomic_write_text(out / FILES["markdown"], self.to_markdown() + "\n"),
@@ -385,3 +386,14 @@ def library_versions() -> dict[str, str | None]:
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def add_fingerprints(provenance: dict[str, Any]) -> dict[str, Any]:
+    """Add ``provenance["fingerprints"]``: for every recorded ``{file: sha256}``, whether it matches a public
+    reference file, differs (per-dim statistics), or is not verified (:mod:`motioneval.data.fingerprints`).
+    Kept if already present; returns ``provenance``."""
+    if provenance and "fingerprints" not in provenance:
+        from ..data.fingerprints import provenance_fingerprints
+
+        provenance["fingerprints"] = provenance_fingerprints(provenance)
+    return provenance
