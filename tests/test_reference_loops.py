@@ -298,3 +298,135 @@ def test_fid_against_the_same_batches_is_smaller_for_a_ground_truth_like_model(t
     (m1, s1), (m2, s2) = _mean_and_se(same.model["fid"]), _mean_and_se(independent.model["fid"])
     assert m1 < m2 and (m2 - m1) > 3 * np.hypot(s1, s2), (m1, m2)
     assert "ground truth" not in [r.name for r in same.rows]  # MoMask prints only the model's row
+
+
+# ------------------------------------------------------------------------------------------ done when
+def _write_joint_dataset(root, *, num_clips=100, seed=0):
+    """A HumanML3D-layout folder whose features come from joints (``joints_to_features``); returns the folder
+    and, per clip, a longer joint sequence whose first ``T + 1`` frames are the clip (the rest continues it)."""
+    import json
+
+    from motioneval.protocol._toy import toy_caption, toy_joints
+    from motioneval.representation.forward import joints_to_features
+
+    rng = np.random.default_rng(seed)
+    (root / "new_joint_vecs").mkdir(parents=True)
+    (root / "texts").mkdir()
+    ids, feats, sequences, classes = [], [], [], []
+    for i in range(num_clips):
+        cls = int(rng.integers(4))
+        rows = int(rng.integers(60, 190))
+        seq = toy_joints(rows + 1 + 200, rng, speed=0.01 + 0.01 * cls)
+        f = np.asarray(joints_to_features(seq[: rows + 1]), np.float32)
+        cid = f"{i:06d}"
+        np.save(root / "new_joint_vecs" / f"{cid}.npy", f)
+        text, tokens = toy_caption(cls, rng)
+        (root / "texts" / f"{cid}.txt").write_text(f"{text}#{' '.join(tokens)}#0.0#0.0\n")
+        ids.append(cid)
+        feats.append(f)
+        sequences.append(seq)
+        classes.append(cls)
+    stacked = np.concatenate(feats)
+    np.save(root / "Mean.npy", stacked.mean(0).astype(np.float32))
+    np.save(root / "Std.npy", (stacked.std(0) + 0.01).astype(np.float32))
+    (root / "test.txt").write_text("\n".join(ids) + "\n")
+    json.dumps({})  # keep the import honest for readers of this helper
+    return ids, feats, sequences
+
+
+@pytest.fixture(scope="module")
+def joint_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("joints") / "HumanML3D"
+    ids, feats, sequences = _write_joint_dataset(root)
+    ds = FeatureStats.load(root / "Mean.npy", root / "Std.npy")
+    rng = np.random.default_rng(8)
+    ev = FeatureStats(ds.mean + 0.05 * ds.std, ds.std * rng.uniform(0.7, 1.3, ds.dim), name="evaluator")
+    return root, ids, feats, sequences, ev
+
+
+def _save_results(path, captions, joints, lengths):
+    """MDM's results.npy layout: (N, 22, 3, F) joints, captions, lengths, one repetition."""
+    motion = np.ascontiguousarray(np.stack(joints).transpose(0, 2, 3, 1), dtype=np.float32)
+    np.save(path, {"motion": motion, "text": list(captions), "lengths": np.asarray(lengths),
+                   "num_samples": len(captions), "num_repetitions": 1}, allow_pickle=True)
+    return path
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_ground_truth_saved_as_mdm_results_scores_like_ground_truth_under_mdm(joint_data, tmp_path):
+    """Issue 11, "done when": the dataset's own motions saved as MDM results.npy (196 real frames, lengths
+    within) score under --preset mdm as they do under t2m (FID within the noise)."""
+    from motioneval.data.dataset import MotionDataset
+    from motioneval.protocol.evaluate import evaluate
+
+    root, ids, feats, sequences, ev_stats = joint_data
+    ds = MotionDataset(root, "test")
+    captions = [ds[i].captions[0].text for i in range(len(ds))]
+    order = {it: n for n, it in enumerate(ids)}
+    seqs = [sequences[order[ds[i].id]] for i in range(len(ds))]
+    lengths = [min(ds[i].length + 1, 196) for i in range(len(ds))]  # joint frames: L + 1 give L feature rows
+    real = _save_results(tmp_path / "results.npy", captions, [s[:196] for s in seqs], lengths)
+    kw = dict(dataset=root, evaluator=ToyEvaluator(ev_stats), allow_pickle=True, seed=1, chunk_size=96,
+              replications=6, mm_replications=0, diversity_pairs=50, generated_samples=96)
+    under_t2m = evaluate(samples=real, preset="t2m", **kw)
+    under_mdm = evaluate(samples=real, preset="mdm", **kw)
+    (m_t2m, s_t2m), (m_mdm, s_mdm) = _mean_and_se(under_t2m.model["fid"]), _mean_and_se(under_mdm.model["fid"])
+    noise = np.hypot(s_t2m, s_mdm)
+    gt_fid = under_mdm.ground_truth["fid"].mean
+    assert abs(m_mdm - m_t2m) <= 4 * noise + 0.5 * gt_fid, (m_mdm, m_t2m, noise, gt_fid)
+    for key in ("r_precision_top1", "matching_score"):
+        (a, sa), (b, sb) = _mean_and_se(under_t2m.model[key]), _mean_and_se(under_mdm.model[key])
+        assert abs(a - b) <= 4 * np.hypot(sa, sb) + 1e-9, key
+    # only rows whose length reaches the last frame lack a frame (196 joint frames give 195 rows)
+    padded = under_mdm.sample_counts["padded_rows"].get("generated", {"rows": 0})["rows"]
+    assert padded <= sum(n - 1 + 3 > 195 for n in lengths)
+
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_feature_folder_with_frames_past_lengths_scores_like_ground_truth_under_mdm(joint_data, tmp_path):
+    """The same for a folder of raw feature files that keep frames past each manifest length."""
+    import json
+
+    from motioneval.data.dataset import MotionDataset
+    from motioneval.protocol.evaluate import evaluate
+    from motioneval.representation.forward import joints_to_features
+
+    root, ids, feats, sequences, ev_stats = joint_data
+    ds = MotionDataset(root, "test")
+    order = {it: n for n, it in enumerate(ids)}
+    rows = []
+    for i in range(len(ds)):
+        item = ds[i]
+        f = np.asarray(joints_to_features(sequences[order[item.id]][:197]), np.float32)  # 196 real rows
+        np.save(tmp_path / f"{item.id}.npy", f)
+        rows.append({"id": item.id, "caption": item.captions[0].text, "length": min(item.length, 196)})
+    (tmp_path / "manifest.json").write_text(json.dumps({"normalization": "raw", "samples": rows}))
+    kw = dict(dataset=root, evaluator=ToyEvaluator(ev_stats), seed=2, chunk_size=96, replications=6,
+              mm_replications=0, diversity_pairs=50, generated_samples=96)
+    under_t2m = evaluate(samples=tmp_path, preset="t2m", **kw)
+    under_mdm = evaluate(samples=tmp_path, preset="mdm", **kw)
+    (a, sa), (b, sb) = _mean_and_se(under_t2m.model["fid"]), _mean_and_se(under_mdm.model["fid"])
+    assert abs(a - b) <= 4 * np.hypot(sa, sb) + 0.5 * under_mdm.ground_truth["fid"].mean, (a, b)
+    assert "padded_rows" in under_mdm.sample_counts and not under_mdm.sample_counts["padded_rows"]
+
+    # what the issue saw: raw zeros past each length fed as if generated (normalized into large values)
+    zeros = tmp_path / "zeros"
+    zeros.mkdir()
+    for row in rows:
+        f = np.load(tmp_path / f"{row['id']}.npy")
+        f[row["length"]:] = 0.0
+        np.save(zeros / f"{row['id']}.npy", f)
+    (zeros / "manifest.json").write_text((tmp_path / "manifest.json").read_text())
+    broken = evaluate(samples=zeros, preset="mdm", **kw)
+    assert broken.model["fid"].mean > 5 * max(a, b) + 10 * np.hypot(sa, sb), (broken.model["fid"].mean, a, b)
+    # the same motions without the zero frames (a version-1 style set: nothing past the lengths) are padded in
+    # evaluator-normalized space instead, say so, and score close to the real continuation
+    from motioneval.data.samples import read_sample_folder
+
+    trimmed = read_sample_folder(tmp_path)
+    trimmed = type(trimmed)(captions=trimmed.captions, lengths=trimmed.lengths, motions=trimmed.motions,
+                            normalization="raw", ids=trimmed.ids)  # frames default to the lengths
+    padded = evaluate(samples=trimmed, preset="mdm", **kw)
+    assert padded.sample_counts["padded_rows"]["generated"]["rows"] > 0
+    assert padded.model["fid"].mean < broken.model["fid"].mean / 5
