@@ -430,3 +430,81 @@ def test_feature_folder_with_frames_past_lengths_scores_like_ground_truth_under_
     padded = evaluate(samples=trimmed, preset="mdm", **kw)
     assert padded.sample_counts["padded_rows"]["generated"]["rows"] > 0
     assert padded.model["fid"].mean < broken.model["fid"].mean / 5
+
+
+# ------------------------------------------------------------------------------------------ loop details
+def test_too_few_rows_names_the_counts(toy, tmp_path):
+    """MDM's default generate.py output (10 prompts x 3 repetitions) under mdm: the error says how many rows
+    there are and how many the preset needs."""
+    from motioneval.data.samples import SampleSet
+    from motioneval.protocol.ground_truth import GroundTruthItems
+    from motioneval.data.dataset import MotionDataset
+
+    root, ev_stats = toy
+    items = GroundTruthItems.from_dataset(MotionDataset(root, "test"))
+    caps = [items.captions[i][0] for i in range(10)]
+    feats = np.zeros((30, 60, 263), np.float32) + 0.1
+    s = SampleSet(captions=caps * 3, lengths=np.full(30, 48), motions=feats, num_repetitions=3,
+                  tokens=[list(items.tokens[i][0]) for i in range(10)] * 3)
+    with pytest.raises(ValueError, match=r"10 prompt\(s\) x 3 repetition\(s\) = 30 rows.*at least 32.*1024"):
+        Evaluation(dataset=root, evaluator=ToyEvaluator(ev_stats), samples=s, preset="mdm")
+
+
+def test_kit_caption_times_follow_the_lineage(tmp_path):
+    """KIT-ML segment times: x 20 for t2m/mdm/momask (their shared loader), x 12.5 for t2m-gpt."""
+    from motioneval.protocol.evaluate import _load_ground_truth
+
+    root = tmp_path / "KIT-ML"
+    (root / "new_joint_vecs").mkdir(parents=True)
+    (root / "texts").mkdir()
+    rng = np.random.default_rng(0)
+    np.save(root / "new_joint_vecs" / "00001.npy", rng.normal(size=(150, 251)).astype(np.float32))
+    (root / "texts" / "00001.txt").write_text("a person walks#a/DET person/NOUN walk/VERB#0.0#0.0\n"
+                                             "a person turns#a/DET person/NOUN turn/VERB#2.0#5.0\n")
+    np.save(root / "Mean.npy", np.zeros(251, np.float32))
+    np.save(root / "Std.npy", np.ones(251, np.float32))
+    (root / "test.txt").write_text("00001\n")
+    lengths = {}
+    for preset in ("t2m", "mdm", "momask", "t2m-gpt"):
+        items, info = _load_ground_truth(root, "test", preset, {}, "raise")
+        assert info["kind"] == "kit"
+        lengths[preset] = sorted(items.lengths.tolist())
+    assert lengths["t2m"] == lengths["mdm"] == lengths["momask"] == [60, 150]   # [40, 100): int(2*20)..int(5*20)
+    assert lengths["t2m-gpt"] == [37, 150]                                      # [25, 62): x 12.5
+
+
+def test_mdm_2023_reads_every_generated_caption_with_text_length_22(toy):
+    root, ev_stats = toy
+    ev = ToyEvaluator(ev_stats)
+    kw = dict(dataset=root, evaluator=ev, generator=ReplayGenerator(), seed=1,
+              overrides={**SMALL, "replications": 1, "generated_samples": 64})
+    new, old = Evaluation(preset="mdm", **kw), Evaluation(preset="mdm-2023", **kw)
+    a, b = new.embeddings(0), old.embeddings(0)
+    np.testing.assert_array_equal(a["gt_match/text"], b["gt_match/text"])  # the ground-truth row is unchanged
+    np.testing.assert_array_equal(a["generated/motion"], b["generated/motion"])
+    tokens = [list(t) for t in old._plan(0, "generated").tokens]
+    np.testing.assert_array_equal(b["generated/text"], ev.embed_text(tokens, text_lengths=np.full(len(tokens), 22)))
+    assert not np.array_equal(a["generated/text"], b["generated/text"])
+
+
+def test_another_lineages_evaluator_statistics_is_said_under_the_table(toy):
+    root, ev_stats = toy
+
+    class Loaded(ToyEvaluator):
+        pass
+
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(tempfile.mkdtemp()) / "checkpoints" / "t2m" / "Comp_v6_KLD01" / "meta"
+    folder.mkdir(parents=True)
+    np.save(folder / "mean.npy", np.asarray(ev_stats.mean, np.float32))
+    np.save(folder / "std.npy", np.asarray(ev_stats.std, np.float32))
+    ev = Loaded(FeatureStats.load(folder / "mean.npy", folder / "std.npy"))
+    with pytest.warns(UserWarning, match="Comp_v6_KLD005"):
+        run = Evaluation(dataset=root, evaluator=ev, generator=ReplayGenerator(), preset="momask",
+                         overrides={**SMALL, "replications": 1})
+    assert any("Comp_v6_KLD005" in note for note in run.table_notes)
+    quiet = Evaluation(dataset=root, evaluator=ev, generator=ReplayGenerator(), preset="t2m",
+                       overrides={**SMALL, "replications": 1})
+    assert not quiet.table_notes
