@@ -23,7 +23,12 @@ import pytest
 import scipy.linalg
 
 from motioneval.metrics.diversity import diversity
-from motioneval.protocol._toy import VERBS, ToyEvaluator, toy_features, write_toy_dataset
+from motioneval.protocol._toy import (
+    VERBS,
+    ToyEvaluator,
+    toy_features,
+    write_toy_dataset,
+)
 from motioneval.protocol.evaluate import GROUND_TRUTH_ROW, Evaluation
 from motioneval.protocol.generators import GeneratedMotion
 from motioneval.protocol.ground_truth import draw_pass, pass_rng
@@ -304,8 +309,6 @@ def test_fid_against_the_same_batches_is_smaller_for_a_ground_truth_like_model(t
 def _write_joint_dataset(root, *, num_clips=100, seed=0):
     """A HumanML3D-layout folder whose features come from joints (``joints_to_features``); returns the folder
     and, per clip, a longer joint sequence whose first ``T + 1`` frames are the clip (the rest continues it)."""
-    import json
-
     from motioneval.protocol._toy import toy_caption, toy_joints
     from motioneval.representation.forward import joints_to_features
 
@@ -330,7 +333,6 @@ def _write_joint_dataset(root, *, num_clips=100, seed=0):
     np.save(root / "Mean.npy", stacked.mean(0).astype(np.float32))
     np.save(root / "Std.npy", (stacked.std(0) + 0.01).astype(np.float32))
     (root / "test.txt").write_text("\n".join(ids) + "\n")
-    json.dumps({})  # keep the import honest for readers of this helper
     return ids, feats, sequences
 
 
@@ -359,7 +361,7 @@ def test_ground_truth_saved_as_mdm_results_scores_like_ground_truth_under_mdm(jo
     from motioneval.data.dataset import MotionDataset
     from motioneval.protocol.evaluate import evaluate
 
-    root, ids, feats, sequences, ev_stats = joint_data
+    root, ids, _feats, sequences, ev_stats = joint_data
     ds = MotionDataset(root, "test")
     captions = [ds[i].captions[0].text for i in range(len(ds))]
     order = {it: n for n, it in enumerate(ids)}
@@ -392,7 +394,7 @@ def test_feature_folder_with_frames_past_lengths_scores_like_ground_truth_under_
     from motioneval.protocol.evaluate import evaluate
     from motioneval.representation.forward import joints_to_features
 
-    root, ids, feats, sequences, ev_stats = joint_data
+    root, ids, _feats, sequences, ev_stats = joint_data
     ds = MotionDataset(root, "test")
     order = {it: n for n, it in enumerate(ids)}
     rows = []
@@ -436,9 +438,9 @@ def test_feature_folder_with_frames_past_lengths_scores_like_ground_truth_under_
 def test_too_few_rows_names_the_counts(toy, tmp_path):
     """MDM's default generate.py output (10 prompts x 3 repetitions) under mdm: the error says how many rows
     there are and how many the preset needs."""
+    from motioneval.data.dataset import MotionDataset
     from motioneval.data.samples import SampleSet
     from motioneval.protocol.ground_truth import GroundTruthItems
-    from motioneval.data.dataset import MotionDataset
 
     root, ev_stats = toy
     items = GroundTruthItems.from_dataset(MotionDataset(root, "test"))

@@ -402,8 +402,9 @@ class Evaluation:
         self.cache.save("embeddings", key, parts, **out)
         return out
 
-    def _generated_raw(self, unit: Unit) -> tuple[np.ndarray, np.ndarray]:
-        """Raw features of a generated/MultiModality unit (cached per unit in generator mode)."""
+    def _generated_raw(self, unit: Unit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Raw features, lengths and real frames per row of a generated/MultiModality unit (cached per unit in
+        generator mode)."""
         req: _Requests = self._plan(unit.replication, "generated")
         rows = np.arange(unit.start, unit.stop)
         if unit.stage == "mm":
@@ -416,18 +417,16 @@ class Evaluation:
         if self.sample_mode:
             if repeat is None:
                 out = self.source.take(req.prompts[row_of], req.repetition)
-                motions, lengths = out.motions, out.lengths
+                motions, lengths, frames = out.motions, out.lengths, out.frames
             else:  # MultiModality: repetition j of each prompt
-                parts = [self.source.take(req.prompts[row_of[repeat == j]], int(j)) for j in np.unique(repeat)]
+                taken = [self.source.take(req.prompts[row_of[repeat == j]], int(j)) for j in np.unique(repeat)]
                 order = np.concatenate([np.flatnonzero(repeat == j) for j in np.unique(repeat)])
-                motions = np.empty((len(rows),) + parts[0].motions.shape[1:], dtype=np.float32)
+                motions = np.empty((len(rows),) + taken[0].motions.shape[1:], dtype=np.float32)
                 lengths = np.empty(len(rows), dtype=np.int64)
-                motions[order] = np.concatenate([p.motions for p in parts])
-                lengths[order] = np.concatenate([p.lengths for p in parts])
                 frames = np.empty(len(rows), dtype=np.int64)
-                frames[order] = np.concatenate([p.frames for p in parts])
-            if repeat is None:
-                frames = out.frames
+                motions[order] = np.concatenate([t.motions for t in taken])
+                lengths[order] = np.concatenate([t.lengths for t in taken])
+                frames[order] = np.concatenate([t.frames for t in taken])
             return to_raw_features(np.asarray(motions, np.float32), np.asarray(lengths, np.int64),
                                    kind=self.identity["kind"], normalization=self.identity["normalization"],
                                    dataset_stats=self.dataset_stats, evaluator_stats=self.evaluator.stats,
@@ -437,7 +436,7 @@ class Evaluation:
         cached = self.cache.load("samples", key)
         if cached is not None:
             raw = _unpack_rows(cached)
-            frames = cached.get("frames_per_row")
+            frames = cached.get("frames_per_row")  # type: ignore[assignment]
             if frames is None:  # zeros padding (nothing past the lengths) or a cache written before issue 11
                 frames = (cached["lengths"] if self.preset.generated_padding == "zeros"
                           else np.full(len(raw), raw.shape[1], np.int64))
@@ -635,7 +634,7 @@ class Evaluation:
                 "multimodality": mm,
                 "generated_from": "ground-truth batches" if self.from_gt_batches else "independent pass",
                 "fid_reference": "same ground-truth batches" if self.fid_same_batches else "independent pass",
-                "padded_rows": {stage: {"rows": len(names), "first": sorted(names)[:20]}
+                "padded_rows": {stage: {"rows": len(names), "first": sorted(names, key=_natural)[:20]}
                                 for stage, names in sorted(self._padded.items())}}
 
     def _provenance(self) -> dict[str, Any]:
@@ -689,8 +688,10 @@ class Evaluation:
         p = self.preset
         counts = ", ".join(f"{len(v)} {k} row(s)" for k, v in sorted(self._padded.items()))
         what = {"none": f"all {p.max_frames} frames", "batch_longest": "frames up to its batch's longest motion"}
-        return (f"preset {p.name!r} feeds each generated row {what.get(p.generated_padding, 'its frames')}, but "
-                f"{counts} did not have them (e.g. a sample file that kept nothing past the lengths): the missing "
+        label = p.name if p.name == p.base else f"{p.name} (based on {p.base})"
+        return (f"preset {label!r} feeds each generated row {what.get(p.generated_padding, 'its frames')}, but "
+                f"{counts} did not have them (a sample file that kept nothing past the lengths, or a generator "
+                f"that returned fewer frames): the missing "
                 f"frames were padded with zeros in evaluator-normalized space, as the reference pads; the numbers "
                 f"differ from the lineage's if its model would have produced those frames. Keep every generated "
                 f"frame in the samples (see sample_counts.padded_rows)")
@@ -818,6 +819,13 @@ def _diagnostics_dict(fd: Any) -> Any:
         if callable(getattr(fd, attr, None)):
             return getattr(fd, attr)()
     return {"value": float(getattr(fd, "value", fd))}
+
+
+def _natural(text: str) -> list[Any]:
+    """Sort key that orders the numbers inside a string numerically ("row 9" before "row 10")."""
+    import re
+
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
 def _path_str(path: Path | None) -> str | None:

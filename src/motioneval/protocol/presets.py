@@ -332,7 +332,7 @@ def _named(name: str, dataset: str = "humanml3d") -> Preset:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESET_NAMES)}")
     if dataset not in DATASET_DEFAULTS:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASET_DEFAULTS)}")
-    defaults = dict(DATASET_DEFAULTS[dataset])
+    defaults: dict[str, Any] = dict(DATASET_DEFAULTS[dataset])
     if dataset == "kit":
         defaults["fps"] = KIT_TIME_RATE[name]
     return Preset(name=name, base=name, dataset=dataset, **_COMMON, **defaults, **_DEFINITIONS[name])
