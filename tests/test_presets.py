@@ -158,3 +158,19 @@ def test_presets_cli(capsys):
     assert main(["presets", "--json", "momask", "--dataset", "kit"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert list(data) == ["momask"] and data["momask"]["min_motion_length"] == 24
+
+
+def test_presets_cli_shows_the_loop_fields(capsys):
+    assert main(["presets", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"t2m", "mdm", "mdm-2023", "momask", "t2m-gpt"}
+    for name, fields in LOOP.items():
+        for key, value in fields.items():
+            assert data[name][key] == value, (name, key)
+    assert main(["presets", "t2m-gpt", "momask", "--dataset", "kit"]) == 0
+    table = capsys.readouterr().out
+    for key in ("generated_rows", "fid_reference", "ground_truth_row", "long_motions", "text_length",
+                "evaluator_statistics", "fps"):
+        assert key in table
+    fps_line = next(line for line in table.splitlines() if line.startswith("fps "))
+    assert fps_line.split()[1:] == ["12.5", "20"]
