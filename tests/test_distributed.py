@@ -28,7 +28,8 @@ from motioneval.representation.normalization import FeatureStats
 # 96 ground-truth rows (3 groups of 32), 2 replications, MultiModality on one group x 6: per replication
 # 3 + 3 + 3 units of 32 rows (ground truth A, B, generated) + 6 MultiModality units = 30 units, 18 generating
 SMALL = dict(replications=2, mm_captions=32, mm_repeats=6, mm_pairs=3, diversity_pairs=50,
-             diversity_pairs_small=None)
+             diversity_pairs_small=None, generated_rows="independent", fid_reference="independent_pass",
+             ground_truth_row=True, generated_padding="zeros")
 CHUNK = 32
 UNITS, GENERATING = 30, 18
 

@@ -426,3 +426,16 @@ def test_fid_reference_risk_against_the_fixture_and_a_cancelling_case(metrics_re
     assert f.numbers["reference_value"] < 0 < f.numbers["exact_value"]
     assert reference_risk({"reference_would_raise": True, "reference_max_imag_diag": 0.02}, 1.0)[1] == "crash"
     assert reference_risk({"reference_value": 1.0 + 1e-9}, 1.0) == ("", "")
+
+
+def test_joint_lengths_are_counted_as_feature_rows_like_evaluate(data_dir):
+    """L joint frames give L - 1 feature rows: 197 joint frames are 196 rows (fine), 41 are 40 (fine), 40 are 39."""
+    j = np.load(data_dir / "HumanML3D" / "new_joints" / "012314.npy")
+    clip = np.concatenate([j, j[::-1][: 197 - len(j)]])  # 197 frames (the file has 170), continuous
+    clips = np.stack([clip] * 3)
+    ok = doctor(clips, lengths=np.array([197, 41, 100]), kind="joints")
+    (lengths,) = _check(ok, "lengths")
+    assert lengths.severity == "ok" and "L - 1" in lengths.numbers["counted_as"]
+    short = doctor(clips, lengths=np.array([197, 40, 100]), kind="joints")
+    (lengths,) = _check(short, "lengths")
+    assert lengths.severity == "warning" and lengths.numbers["per_sample"] == {"1": 39}

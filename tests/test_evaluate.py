@@ -20,7 +20,11 @@ from motioneval.representation.normalization import FeatureStats
 
 # a small custom protocol: 96 ground-truth rows (3 groups of 32), 2 replications, MultiModality on one group
 SMALL = dict(replications=2, mm_captions=32, mm_repeats=12, mm_pairs=5, diversity_pairs=50,
-             diversity_pairs_small=None)
+             diversity_pairs_small=None,
+             # the generic loop (independent generated pass, second ground-truth pass, ground-truth row); the
+             # lineages' own loop semantics are tested in test_reference_loops.py
+             generated_rows="independent", fid_reference="independent_pass", ground_truth_row=True,
+             generated_padding="zeros")
 
 
 @pytest.fixture(scope="module")
@@ -306,12 +310,17 @@ def test_mdm_results_end_to_end(toy, tmp_path):
               replications=2, generated_samples=64, mm_replications=0, diversity_pairs=50)
     with pytest.raises(ValueError, match="allow_pickle"):
         evaluate(samples=path, **kw)
-    with pytest.warns(UserWarning, match="zeros reach the evaluator"):
+    # the file keeps 64 frames (63 feature rows) per row; mdm feeds 196: rows whose evaluator-read frames
+    # (up to length + 3) pass frame 63 are padded in normalized space, and the result says so
+    with pytest.warns(UserWarning, match="evaluator-normalized space"):
         result = evaluate(samples=path, allow_pickle=True, **kw)
     assert result.sample_counts["generated_rows"] == 64  # generated_samples caps the generated side
     assert result.provenance["generated"]["kind"] == "joints"
     assert len(result.provenance["generated"]["sha256"]) == 64
-    assert any("zeros reach the evaluator" in w for w in result.warnings)  # mdm padding vs stored samples
+    padded = result.sample_counts["padded_rows"]["generated"]
+    assert padded["rows"] > 0 and padded["first"][0].startswith("prompt ")
+    assert result.warnings[0] == result.settings["table_notes"][0]  # distorting warnings come first
+    assert "evaluator-normalized space" in result.to_markdown()  # ... and show under the table
     assert np.isfinite(result.model["fid"].mean)
 
 
@@ -345,7 +354,8 @@ def test_cli_with_official_layout_evaluator(toy, tmp_path, capsys, one_torch_thr
             return ToyGenerator(stats, name="my_model", version="7")
     """))
     sets = ["replications=2", "mm_captions=32", "mm_repeats=12", "mm_pairs=5", "diversity_pairs=50",
-            "diversity_pairs_small=none"]
+            "diversity_pairs_small=none", "generated_rows=independent", "fid_reference=independent_pass",
+            "ground_truth_row=true", "generated_padding=zeros"]
     argv = ["evaluate", "--dataset", str(root), "--evaluator", str(evaluator_dir), "--generator",
             f"{gen_file}:make", "--preset", "momask", "--out", str(tmp_path / "out"), "--seed", "5",
             "--device", "cpu", "--chunk-size", "64", "--no-progress", "--report"]
@@ -367,7 +377,8 @@ def test_cli_with_official_layout_evaluator(toy, tmp_path, capsys, one_torch_thr
     spec.loader.exec_module(module)
     api = evaluate(dataset=root, evaluator=evaluator_dir, generator=module.make(), preset="momask", seed=5,
                    device="cpu", chunk_size=64, replications=2, mm_captions=32, mm_repeats=12, mm_pairs=5,
-                   diversity_pairs=50, diversity_pairs_small=None)
+                   diversity_pairs=50, diversity_pairs_small=None, generated_rows="independent",
+                   fid_reference="independent_pass", ground_truth_row=True, generated_padding="zeros")
     assert _values(api) == _values(cli)
     assert json.loads(json.dumps(cli.to_dict()))["schema_version"] == 1
 

@@ -19,7 +19,8 @@ from motioneval.protocol.results import Result
 from motioneval.representation.normalization import FeatureStats
 
 SETTINGS = dict(preset="momask", chunk_size=32, seed=11, replications=2, mm_captions=32, mm_repeats=12, mm_pairs=5,
-                diversity_pairs=50, diversity_pairs_small=None)
+                diversity_pairs=50, diversity_pairs_small=None, generated_rows="independent",
+                fid_reference="independent_pass", ground_truth_row=True, generated_padding="zeros")
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +111,7 @@ def test_ctrl_c_through_the_cli_then_rerun(toy, uninterrupted, tmp_path, capsys)
 
     ev_stats = toy[2]
     original = ev_module._load_evaluator
-    ev_module._load_evaluator = lambda evaluator, device: ToyEvaluator(ev_stats)
+    ev_module._load_evaluator = lambda evaluator, device, **kw: ToyEvaluator(ev_stats)
     try:
         argv = ["evaluate", "--dataset", str(root), "--evaluator", str(tmp_path), "--generator", f"{gen_file}:make",
                 "--preset", "momask", "--out", str(tmp_path / "out"), "--seed", "11", "--chunk-size", "32",

@@ -57,7 +57,7 @@ def test_refuses_to_unpickle_without_opt_in(tmp_path):
     assert not marker.exists()
 
 
-def test_reads_rows_repetition_major_and_zeroes_untrimmed_frames(tmp_path):
+def test_reads_rows_repetition_major_and_keeps_untrimmed_frames(tmp_path):
     results = results_dict(num_samples=3, reps=2, frames=30)
     path = save_results(tmp_path / "results.npy", results)
     s = read_mdm_results(path, allow_pickle=True)
@@ -67,8 +67,9 @@ def test_reads_rows_repetition_major_and_zeroes_untrimmed_frames(tmp_path):
     for row in range(6):
         length = results["lengths"][row]
         # row = repetition * num_samples + sample; (J, 3, F) -> (F, J, 3)
-        np.testing.assert_array_equal(s.motions[row, :length], np.moveaxis(results["motion"][row], -1, 0)[:length])
-        assert not s.motions[row, length:].any()
+        # every sampled frame is kept, past the length too (the mdm preset feeds them to the evaluator)
+        np.testing.assert_array_equal(s.motions[row], np.moveaxis(results["motion"][row], -1, 0))
+        assert s.frames[row] == 30 and s.lengths[row] == length
     assert s.metadata["source"]["format"] == "mdm-results" and len(s.metadata["source"]["sha256"]) == 64
     np.testing.assert_array_equal(s.repetition(1).motions, s.motions[3:])
 

@@ -18,11 +18,27 @@ SPEC = {
                 generated_length="ground_truth", generated_padding="none"),
     "momask": dict(replications=20, mm_replications=20, generated_samples=None, mm_captions=96,
                    mm_selection="first_groups", diversity_pairs=300, diversity_pairs_small=100,
-                   generated_length="ground_truth", generated_padding="zeros"),
+                   generated_length="ground_truth", generated_padding="batch_longest"),
     "t2m-gpt": dict(replications=20, mm_replications=20, generated_samples=None, mm_captions=None,
                     mm_selection="all", diversity_pairs=300, diversity_pairs_small=100,
                     generated_length="model", generated_padding="zeros"),
 }
+# protocol.md, "Loop semantics per lineage" (mdm-2023: mdm with text length 22 for every generated row).
+SPEC["mdm-2023"] = {**SPEC["mdm"]}
+LOOP = {
+    "t2m": dict(generated_rows="independent", fid_reference="independent_pass", ground_truth_row=True,
+                long_motions="error", text_length="true", evaluator_statistics="Comp_v6_KLD01"),
+    "mdm": dict(generated_rows="independent", fid_reference="independent_pass", ground_truth_row=True,
+                long_motions="error", text_length="true", evaluator_statistics="Comp_v6_KLD01"),
+    "mdm-2023": dict(generated_rows="independent", fid_reference="independent_pass", ground_truth_row=True,
+                     long_motions="error", text_length="max", evaluator_statistics="Comp_v6_KLD01"),
+    "momask": dict(generated_rows="ground_truth_batches", fid_reference="same_batches", ground_truth_row=False,
+                   long_motions="error", text_length="true", evaluator_statistics="Comp_v6_KLD005"),
+    "t2m-gpt": dict(generated_rows="ground_truth_batches", fid_reference="same_batches", ground_truth_row=True,
+                    long_motions="truncate", text_length="true",
+                    evaluator_statistics="VQVAEV3_CB1024_CMT_H1024_NRES3"),
+}
+KIT_FPS = {"t2m": 20.0, "mdm": 20.0, "mdm-2023": 20.0, "momask": 20.0, "t2m-gpt": 12.5}
 SHARED = dict(pool_size=32, top_k=3, unit_length=4, max_frames=196, max_text_tokens=20, min_motion_length=40,
               max_motion_length=200, fps=20.0, mm_repeats=30, mm_pairs=10)
 
@@ -31,7 +47,7 @@ SHARED = dict(pool_size=32, top_k=3, unit_length=4, max_frames=196, max_text_tok
 def test_preset_matches_spec_table(name):
     p = PRESETS[name]
     assert p.name == p.base == name and p.dataset == "humanml3d"
-    for key, value in {**SPEC[name], **SHARED}.items():
+    for key, value in {**SPEC[name], **LOOP[name], **SHARED}.items():
         assert getattr(p, key) == value, (name, key)
     assert p.crop_shorter_probability == pytest.approx(1 / 3)
     assert p.text_tokens == 22
@@ -46,9 +62,31 @@ def test_mdm_generated_samples_are_32_groups_and_mm_is_4_groups():
     assert PRESETS["momask"].mm_captions == 3 * PRESETS["momask"].pool_size
 
 
+@pytest.mark.parametrize("name", sorted(KIT_FPS))
+def test_kit_time_stamp_rate_is_the_lineages(name):
+    p = get_preset(name, dataset="kit")
+    assert p.fps == KIT_FPS[name] and p.differences() == {}
+    assert PRESETS[name].fps == 20.0
+
+
+def test_mdm_2023_differs_from_mdm_only_in_text_length():
+    a, b = PRESETS["mdm"].settings(), PRESETS["mdm-2023"].settings()
+    assert {k for k in a if a[k] != b[k]} == {"name", "base", "description", "text_length"}
+
+
+def test_new_loop_fields_validate_and_parse():
+    with pytest.raises(ValueError, match="generated_rows"):
+        get_preset("t2m", generated_rows="nope")
+    with pytest.raises(ValueError, match="ground_truth_row"):
+        get_preset("t2m", ground_truth_row="yes")
+    assert parse_override("ground_truth_row=false") == ("ground_truth_row", False)
+    assert parse_override("long_motions=truncate") == ("long_motions", "truncate")
+    assert parse_override("evaluator_statistics=none") == ("evaluator_statistics", None)
+
+
 def test_kit_defaults_are_not_overrides():
     p = get_preset("momask", dataset="kit")
-    assert (p.min_motion_length, p.fps, p.name) == (24, 12.5, "momask")
+    assert (p.min_motion_length, p.fps, p.name) == (24, 20.0, "momask")
     assert p.differences() == {}
     assert PRESETS["momask"].for_dataset("kit") == p
 
@@ -120,3 +158,19 @@ def test_presets_cli(capsys):
     assert main(["presets", "--json", "momask", "--dataset", "kit"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert list(data) == ["momask"] and data["momask"]["min_motion_length"] == 24
+
+
+def test_presets_cli_shows_the_loop_fields(capsys):
+    assert main(["presets", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"t2m", "mdm", "mdm-2023", "momask", "t2m-gpt"}
+    for name, fields in LOOP.items():
+        for key, value in fields.items():
+            assert data[name][key] == value, (name, key)
+    assert main(["presets", "t2m-gpt", "momask", "--dataset", "kit"]) == 0
+    table = capsys.readouterr().out
+    for key in ("generated_rows", "fid_reference", "ground_truth_row", "long_motions", "text_length",
+                "evaluator_statistics", "fps"):
+        assert key in table
+    fps_line = next(line for line in table.splitlines() if line.startswith("fps "))
+    assert fps_line.split()[1:] == ["12.5", "20"]

@@ -86,9 +86,9 @@ def test_npz_round_trip_is_exact_and_pickle_free(tmp_path):
     s = dataclasses.replace(s)
     path = s.save(tmp_path / "out" / "samples.npz")
     with np.load(path, allow_pickle=False) as npz:
-        assert sorted(npz.files) == ["lengths", "meta", "motions"]
+        assert sorted(npz.files) == ["frames", "lengths", "meta", "motions"]
         meta = json.loads(npz["meta"].tobytes().decode("utf-8"))
-    assert meta["format"] == FORMAT == "motioneval.samples/1"
+    assert meta["format"] == FORMAT == "motioneval.samples/2"
     assert meta["num_samples"] == 4 and meta["captions"][0] == "a man jumps — twice"
     back = SampleSet.load(path)
     np.testing.assert_array_equal(back.motions, s.motions)
@@ -127,8 +127,8 @@ def test_load_rejects_foreign_or_damaged_files(tmp_path):
         np.savez(tmp_path / name, **arrays)
         return tmp_path / name
 
-    with pytest.raises(SampleSetError, match="motioneval.samples/2.*upgrade"):
-        SampleSet.load(rewrite("v2.npz", format="motioneval.samples/2"))
+    with pytest.raises(SampleSetError, match="motioneval.samples/3.*upgrade"):
+        SampleSet.load(rewrite("v3.npz", format="motioneval.samples/3"))
     with pytest.raises(SampleSetError, match="not a motioneval sample file"):
         SampleSet.load(rewrite("x.npz", format="something"))
     with pytest.raises(SampleSetError, match=r"bad.npz: .*length\(s\) > 30"):
@@ -175,8 +175,8 @@ def test_folder_with_json_manifest(tmp_path):
     assert s.kind == "features" and s.normalization == "dataset" and s.max_frames == 40
     assert s.lengths.tolist() == [40, 20] and s.tokens == [["a/DET", "person/NOUN", "wave/VERB"], ["jump/VERB"]]
     np.testing.assert_array_equal(s.motions[0], a)
-    np.testing.assert_array_equal(s.motions[1, :20], b[:20])
-    assert not s.motions[1, 20:].any()
+    np.testing.assert_array_equal(s.motions[1, :25], b)  # frames past the length are the generator's: kept
+    assert not s.motions[1, 25:].any() and s.frames.tolist() == [40, 25]
     assert s.metadata["model"] == "x" and s.metadata["source"]["format"] == "sample-folder"
     assert load_samples(tmp_path, normalization="raw").normalization == "raw"  # argument overrides manifest
 
@@ -240,3 +240,35 @@ def test_load_samples_dispatch_errors(tmp_path):
         load_samples(tmp_path / "x.txt")
     with pytest.raises(FileNotFoundError):
         load_samples(tmp_path / "none.bin")
+
+
+# ------------------------------------------------------------------------------- frames past each length (issue 11)
+def test_frames_past_lengths_round_trip_and_version_1_still_reads(tmp_path):
+    rng = np.random.default_rng(3)
+    motions = rng.normal(size=(3, 30, 263)).astype(np.float32)
+    s = SampleSet(captions=["a", "b", "c"], lengths=np.array([10, 20, 30]), motions=motions, frames="all")
+    assert s.frames.tolist() == [30, 30, 30] and s.has_frames_past_lengths
+    np.testing.assert_array_equal(s.motions, motions)  # nothing zeroed: every stored frame is output
+    back = SampleSet.load(s.save(tmp_path / "v2.npz"))
+    np.testing.assert_array_equal(back.motions, motions)
+    assert back.frames.tolist() == [30, 30, 30] and back.lengths.tolist() == [10, 20, 30]
+    # a version-1 file (no 'frames'): nothing past the lengths, exactly as before
+    with np.load(tmp_path / "v2.npz", allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files if k != "frames"}
+    meta = json.loads(arrays["meta"].tobytes()) | {"format": "motioneval.samples/1"}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(tmp_path / "v1.npz", **arrays)
+    old = SampleSet.load(tmp_path / "v1.npz")
+    assert old.frames.tolist() == [10, 20, 30] and not old.motions[0, 10:].any()
+    np.testing.assert_array_equal(old.motions[2], motions[2])
+
+
+def test_frames_default_keeps_old_behaviour_and_nonfinite_tails_are_cut():
+    motions = np.ones((2, 8, 263), np.float32)
+    motions[1, 6] = np.nan  # past the length: not output, the stored frames stop there
+    s = SampleSet(captions=["a", "b"], lengths=np.array([4, 5]), motions=motions.copy())
+    assert s.frames.tolist() == [4, 5] and not s.motions[:, 5:].any()
+    t = SampleSet(captions=["a", "b"], lengths=np.array([4, 5]), motions=motions.copy(), frames="all")
+    assert t.frames.tolist() == [8, 6] and np.isfinite(t.motions).all() and not t.motions[1, 6:].any()
+    with pytest.raises(SampleSetError, match="stored frames outside"):
+        SampleSet(captions=["a", "b"], lengths=np.array([4, 5]), motions=motions, frames=np.array([3, 8]))

@@ -344,3 +344,36 @@ def test_package_import_stays_torch_free():
     code = "import sys, motioneval.evaluators as e; e.__dir__(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_meta_statistics_prefer_kld01_and_the_presets_folder(tmp_path):
+    """With Comp_v6_KLD01 and Comp_v6_KLD005 both present the default is KLD01 (as the docs say; sorting the
+    names put KLD005 first before issue 11); a preset's evaluator_statistics picks its own folder."""
+    import numpy as np
+
+    from motioneval.evaluators.t2m import _find_stats
+
+    for name in ("Comp_v6_KLD005", "Comp_v6_KLD01", "VQVAEV3_CB1024_CMT_H1024_NRES3"):
+        meta = tmp_path / "checkpoints" / "t2m" / name / "meta"
+        meta.mkdir(parents=True)
+        np.save(meta / "mean.npy", np.zeros(263, np.float32))
+        np.save(meta / "std.npy", np.ones(263, np.float32))
+    mean, _ = _find_stats([tmp_path], "t2m", None, None)
+    assert mean.parent.parent.name == "Comp_v6_KLD01"
+    for name in ("Comp_v6_KLD005", "VQVAEV3_CB1024_CMT_H1024_NRES3"):
+        mean, std = _find_stats([tmp_path], "t2m", None, None, preferred=name)
+        assert mean.parent.parent.name == name and std.name == "std.npy"
+    mean, _ = _find_stats([tmp_path], "t2m", None, None, preferred="Missing")  # absent: the default order
+    assert mean.parent.parent.name == "Comp_v6_KLD01"
+
+
+def test_text_lengths_override_reads_the_padding(ev):
+    """``text_lengths=22`` (MDM before 2024): the GRU reads sos, the words, eos and the unk padding."""
+    import numpy as np
+
+    tokens = [["a/DET", "man/NOUN", "walk/VERB"], ["a/DET", "person/NOUN", "jump/VERB", "high/ADV"]]
+    words, pos, lengths = ev.text_arrays(tokens)
+    assert lengths.tolist() == [5, 6]
+    fixed = ev.embed_text(tokens, text_lengths=22)
+    np.testing.assert_array_equal(fixed, ev.embed_text_arrays(words, pos, np.full(2, 22)))
+    assert not np.allclose(fixed, ev.embed_text(tokens))

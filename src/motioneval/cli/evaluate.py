@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           "object or a function/class that returns one when called without arguments")
     p.add_argument("--allow-pickle", action="store_true",
                    help="allow reading MDM's pickled results.npy (unpickling runs code from the file: trusted files only)")
-    p.add_argument("--preset", default="t2m", help="t2m, mdm, momask or t2m-gpt (see `motioneval presets`)")
+    p.add_argument("--preset", default="t2m",
+                   help="t2m, mdm, mdm-2023, momask or t2m-gpt (see `motioneval presets`)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a preset setting (repeatable), e.g. --set replications=5; the result says 'custom'")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the results (and the cache)")

@@ -8,13 +8,13 @@ import json
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "presets",
-        help="list the protocol presets (t2m, mdm, momask, t2m-gpt) and their settings",
+        help="list the protocol presets (t2m, mdm, mdm-2023, momask, t2m-gpt) and their settings",
         description="List the named protocol presets. Any setting can be overridden in `motioneval evaluate` "
                     "with --set key=value; the result is then labelled 'custom' with the differences.",
     )
     p.add_argument("names", nargs="*", help="presets to show (default: all)")
     p.add_argument("--dataset", choices=["humanml3d", "kit"], default="humanml3d",
-                   help="dataset-dependent defaults (minimum length, fps)")
+                   help="dataset-dependent defaults (minimum length, the KIT caption time-stamp rate each lineage uses)")
     p.add_argument("--json", action="store_true", help="print one JSON object {name: settings}")
     p.set_defaults(func=run)
 

@@ -60,6 +60,8 @@ class DatasetSpec:
 
 HUMANML3D_DATASET = DatasetSpec("humanml3d", dim=263, num_joints=22, fps=20.0, min_length=40, max_length=200)
 KIT_DATASET = DatasetSpec("kit", dim=251, num_joints=21, fps=12.5, min_length=24, max_length=200)
+# KIT-ML is recorded at 12.5 fps, but text-to-motion's loader (reused by MDM and MoMask) converts caption times
+# with 20: `evaluate` reads the dataset with the preset's ``fps`` (``presets.KIT_TIME_RATE``), not this default.
 _SPECS = {"humanml3d": HUMANML3D_DATASET, "t2m": HUMANML3D_DATASET, "kit": KIT_DATASET, "kit-ml": KIT_DATASET}
 
 

@@ -7,8 +7,10 @@ past each length *not* trimmed; ``text`` one caption per row; ``lengths`` frame 
 
 Loading it means unpickling, and unpickling executes code from the file, so :func:`read_mdm_results`
 refuses unless called with ``allow_pickle=True`` for a file the user trusts. The result is a joints
-:class:`~motioneval.data.samples.SampleSet` ``(N, F, J, 3)`` with frames past each length zeroed;
-:func:`joints_to_feature_samples` turns it into raw features (``L`` joint frames give ``L - 1`` rows).
+:class:`~motioneval.data.samples.SampleSet` ``(N, F, J, 3)`` that keeps all ``F`` frames of every row
+(``frames = F``: MDM's sampler output past each length is real output, and the ``mdm`` preset feeds it to
+the evaluator); :func:`joints_to_feature_samples` turns it into raw features (``L`` joint frames give
+``L - 1`` rows).
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ class PickleRefusedError(ValueError):
 
 
 def read_mdm_results(path: PathLike, *, allow_pickle: bool = False) -> SampleSet:
-    """Read MDM's ``results.npy`` into a joints :class:`SampleSet` (repetition-major rows, zero past lengths).
+    """Read MDM's ``results.npy`` into a joints :class:`SampleSet` (repetition-major rows, every frame kept).
 
     ``allow_pickle=True`` must be passed explicitly: the file is a pickle, and unpickling executes code
     from it. Pass it only for files you generated yourself or otherwise trust.
@@ -100,18 +102,21 @@ def mdm_results_to_samples(results: dict[str, Any], *, source: PathLike | None =
             ids=[str(i % num_samples) for i in range(rows)],
             num_repetitions=num_repetitions,
             metadata=metadata,
+            frames="all",  # MDM saves every sampled frame; a NaN tail past a length ends that row's frames
         )
     except SampleSetError as exc:
         raise SampleSetError(f"{where}: {exc}") from exc
 
 
-def joints_to_feature_samples(samples: SampleSet, *, skeleton: Any = None) -> SampleSet:
+def joints_to_feature_samples(samples: SampleSet, *, skeleton: Any = None, full: bool = False) -> SampleSet:
     """Convert a joints :class:`SampleSet` to raw features with the dataset's forward processing.
 
     Uses :func:`motioneval.representation.forward.joints_to_features` on one padded batch, each clip at its own
     length (the processing depends on the whole clip: floor, facing, smoothing). ``L`` joint frames
-    give ``L - 1`` feature rows, so lengths drop by one. ``skeleton`` defaults to HumanML3D for 22 joints
-    and KIT-ML for 21.
+    give ``L - 1`` feature rows, so lengths drop by one. ``full``: convert each row's stored frames
+    (``samples.frames``, past the length too) and keep them (``frames - 1`` feature rows); otherwise only the
+    first ``L`` frames are processed and nothing past the length is kept. ``skeleton`` defaults to HumanML3D
+    for 22 joints and KIT-ML for 21.
     """
     if samples.kind != "joints":
         raise ValueError(f"expected a joints sample set; this one holds {samples.kind}")
@@ -128,10 +133,11 @@ def joints_to_feature_samples(samples: SampleSet, *, skeleton: Any = None) -> Sa
         raise ValueError(f"{short.size} row(s) have fewer than 2 frames and give no feature row "
                          f"(first: sample {samples.ids[int(short[0])]!r}, row {int(short[0])})")
     out_lengths = samples.lengths - 1
-    frames = int(samples.lengths.max())
+    conv = samples.frames if full else samples.lengths
+    frames = int(conv.max())
     try:  # one padded batch: each clip is processed at its own length (floor, facing and smoothing use it)
         features = np.asarray(joints_to_features(samples.motions[:, :frames], skeleton=skeleton,
-                                                 lengths=samples.lengths), dtype=np.float32)
+                                                 lengths=conv), dtype=np.float32)
     except ValueError as exc:  # "clip k" in the message is row k of the sample set: name the samples
         rows = sorted({int(k) for k in re.findall(r"clip (\d+)", str(exc))})
         names = ", ".join(f"{samples.ids[r]!r} (row {r})" for r in rows[:20] if r < samples.num_rows)
@@ -150,6 +156,7 @@ def joints_to_feature_samples(samples: SampleSet, *, skeleton: Any = None) -> Sa
         ids=samples.ids,
         num_repetitions=samples.num_repetitions,
         metadata=metadata,
+        frames=(conv - 1) if full else None,
     )
 
 

@@ -3,12 +3,15 @@
 A sample set has ``num_rows = num_samples * num_repetitions`` rows in repetition-major order (as MDM):
 row ``r * num_samples + s`` is repetition ``r`` of sample ``s``, so ``ids``, ``captions`` and ``tokens`` of a
 row equal those of row ``s``. Motions are float32, ``(N, T_max, D)`` features or ``(N, T_max, J, 3)``
-joints, zero past each length.
+joints. Row ``i`` is ``lengths[i]`` frames long and keeps ``frames[i] >= lengths[i]`` frames the generator
+produced (MDM's sampler, for example, returns all 196 frames whatever the length; some protocols feed the
+frames past the length to the evaluator); stored values past ``frames[i]`` are zero.
 
 On disk (``docs/formats.md``) a sample set is one ``.npz`` that loads with ``allow_pickle=False``:
-``motions``, ``lengths`` (int64) and ``meta``, UTF-8 JSON stored as a uint8 array, with
-``"format": "motioneval.samples/1"``, ``kind``, ``normalization``, ``num_repetitions``, per-row ``ids``,
-``captions``, ``tokens`` (or null) and free-form ``metadata``. Writes are atomic. A folder of per-sample
+``motions``, ``lengths`` (int64), ``frames`` (int64, stored frames per row) and ``meta``, UTF-8 JSON
+stored as a uint8 array, with ``"format": "motioneval.samples/2"``, ``kind``, ``normalization``, ``num_repetitions``, per-row ``ids``,
+``captions``, ``tokens`` (or null) and free-form ``metadata``. Writes are atomic. Version 1 files (no
+``frames``: nothing past each length) are still read. A folder of per-sample
 ``.npy`` files with a ``manifest.json`` or ``manifest.csv`` is read by :func:`read_sample_folder`.
 """
 from __future__ import annotations
@@ -30,7 +33,8 @@ from .._io import atomic_save_npz, json_default
 
 PathLike = str | os.PathLike
 
-FORMAT = "motioneval.samples/1"
+FORMAT = "motioneval.samples/2"
+READABLE_FORMATS = ("motioneval.samples/1", FORMAT)  # /1 had no ``frames`` (frames == lengths)
 FOLDER_FORMAT = "motioneval.sample-folder/1"
 KINDS = ("features", "joints")
 NORMALIZATIONS = ("raw", "dataset", "evaluator")
@@ -45,8 +49,10 @@ class SampleSetError(ValueError):
 class SampleSet:
     """Motions with captions; see the module docstring for the layout. Validated on construction.
 
-    ``motions`` is converted to float32 and frames past each length are zeroed (a copy is made only when
-    needed; otherwise the array is shared with the caller). ``ids`` defaults to the sample index as a string.
+    ``motions`` is converted to float32 and values past each row's ``frames`` are zeroed (a copy is made only
+    when needed; otherwise the array is shared with the caller). ``frames`` (per row, ``lengths[i] <=
+    frames[i] <= T_max``): how many stored frames are real generator output; ``None`` means ``lengths``
+    (nothing past the length is kept), ``"all"`` means every stored frame. ``ids`` defaults to the sample index as a string.
     ``normalization`` (features only; joints are always ``"raw"``): ``"raw"`` as the dataset stores them,
     ``"dataset"`` normalized with the dataset's ``Mean.npy``/``Std.npy``, ``"evaluator"`` with the
     evaluator's statistics.
@@ -61,6 +67,7 @@ class SampleSet:
     ids: list[str] | None = None
     num_repetitions: int = 1
     metadata: dict[str, Any] = field(default_factory=dict)
+    frames: Any = None
 
     def __post_init__(self) -> None:
         self.motions = _check_motions(self.motions, self.kind)
@@ -84,13 +91,15 @@ class SampleSet:
             self.tokens = [_check_strings(t, f"tokens of row {i}", None) for i, t in enumerate(self.tokens)]
         self._check_repetitions()
         self.lengths = _check_lengths(self.lengths, n, t_max, self._row_name)
+        self.frames = _check_frames(self.frames, self.lengths, t_max, self._row_name)
+        self.frames = _cut_nonfinite_tails(self.motions, self.lengths, self.frames)
         if not isinstance(self.metadata, dict):
             raise SampleSetError(f"metadata must be a dict; got {type(self.metadata).__name__}")
         try:
             json.dumps(self.metadata, default=json_default)
         except (TypeError, ValueError) as exc:
             raise SampleSetError(f"metadata must be JSON-serializable: {exc}") from exc
-        self.motions = _zero_past_lengths_and_check(self.motions, self.lengths, self._row_name)
+        self.motions = _zero_past_lengths_and_check(self.motions, self.frames, self._row_name)
 
     # ------------------------------------------------------------------------------------------ shape
     @property
@@ -104,6 +113,11 @@ class SampleSet:
     @property
     def max_frames(self) -> int:
         return int(self.motions.shape[1])
+
+    @property
+    def has_frames_past_lengths(self) -> bool:
+        """Whether any row keeps generated frames past its length."""
+        return bool(np.any(self.frames > self.lengths))
 
     def __len__(self) -> int:
         return self.num_rows
@@ -139,6 +153,7 @@ class SampleSet:
             ids=[self.ids[i] for i in rows],  # type: ignore[index]
             num_repetitions=num_repetitions,
             metadata=dict(self.metadata),
+            frames=self.frames[rows],
         )
 
     # ------------------------------------------------------------------------------------------ files
@@ -161,7 +176,7 @@ class SampleSet:
         }
         raw = json.dumps(meta, default=json_default, ensure_ascii=False).encode("utf-8")
         return atomic_save_npz(path, motions=self.motions, lengths=self.lengths.astype(np.int64),
-                               meta=np.frombuffer(raw, dtype=np.uint8))
+                               frames=self.frames.astype(np.int64), meta=np.frombuffer(raw, dtype=np.uint8))
 
     @classmethod
     def load(cls, path: PathLike) -> "SampleSet":
@@ -179,6 +194,7 @@ class SampleSet:
                 meta_bytes = npz["meta"]
                 motions = npz["motions"]
                 lengths = npz["lengths"]
+                frames = npz["frames"] if "frames" in npz.files else None
         except SampleSetError:
             raise
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
@@ -195,14 +211,18 @@ class SampleSet:
         except ValueError as exc:
             raise SampleSetError(f"{path}: unreadable metadata: {exc}") from exc
         fmt = meta.get("format")
-        if fmt != FORMAT:
+        if fmt not in READABLE_FORMATS:
             if isinstance(fmt, str) and fmt.startswith("motioneval.samples/"):
                 raise SampleSetError(f"{path}: format {fmt!r} is not supported by motioneval {__version__} "
-                                     f"(reads {FORMAT!r}); upgrade motioneval")
+                                     f"(reads {', '.join(READABLE_FORMATS)}); upgrade motioneval")
             raise SampleSetError(f"{path}: not a motioneval sample file (format {fmt!r}, expected {FORMAT!r})")
         missing = [k for k in ("kind", "normalization", "num_repetitions", "ids", "captions") if k not in meta]
         if missing:
             raise SampleSetError(f"{path}: metadata lacks {missing}")
+        if fmt == FORMAT and frames is None:
+            raise SampleSetError(f"{path}: format {FORMAT!r} needs the array 'frames' (stored frames per row)")
+        if fmt != FORMAT:
+            frames = None  # version 1: nothing past the lengths was kept
         try:
             return cls(
                 captions=meta["captions"],
@@ -214,6 +234,7 @@ class SampleSet:
                 ids=meta["ids"],
                 num_repetitions=meta["num_repetitions"],
                 metadata=meta.get("metadata") or {},
+                frames=frames,
             )
         except SampleSetError as exc:
             raise SampleSetError(f"{path}: {exc}") from exc
@@ -270,7 +291,8 @@ def read_sample_folder(path: PathLike, *, normalization: str | None = None, kind
 
     Each manifest row has ``id`` and ``caption``, optionally ``tokens`` (list, or space-separated in CSV),
     ``length`` (default: the file's frame count), ``file`` (default ``<id>.npy``) and ``repetition``
-    (default 0). A file holds ``(T, D)`` features or ``(T, J, 3)`` joints. ``manifest.json`` is an object
+    (default 0). Every frame of a file is kept: frames past ``length`` are the generator's own output
+    (``SampleSet.frames`` is the file's frame count). A file holds ``(T, D)`` features or ``(T, J, 3)`` joints. ``manifest.json`` is an object
     with ``samples`` (the rows) and optionally ``kind``, ``normalization`` and ``metadata``; arguments given
     here override it. Features need a normalization (``"raw"``, ``"dataset"`` or ``"evaluator"``).
     """
@@ -327,10 +349,10 @@ def read_sample_folder(path: PathLike, *, normalization: str | None = None, kind
     if normalization is None:
         raise SampleSetError(f"{manifest}: say how the features are normalized: 'normalization' in the manifest "
                              f"or normalization= ('raw', 'dataset' or 'evaluator'; CLI: --normalization)")
-    t_max = max(lengths)
+    t_max = max(len(a) for a in arrays)
     motions = np.zeros((len(arrays), t_max) + arrays[0].shape[1:], dtype=np.float32)
-    for i, (arr, length) in enumerate(zip(arrays, lengths)):
-        motions[i, :length] = arr[:length]
+    for i, arr in enumerate(arrays):
+        motions[i, : len(arr)] = arr
     metadata.setdefault("source", {"format": "sample-folder", "path": str(folder), "manifest": manifest.name})
     tokens = [row.get("tokens") for row in ordered]
     has_tokens = [t is not None for t in tokens]
@@ -348,6 +370,7 @@ def read_sample_folder(path: PathLike, *, normalization: str | None = None, kind
             ids=[row["id"] for row in ordered],
             num_repetitions=num_repetitions,
             metadata=metadata,
+            frames=np.asarray([len(a) for a in arrays], dtype=np.int64),
         )
     except SampleSetError as exc:
         raise SampleSetError(f"{manifest}: {exc}") from exc
@@ -477,8 +500,46 @@ def _check_lengths(lengths: Any, n: int, t_max: int, row_name: Any) -> np.ndarra
     return out
 
 
+def _check_frames(frames: Any, lengths: np.ndarray, t_max: int, row_name: Any) -> np.ndarray:
+    """Stored generator frames per row: ``None`` -> ``lengths``; ``"all"`` -> ``t_max``; else ``lengths <= frames <= t_max``."""
+    if frames is None:
+        return lengths.copy()
+    if isinstance(frames, str):
+        if frames != "all":
+            raise SampleSetError(f"frames must be None, 'all' or one integer per row; got {frames!r}")
+        return np.full(len(lengths), t_max, dtype=np.int64)
+    arr = to_numpy(frames)
+    if arr.shape != lengths.shape or not np.issubdtype(arr.dtype, np.integer):
+        raise SampleSetError(f"frames must hold one integer per row ({lengths.shape[0]}); got {arr.dtype} {arr.shape}")
+    out = arr.astype(np.int64)
+    bad = np.flatnonzero((out < lengths) | (out > t_max))
+    if bad.size:
+        i = int(bad[0])
+        raise SampleSetError(f"{bad.size} row(s) have stored frames outside [length, {t_max}]: {row_name(i)} has "
+                             f"length {int(lengths[i])} and frames {int(out[i])}")
+    return out
+
+
+def _cut_nonfinite_tails(motions: np.ndarray, lengths: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Stored frames per row, cut before the first NaN/Inf frame that lies past the row's length (such frames
+    are not real output; values within the length are checked by :func:`_zero_past_lengths_and_check`)."""
+    extra = np.flatnonzero(frames > lengths)
+    if not extra.size:
+        return frames
+    out = frames.copy()
+    for lo in range(0, extra.size, _CHUNK_ROWS):
+        rows = extra[lo:lo + _CHUNK_ROWS]
+        block = motions[rows].reshape(len(rows), motions.shape[1], -1)
+        bad = ~np.isfinite(block).all(axis=2)  # (rows, T)
+        bad &= np.arange(motions.shape[1])[None, :] >= lengths[rows, None]
+        has = bad.any(axis=1)
+        out[rows[has]] = np.minimum(out[rows[has]], bad[has].argmax(axis=1))
+    return out
+
+
 def _zero_past_lengths_and_check(motions: np.ndarray, lengths: np.ndarray, row_name: Any) -> np.ndarray:
-    """Zero frames past each length (copying only if needed) and require finite values within the lengths."""
+    """Zero values past each row's stored frames (``lengths`` here; copying only if needed) and require finite
+    values within them."""
     n, t_max = motions.shape[:2]
     frames = np.arange(t_max)
     bad_rows: list[np.ndarray] = []

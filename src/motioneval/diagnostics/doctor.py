@@ -469,7 +469,13 @@ def doctor(
         num_joints = s.motions.shape[2]
         dims_ok = True
     bounds = length_bounds or LENGTH_BOUNDS.get(num_joints, (40, 196))
-    findings.append(_values.check_lengths(s.lengths, s.ids, min_length=bounds[0], max_length=bounds[1], t_max=t))
+    if s.kind == "joints":  # L joint frames give L - 1 feature rows, as `evaluate` converts and counts them
+        length_finding = _values.check_lengths(np.asarray(s.lengths) - 1, s.ids, min_length=bounds[0],
+                                               max_length=bounds[1], t_max=t - 1)
+        length_finding.numbers["counted_as"] = "feature rows: L joint frames give L - 1 rows"
+    else:
+        length_finding = _values.check_lengths(s.lengths, s.ids, min_length=bounds[0], max_length=bounds[1], t_max=t)
+    findings.append(length_finding)
     lens = np.clip(s.lengths, 0, t)
     finite_finding, bad = _values.check_finite(s.motions, lens, s.ids)
     findings.append(finite_finding)

@@ -133,6 +133,7 @@ class T2MEvaluator:
         dataset: str | None = None,
         device: str | torch.device | None = None,
         weights_only: bool = True,
+        statistics: str | None = None,
     ) -> "T2MEvaluator":
         """Load an evaluator from an evaluator folder and/or explicit file paths.
 
@@ -140,7 +141,10 @@ class T2MEvaluator:
         statistics). ``checkpoint``, ``glove``, ``mean``, ``std`` override what is found there. ``dataset``:
         ``"t2m"`` (HumanML3D), ``"kit"``, the name of a trained evaluator, or ``None`` to detect it.
         ``weights_only=False`` allows checkpoints holding arbitrary Python objects (only for files you trust:
-        unpickling can run code).
+        unpickling can run code). ``statistics``: the meta folder to prefer when ``checkpoints/<dataset>/``
+        holds several (``"Comp_v6_KLD01"``, ``"Comp_v6_KLD005"``, ...; the presets' ``evaluator_statistics``);
+        without it (or when it is absent) the search order is MDM's ``<dataset>_mean.npy`` copies, then
+        ``Comp_v6_KLD01``, then ``Comp_v6_KLD005``, then any other meta folder by name.
         """
         folder = Path(folder) if folder is not None else None
         if folder is not None and not folder.is_dir():
@@ -171,7 +175,7 @@ class T2MEvaluator:
             raise ValueError(
                 f"word vectors in {glove_dir} have {vectorizer.dim} dims but {ckpt_path} expects {config.dim_word}"
             )
-        mean_path, std_path = _find_stats(roots, dataset, mean, std)
+        mean_path, std_path = _find_stats(roots, dataset, mean, std, preferred=statistics)
         stats = FeatureStats.load(mean_path, std_path, name=f"{dataset} evaluator statistics")
         if stats.dim != config.dim_pose + 4:
             raise ValueError(
@@ -241,10 +245,16 @@ class T2MEvaluator:
         return self.word_vectorizer.batch_to_arrays(self.tokenize(tokens_or_captions), self.max_text_len)
 
     def embed_text(
-        self, tokens_or_captions: Sequence[Any], *, batch_size: int | None = None, progress: bool = False
+        self, tokens_or_captions: Sequence[Any], *, batch_size: int | None = None, progress: bool = False,
+        text_lengths: Any = None,
     ) -> np.ndarray:
-        """Text embeddings ``(N, 512)`` float32 of captions (``word/POS`` token lists, or strings tagged by spaCy)."""
+        """Text embeddings ``(N, 512)`` float32 of captions (``word/POS`` token lists, or strings tagged by spaCy).
+
+        ``text_lengths`` replaces the true text lengths (tokens read, ``sos``/``eos``/``unk`` padding included),
+        e.g. 22 for every row to reproduce MDM's pre-2024 evaluation."""
         words, pos, lengths = self.text_arrays(tokens_or_captions)
+        if text_lengths is not None:
+            lengths = np.broadcast_to(np.asarray(text_lengths, dtype=np.int64), lengths.shape).copy()
         return self.embed_text_arrays(words, pos, lengths, batch_size=batch_size, progress=progress)
 
     @torch.inference_mode()
@@ -522,12 +532,28 @@ def _find_glove(roots: list[Path]) -> Path:
     )
 
 
-def _find_stats(roots: list[Path], dataset: str, mean: Any, std: Any) -> tuple[Path, Path]:
+def _meta_rank(path: Path) -> tuple[int, str]:
+    """Sort key of a ``<name>/meta/mean.npy``: ``Comp_v6_KLD01`` first, then ``Comp_v6_KLD005``, then by name.
+    (Sorting the names alone would put ``KLD005`` before ``KLD01``.)"""
+    name = path.parent.parent.name
+    rank = _META_PREFERENCE.index(name) if name in _META_PREFERENCE else len(_META_PREFERENCE)
+    return rank, str(path)
+
+
+def _find_stats(roots: list[Path], dataset: str, mean: Any, std: Any, *,
+                preferred: str | None = None) -> tuple[Path, Path]:
     if (mean is None) != (std is None):
         raise ValueError("pass both mean= and std= (the evaluator's statistics files), or neither to search for them")
     if mean is not None:
         return Path(mean), Path(std)
     tried: list[str] = []
+    if preferred:  # the lineage's own meta folder wins wherever it exists
+        for root in roots:
+            for m in (root / "checkpoints" / dataset / preferred / "meta" / "mean.npy",
+                      root / dataset / preferred / "meta" / "mean.npy"):
+                tried.append(str(m))
+                if m.is_file() and m.with_name("std.npy").is_file():
+                    return m, m.with_name("std.npy")
     for root in roots:
         pairs = [
             (root / f"{dataset}_mean.npy", root / f"{dataset}_std.npy"),
@@ -535,7 +561,7 @@ def _find_stats(roots: list[Path], dataset: str, mean: Any, std: Any) -> tuple[P
             (root / dataset / "meta" / "mean.npy", root / dataset / "meta" / "std.npy"),
         ]
         metas = sorted({*root.glob(f"checkpoints/{dataset}/*/meta/mean.npy"), *root.glob(f"{dataset}/*/meta/mean.npy")},
-                       key=lambda p: (p.parent.parent.name not in _META_PREFERENCE, str(p)))
+                       key=_meta_rank)
         pairs += [(m, m.with_name("std.npy")) for m in metas]
         for m, s in pairs:
             tried.append(str(m))

@@ -151,13 +151,15 @@ class ToyEvaluator:
         digest = hashlib.sha256(f"{self.seed}:{token}".encode()).digest()
         return np.random.default_rng(int.from_bytes(digest[:8], "little")).standard_normal(self.dim)
 
-    def embed_text(self, tokens: Any) -> np.ndarray:
+    def embed_text(self, tokens: Any, *, text_lengths: Any = None) -> np.ndarray:
         from .ground_truth import pad_tokens
 
         self.calls["text"] += len(tokens)
         out = np.empty((len(tokens), self.dim), np.float32)
         for i, toks in enumerate(tokens):
             padded, n = pad_tokens(toks)
+            if text_lengths is not None:  # read this many padded tokens (sos, words, eos, unk ...)
+                n = int(np.broadcast_to(np.asarray(text_lengths), (len(tokens),))[i])
             out[i] = np.tanh(np.mean([self._word(t) for t in padded[:n]], axis=0))
         return out
 

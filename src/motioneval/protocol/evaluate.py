@@ -20,6 +20,20 @@ With ``samples=`` instead of a generator the prompts of the sample set replace t
 replication uses a fresh shuffle of the prompts and repetition ``r % num_repetitions``; MultiModality uses
 the first ``mm_repeats`` repetitions.
 
+The preset's loop-semantics fields change these steps (:mod:`.presets`): ``generated_rows=
+"ground_truth_batches"`` makes step 3 use the rows of pass A itself (its items, captions and crop lengths;
+MoMask, T2M-GPT); ``fid_reference="same_batches"`` takes the FID reference statistics from pass A (pass B
+is then not drawn, and the ground-truth row has no FID); ``ground_truth_row=False`` leaves the ground-truth
+row out of the table (MoMask); ``generated_padding`` decides how many frames of each generated row reach the
+evaluator (frames a sample does not have are zero in evaluator-normalized space, and the rows concerned are
+counted in ``sample_counts["padded_rows"]``); ``long_motions="truncate"`` cuts lengths over ``max_frames``;
+``text_length="max"`` embeds every generated caption with text length 22 (MDM before 2024);
+``evaluator_statistics`` picks the evaluator's meta statistics when the evaluator is loaded from a folder.
+
+Warnings are deduplicated; those that change a number (a setting the run could not honour, padded rows,
+another evaluator statistics file than the lineage's) come first and are also printed under the table
+(``Result.settings["table_notes"]``).
+
 Units of work are ``(replication, stage, chunk)``; each is stored in the cache (:mod:`.cache`) as soon as
 it is done, under a key of everything that produced it, so an interrupted run resumes where it stopped and
 gives identical numbers, and re-scoring with other metric settings reuses every embedding.
@@ -42,7 +56,7 @@ from .._progress import progress as _progress
 from ..representation.normalization import FeatureStats
 from .cache import Cache, content_key
 from .generators import (SampleSetGenerator, check_generator, evaluator_features, normalize_output,
-                         to_raw_features)
+                         output_frames, padded_rows, to_raw_features, visible_frames)
 from .ground_truth import (GroundTruthItems, PassPlan, derived_seed, draw_pass, num_rows, pass_captions,
                            pass_features, pass_raw_tokens, pass_rng)
 from .presets import Preset, get_preset
@@ -124,7 +138,10 @@ class Evaluation:
                                                            on_dataset_problem)
         base = preset if isinstance(preset, Preset) else get_preset(preset, dataset=self.items.kind)
         self.preset = get_preset(base, dataset=self.items.kind, **dict(overrides or {}))
-        self.evaluator = _load_evaluator(evaluator, device)
+        self.table_notes: list[str] = []
+        self._padded: dict[str, set[str]] = {}
+        self.evaluator = _load_evaluator(evaluator, device, statistics=self.preset.evaluator_statistics)
+        self._check_evaluator_statistics()
         stats = getattr(self.evaluator, "stats", None)
         if not isinstance(stats, FeatureStats):
             raise TypeError("the evaluator must have a `stats` attribute (FeatureStats of its own mean/std)")
@@ -136,7 +153,8 @@ class Evaluation:
             self.source = (samples if isinstance(samples, SampleSetGenerator)
                            else SampleSetGenerator.from_path(samples, allow_pickle=allow_pickle)
                            if isinstance(samples, (str, Path)) else SampleSetGenerator(samples))
-            self.prompt_tokens, self.prompt_items = self.source.match(self.items, max_frames=self.preset.max_frames)
+            self.prompt_tokens, self.prompt_items = self.source.match(
+                self.items, max_frames=self.preset.max_frames, truncate=self.preset.long_motions == "truncate")
         else:
             self.source = generator
             self.prompt_tokens, self.prompt_items = None, None
@@ -173,6 +191,15 @@ class Evaluation:
         return num_rows(n, self.preset, self.preset.generated_samples)
 
     @property
+    def from_gt_batches(self) -> bool:
+        """Whether generated rows are the rows of the scored ground-truth pass (MoMask, T2M-GPT)."""
+        return self.preset.generated_rows == "ground_truth_batches" and not self.sample_mode
+
+    @property
+    def fid_same_batches(self) -> bool:
+        return self.preset.fid_reference == "same_batches"
+
+    @property
     def mm_repeats(self) -> int:
         if self.sample_mode:
             return min(self.source.num_repetitions, self.preset.mm_repeats)
@@ -193,7 +220,19 @@ class Evaluation:
         if self.n_gt == 0:
             raise ValueError(f"{len(self.items)} ground-truth items do not fill one group of {p.pool_size}")
         if self.n_generated == 0:
-            raise ValueError(f"the generated side has fewer rows than one group of {p.pool_size}")
+            if self.sample_mode:
+                s = self.source
+                have = (f"the sample set has {s.num_prompts} prompt(s) x {s.num_repetitions} repetition(s) = "
+                        f"{s.num_prompts * s.num_repetitions} rows")
+                fix = (f"Generate at least {p.pool_size} prompts (MDM: sample/generate.py --num_samples "
+                       f"{max(p.pool_size, p.generated_samples or p.pool_size)}), or override pool_size (a different "
+                       f"R-precision than the papers')")
+            else:
+                have, fix = f"the split has {len(self.items)} item(s)", "Use a larger split."
+            raise ValueError(f"{have}; preset {p.name!r} scores R-precision in whole groups of {p.pool_size} prompts "
+                             f"(repetitions are replications, not extra prompts) and needs at least {p.pool_size}"
+                             + (f", {p.generated_samples} per replication" if p.generated_samples else "")
+                             + f". {fix}.")
         p.diversity_pairs_for(self.n_gt)
         p.diversity_pairs_for(self.n_generated)
         if p.generated_samples is not None and self.n_generated < (p.generated_samples // p.pool_size) * p.pool_size:
@@ -214,9 +253,9 @@ class Evaluation:
             if reps < p.replications:
                 self._warn(f"the sample set has {reps} repetition(s) for {p.replications} replications: replication "
                            f"r uses repetition r % {reps}, so replications do not regenerate")
-            if p.generated_padding == "none":
-                self._warn("preset uses no padding of generated motion (all generated frames reach the evaluator), "
-                           "but sample sets store zeros past each length: zeros reach the evaluator instead")
+            if p.generated_rows == "ground_truth_batches":
+                self._warn(f"preset {p.name!r} generates from the ground-truth batches themselves; a sample set has "
+                           f"its own prompts, so its rows are scored in their own shuffled groups", distorting=True)
 
     def _plan(self, r: int, stage: str) -> Any:
         key = (r, stage)
@@ -240,7 +279,10 @@ class Evaluation:
             return _Requests([s.captions[i] for i in prompts], [self.prompt_tokens[i] for i in prompts],
                              s.lengths[prompts].astype(np.int64), prompts, r % self.source.num_repetitions,
                              [self.prompt_items[i] for i in prompts])
-        plan: PassPlan = draw_pass(self.items, p, rng, limit=p.generated_samples)
+        if self.from_gt_batches:  # the scored ground-truth pass's own rows (MoMask, T2M-GPT)
+            plan = self._plan(r, "gt_match").take(slice(0, self.n_generated))
+        else:
+            plan = draw_pass(self.items, p, rng, limit=p.generated_samples)
         lengths = plan.lengths if p.generated_length == "ground_truth" else None
         return _Requests(pass_captions(self.items, plan), pass_raw_tokens(self.items, plan), lengths, None, 0,
                          plan.item.tolist())
@@ -270,7 +312,7 @@ class Evaluation:
         reps = range(self.preset.replications) if replications is None else replications
         out = []
         for r in reps:
-            stages = ["gt_match", "gt_fid", "generated"]
+            stages = ["gt_match", "generated"] if self.fid_same_batches else ["gt_match", "gt_fid", "generated"]
             if self.mm_enabled and r < self.preset.effective_mm_replications:
                 stages.append("mm")
             for stage in stages:
@@ -290,6 +332,8 @@ class Evaluation:
         p = self.preset
         out = {**self._gt_settings(), "generated_samples": p.generated_samples,
                "generated_length": p.generated_length, "generated_padding": p.generated_padding}
+        if self.from_gt_batches:  # added only when not the default, so older cache keys stay valid
+            out["generated_rows"] = p.generated_rows
         if stage == "mm":  # only MultiModality units depend on which captions are repeated, and how often
             out.update(mm_selection=p.mm_selection, mm_captions=p.mm_captions, mm_repeats=self.mm_repeats)
         return out
@@ -309,8 +353,15 @@ class Evaluation:
                                      "replication": unit.replication, "chunk": unit.chunk,
                                      "chunk_size": self.chunk_size}
         else:
+            p = self.preset
             parts = {"what": "embeddings", "samples": self.sample_key(unit)[0],
-                     "padding": self.preset.generated_padding, "max_frames": self.preset.max_frames}
+                     "padding": p.generated_padding, "max_frames": p.max_frames}
+            if p.generated_padding != "zeros":  # missing frames are padded in normalized space since issue 11
+                parts["padding_rule"] = "normalized-zeros"
+            if p.long_motions != "error":
+                parts["long_motions"] = p.long_motions
+            if p.text_length != "true" and unit.stage == "generated":
+                parts["text_length"] = p.text_length
         parts["evaluator"] = self._evaluator_key
         return content_key(parts), parts
 
@@ -334,17 +385,26 @@ class Evaluation:
                 out["text"] = self._embed_text(pass_raw_tokens(self.items, plan))
             out["lengths"] = plan.lengths
         else:
-            raw, lengths = self._generated_raw(unit)
-            feats, lengths = evaluator_features(raw, lengths, self.evaluator.stats, max_frames=self.preset.max_frames,
-                                                padding=self.preset.generated_padding, name=self.name)
-            out = {"motion": self._embed_motion(feats, lengths), "lengths": lengths}
+            raw, lengths, frames = self._generated_raw(unit)
+            p = self.preset
+            if p.long_motions == "truncate":
+                lengths = np.minimum(lengths, p.max_frames)
+            visible = self._visible(unit, lengths)
+            feats, lengths = evaluator_features(raw, lengths, self.evaluator.stats, max_frames=p.max_frames,
+                                                padding=p.generated_padding, name=self.name, frames=frames,
+                                                visible=visible, long_motions=p.long_motions)
+            out = {"motion": self._embed_motion(feats, lengths), "lengths": lengths,
+                   "padded": padded_rows(lengths, frames, visible) if p.generated_padding != "zeros"
+                   else np.zeros(len(lengths), bool)}
             if unit.stage == "generated":
-                out["text"] = self._embed_text(self._plan(unit.replication, "generated").tokens[rows])
+                fixed = p.text_tokens if p.text_length == "max" else None
+                out["text"] = self._embed_text(self._plan(unit.replication, "generated").tokens[rows], fixed)
         self.cache.save("embeddings", key, parts, **out)
         return out
 
-    def _generated_raw(self, unit: Unit) -> tuple[np.ndarray, np.ndarray]:
-        """Raw features of a generated/MultiModality unit (cached per unit in generator mode)."""
+    def _generated_raw(self, unit: Unit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Raw features, lengths and real frames per row of a generated/MultiModality unit (cached per unit in
+        generator mode)."""
         req: _Requests = self._plan(unit.replication, "generated")
         rows = np.arange(unit.start, unit.stop)
         if unit.stage == "mm":
@@ -357,53 +417,87 @@ class Evaluation:
         if self.sample_mode:
             if repeat is None:
                 out = self.source.take(req.prompts[row_of], req.repetition)
-                motions, lengths = out.motions, out.lengths
+                motions, lengths, frames = out.motions, out.lengths, out.frames
             else:  # MultiModality: repetition j of each prompt
-                parts = [self.source.take(req.prompts[row_of[repeat == j]], int(j)) for j in np.unique(repeat)]
+                taken = [self.source.take(req.prompts[row_of[repeat == j]], int(j)) for j in np.unique(repeat)]
                 order = np.concatenate([np.flatnonzero(repeat == j) for j in np.unique(repeat)])
-                motions = np.empty((len(rows),) + parts[0].motions.shape[1:], dtype=np.float32)
+                motions = np.empty((len(rows),) + taken[0].motions.shape[1:], dtype=np.float32)
                 lengths = np.empty(len(rows), dtype=np.int64)
-                motions[order] = np.concatenate([p.motions for p in parts])
-                lengths[order] = np.concatenate([p.lengths for p in parts])
+                frames = np.empty(len(rows), dtype=np.int64)
+                motions[order] = np.concatenate([t.motions for t in taken])
+                lengths[order] = np.concatenate([t.lengths for t in taken])
+                frames[order] = np.concatenate([t.frames for t in taken])
             return to_raw_features(np.asarray(motions, np.float32), np.asarray(lengths, np.int64),
                                    kind=self.identity["kind"], normalization=self.identity["normalization"],
                                    dataset_stats=self.dataset_stats, evaluator_stats=self.evaluator.stats,
-                                   padding="zeros",  # sample sets store zeros past each length
-                                   skeleton=self.skeleton, name=self.name, row_names=names)
+                                   padding=self.preset.generated_padding, skeleton=self.skeleton, name=self.name,
+                                   row_names=names, frames=np.asarray(frames, np.int64), return_frames=True)
         key, parts = self.sample_key(unit)
         cached = self.cache.load("samples", key)
         if cached is not None:
-            return _unpack_rows(cached), cached["lengths"]
+            raw = _unpack_rows(cached)
+            frames = cached.get("frames_per_row")  # type: ignore[assignment]
+            if frames is None:  # zeros padding (nothing past the lengths) or a cache written before issue 11
+                frames = (cached["lengths"] if self.preset.generated_padding == "zeros"
+                          else np.full(len(raw), raw.shape[1], np.int64))
+            return raw, cached["lengths"], frames
         stream = "mm_seed" if unit.stage == "mm" else "generator_seed"
         seed = derived_seed(self.seed, unit.replication, stream, unit.chunk)
         captions = [req.captions[int(j)] for j in row_of]
         lengths = None if req.lengths is None else req.lengths[row_of]
         output = self.source.generate(captions, None if lengths is None else lengths.copy(), seed)
         motions, out_lengths = normalize_output(output, lengths, name=self.name)
+        real = output_frames(output, motions)
         if lengths is not None and self.identity["kind"] == "features" and not np.array_equal(out_lengths, lengths):
             bad = int(np.flatnonzero(out_lengths != lengths)[0])
             raise ValueError(f"{self.name} returned length {int(out_lengths[bad])} for {names[bad]}, asked for "
                              f"{int(lengths[bad])} (preset {self.preset.name!r} uses ground-truth lengths)")
-        raw, out_lengths = to_raw_features(motions, out_lengths, kind=self.identity["kind"],
-                                           normalization=self.identity["normalization"],
-                                           dataset_stats=self.dataset_stats, evaluator_stats=self.evaluator.stats,
-                                           padding=self.preset.generated_padding, skeleton=self.skeleton,
-                                           name=self.name, row_names=names)
-        if self.preset.generated_padding != "none":  # frames past the lengths are zero: store only the valid ones
+        raw, out_lengths, frames = to_raw_features(
+            motions, out_lengths, kind=self.identity["kind"], normalization=self.identity["normalization"],
+            dataset_stats=self.dataset_stats, evaluator_stats=self.evaluator.stats,
+            padding=self.preset.generated_padding, skeleton=self.skeleton, name=self.name, row_names=names,
+            frames=real, return_frames=True)
+        if self.preset.generated_padding == "zeros":  # frames past the lengths are zero: store only the valid ones
             raw = raw[:, : max(int(out_lengths.max()), 1)]
             self.cache.save("samples", key, parts, rows=_pack_rows(raw, out_lengths), lengths=out_lengths,
                             frames=np.int64(raw.shape[1]))
         else:
-            self.cache.save("samples", key, parts, raw=raw, lengths=out_lengths)
-        return raw, out_lengths
+            self.cache.save("samples", key, parts, raw=raw, lengths=out_lengths, frames_per_row=frames)
+        return raw, out_lengths, frames
+
+    def _visible(self, unit: Unit, lengths: np.ndarray) -> np.ndarray:
+        """Frames of each row of a generated/MultiModality unit that the preset feeds the evaluator."""
+        p = self.preset
+        if p.generated_padding != "batch_longest":
+            return visible_frames(lengths, padding=p.generated_padding, max_frames=p.max_frames)
+        req: _Requests = self._plan(unit.replication, "generated")
+        rows = np.arange(unit.start, unit.stop)
+        row_of = self._plan(unit.replication, "mm")[rows // self.mm_repeats] if unit.stage == "mm" else rows
+        if req.lengths is None:  # the generator chose the lengths: the longest of this unit's rows per group
+            groups = row_of // p.pool_size
+            longest = {g: int(lengths[groups == g].max()) for g in np.unique(groups)}
+            return np.minimum([longest[g] for g in groups], p.max_frames).astype(np.int64)
+        # MultiModality repeats regenerate whole batches, so a repeat keeps its row's batch
+        whole = visible_frames(req.lengths, padding="batch_longest", max_frames=p.max_frames, pool_size=p.pool_size)
+        return whole[row_of]
 
     def _embed_motion(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         emb = np.asarray(_to_numpy(self.evaluator.embed_motion(features, np.asarray(lengths, dtype=np.int64))))
         return _check_embeddings(emb, len(features), "motion")
 
-    def _embed_text(self, tokens: Sequence[Sequence[str]]) -> np.ndarray:
+    def _embed_text(self, tokens: Sequence[Sequence[str]], fixed_length: int | None = None) -> np.ndarray:
         keep = self.preset.max_text_tokens  # the evaluator adds sos/eos and keeps at most its own 20
-        emb = np.asarray(_to_numpy(self.evaluator.embed_text([list(t)[:keep] for t in tokens])))
+        rows = [list(t)[:keep] for t in tokens]
+        if fixed_length is None:
+            emb = np.asarray(_to_numpy(self.evaluator.embed_text(rows)))
+        else:  # MDM before 2024: every caption read with text length 22 (its unk padding included)
+            try:
+                emb = np.asarray(_to_numpy(self.evaluator.embed_text(rows, text_lengths=np.full(len(rows),
+                                                                                                  fixed_length))))
+            except TypeError as exc:
+                raise TypeError(f"preset {self.preset.name!r} (text_length='max') needs an evaluator whose "
+                                f"embed_text accepts text_lengths=; {type(self.evaluator).__name__} does not "
+                                f"({exc})") from exc
         return _check_embeddings(emb, len(tokens), "text")
 
     def report_samples(self, n: int = 4) -> tuple[Any, Any]:
@@ -412,7 +506,7 @@ class Evaluation:
         from ..data.samples import SampleSet
 
         unit = next(u for u in self.units([0]) if u.stage == "generated")
-        raw, lengths = self._generated_raw(unit)
+        raw, lengths, _ = self._generated_raw(unit)
         req: _Requests = self._plan(0, "generated")
         rows = [i for i in range(min(n, len(lengths))) if req.items[unit.start + i] is not None]
         if not rows:
@@ -472,21 +566,32 @@ class Evaluation:
             emb = {k: np.concatenate(v, axis=0) for k, v in pending.items()}
             pending = {}
             r = unit.replication
-            reference = gaussian_stats(emb["gt_fid/motion"])
+            if self.fid_same_batches:  # the statistics of the scored ground-truth batches (MoMask, T2M-GPT)
+                gt_motion = emb["gt_match/motion"]
+                reference = gaussian_stats(gt_motion[: self.n_generated] if self.from_gt_batches else gt_motion)
+            else:
+                reference = gaussian_stats(emb["gt_fid/motion"])
+            for stage in ("generated", "mm"):
+                if f"{stage}/padded" in emb:
+                    self._note_padded(r, stage, emb[f"{stage}/padded"])
             for row, stage, stream in ((GROUND_TRUTH_ROW, "gt_match", 0), (self.name, "generated", 1)):
                 text, motion = emb[f"{stage}/text"], emb[f"{stage}/motion"]
                 ret = retrieval_metrics(text, motion, top_k=p.top_k, pool_size=p.pool_size)
                 for k in range(p.top_k):
                     put(row, f"r_precision_top{k + 1}", ret.r_precision[k])
                 put(row, "matching_score", ret.matching_score)
+                if row == GROUND_TRUTH_ROW and self.fid_same_batches:  # FID of the batches with themselves: 0
+                    put(row, "fid", None)
+                    diagnostics[row].append(None)
+                    pairs = p.diversity_pairs_for(len(motion))
+                    put(row, "diversity", diversity(motion, pairs, rng=pass_rng(self.seed, r, "diversity", stream)))
+                    continue
                 fd = frechet_distance(reference, gaussian_stats(motion), method=p.fid_method,
                                       return_diagnostics=True)  # ground truth first, as the reference loop
                 put(row, "fid", fd.value)
                 diagnostics[row].append(_diagnostics_dict(fd))
                 for message in getattr(fd, "warnings", None) or []:
-                    note = f"FID ({row}): {message}"
-                    if note not in self.warnings:
-                        self.warnings.append(note)
+                    self._warn(f"FID ({row}): {message}", quiet=True)
                 pairs = p.diversity_pairs_for(len(motion))
                 put(row, "diversity", diversity(motion, pairs, rng=pass_rng(self.seed, r, "diversity", stream)))
             if p.effective_mm_replications > 0:  # None where not computed (or not computable)
@@ -501,10 +606,18 @@ class Evaluation:
                     {k: MetricSummary.from_values(v) for k, v in values[GROUND_TRUTH_ROW].items()}, self.n_gt),
                 Row(self.name, "model", {k: MetricSummary.from_values(v) for k, v in values[self.name].items()},
                     self.n_generated)]
+        if not p.ground_truth_row:  # MoMask prints only the model's row
+            rows = rows[1:]
+            diagnostics.pop(GROUND_TRUTH_ROW, None)
+        padded_note = self._padded_note()
+        if padded_note:
+            self._warn(padded_note, distorting=True)
+        settings = self._run_settings()
+        settings["table_notes"] = list(self.table_notes)
         return Result(
             rows=rows, preset=p.to_dict(), seed=self.seed, replications=p.replications,
             sample_counts=self._sample_counts(), fid_diagnostics=diagnostics, provenance=self._provenance(),
-            versions=library_versions(), settings=self._run_settings(), warnings=list(self.warnings),
+            versions=library_versions(), settings=settings, warnings=self._ordered_warnings(),
             timing={"seconds": round(time.perf_counter() - self._t0, 3),
                     "cache_hits": self.cache.hits, "cache_misses": self.cache.misses},
             created=utc_now())
@@ -518,7 +631,11 @@ class Evaluation:
                 "ground_truth_dropped": len(self.items) - self.n_gt, "generated_rows": self.n_generated,
                 "diversity_pairs": {"ground_truth": p.diversity_pairs_for(self.n_gt),
                                     "model": p.diversity_pairs_for(self.n_generated)},
-                "multimodality": mm}
+                "multimodality": mm,
+                "generated_from": "ground-truth batches" if self.from_gt_batches else "independent pass",
+                "fid_reference": "same ground-truth batches" if self.fid_same_batches else "independent pass",
+                "padded_rows": {stage: {"rows": len(names), "first": sorted(names, key=_natural)[:20]}
+                                for stage, names in sorted(self._padded.items())}}
 
     def _provenance(self) -> dict[str, Any]:
         generated: dict[str, Any] = dict(self.identity)
@@ -539,9 +656,57 @@ class Evaluation:
                 "seeding": "numpy SeedSequence(seed, spawn_key=(replication, stream, ...)); streams in "
                            "motioneval.protocol.ground_truth.STREAMS"}
 
-    def _warn(self, message: str) -> None:
+    def _warn(self, message: str, *, distorting: bool = False, quiet: bool = False) -> None:
+        """Record a warning once. ``distorting``: the number in the table is not the lineage's (also printed
+        under the table). ``quiet``: record without a Python warning."""
+        if distorting and message not in self.table_notes:
+            self.table_notes.append(message)
+        if message in self.warnings:
+            return
         self.warnings.append(message)
-        warnings.warn(message, stacklevel=3)
+        if not quiet:
+            warnings.warn(message, stacklevel=3)
+
+    def _ordered_warnings(self) -> list[str]:
+        """Distorting warnings first, then the rest, each once."""
+        return [*self.table_notes, *(w for w in self.warnings if w not in self.table_notes)]
+
+    def _note_padded(self, r: int, stage: str, mask: np.ndarray) -> None:
+        req: _Requests = self._plan(r, "generated")
+        rows = np.flatnonzero(mask)
+        if not rows.size:
+            return
+        if stage == "mm":
+            rows = self._plan(r, "mm")[rows // self.mm_repeats]
+        names = self._padded.setdefault(stage, set())
+        for i in rows.tolist():
+            names.add(f"prompt {int(req.prompts[i])}" if req.prompts is not None else f"replication {r} row {i}")
+
+    def _padded_note(self) -> str | None:
+        if not self._padded:
+            return None
+        p = self.preset
+        counts = ", ".join(f"{len(v)} {k} row(s)" for k, v in sorted(self._padded.items()))
+        what = {"none": f"all {p.max_frames} frames", "batch_longest": "frames up to its batch's longest motion"}
+        label = p.name if p.name == p.base else f"{p.name} (based on {p.base})"
+        return (f"preset {label!r} feeds each generated row {what.get(p.generated_padding, 'its frames')}, but "
+                f"{counts} did not have them (a sample file that kept nothing past the lengths, or a generator "
+                f"that returned fewer frames): the missing "
+                f"frames were padded with zeros in evaluator-normalized space, as the reference pads; the numbers "
+                f"differ from the lineage's if its model would have produced those frames. Keep every generated "
+                f"frame in the samples (see sample_counts.padded_rows)")
+
+    def _check_evaluator_statistics(self) -> None:
+        """Say when the evaluator's statistics are not the lineage's meta folder."""
+        want = self.preset.evaluator_statistics
+        sources = getattr(getattr(self.evaluator, "stats", None), "sources", None) or {}
+        used = [Path(str(k)) for k in (sources if isinstance(sources, Mapping) else [])]
+        metas = {u.parent.parent.name for u in used if u.parent.name == "meta" and u.is_file()}
+        paths = ", ".join(map(str, used))
+        if want and metas and want not in metas:  # another lineage's meta folder (MDM's own copies are not judged)
+            self._warn(f"preset {self.preset.name!r} normalizes with the evaluator statistics of {want}/meta; this "
+                       f"run used {paths} (numbers can differ slightly). Put {want}/meta in the evaluator folder or "
+                       f"override evaluator_statistics", distorting=True)
 
 
 def evaluate(*, dataset: Any, evaluator: Any, samples: Any = None, generator: Any = None,
@@ -617,11 +782,11 @@ def _infer_kind(root: Path, split: str) -> str:
     return "humanml3d"
 
 
-def _load_evaluator(evaluator: Any, device: str | None) -> Any:
+def _load_evaluator(evaluator: Any, device: str | None, statistics: str | None = None) -> Any:
     if isinstance(evaluator, (str, Path)):
         from ..evaluators.t2m import T2MEvaluator
 
-        return T2MEvaluator.load(evaluator, device=device)
+        return T2MEvaluator.load(evaluator, device=device, statistics=statistics)
     if not (callable(getattr(evaluator, "embed_text", None)) and callable(getattr(evaluator, "embed_motion", None))):
         raise TypeError("evaluator must be an evaluator folder or an object with embed_text(tokens), "
                         "embed_motion(features, lengths), stats and provenance")
@@ -654,6 +819,13 @@ def _diagnostics_dict(fd: Any) -> Any:
         if callable(getattr(fd, attr, None)):
             return getattr(fd, attr)()
     return {"value": float(getattr(fd, "value", fd))}
+
+
+def _natural(text: str) -> list[Any]:
+    """Sort key that orders the numbers inside a string numerically ("row 9" before "row 10")."""
+    import re
+
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
 def _path_str(path: Path | None) -> str | None:

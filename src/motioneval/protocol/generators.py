@@ -21,8 +21,11 @@ Whatever the output, the loop converts it to *raw* features (joints through
 :func:`~motioneval.data.mdm_results.joints_to_feature_samples`: ``L`` joint frames give ``L - 1`` rows;
 dataset-normalized features through the dataset statistics), caches that, then normalizes with the
 *evaluator's* statistics and pads to ``max_frames`` (:func:`evaluator_features`). Frames at and past each
-length are zeroed unless the preset's ``generated_padding`` is ``"none"`` (MDM), in which case every
-generated frame up to ``max_frames`` reaches the evaluator.
+length are zeroed when the preset's ``generated_padding`` is ``"zeros"``; with ``"none"`` (MDM) every
+generated frame up to ``max_frames`` reaches the evaluator, with ``"batch_longest"`` (MoMask) those up to
+the longest length of the row's group. Frames a sample does not have (a file that kept nothing past the
+length, a generator that returned fewer frames) are zero in *evaluator-normalized* space, which is what the
+reference loops' padding amounts to (never raw zeros, which normalize to large values).
 """
 from __future__ import annotations
 
@@ -55,10 +58,12 @@ class Generator(Protocol):
 @dataclass
 class GeneratedMotion:
     """A generator's output: ``motions`` ``(N, T, D)`` features or ``(N, T, J, 3)`` joints and their ``lengths``
-    (``None``: the requested lengths)."""
+    (``None``: the requested lengths); ``frames``: per row, how many of the ``T`` stored frames are real output
+    (``None``: all ``T``)."""
 
     motions: Any
     lengths: Any = None
+    frames: Any = None
 
 
 class CallableGenerator:
@@ -186,7 +191,7 @@ class SampleSetGenerator:
     def take(self, prompts: np.ndarray, repetition: int = 0) -> GeneratedMotion:
         """Rows of the given prompt indices in one repetition."""
         rows = repetition * self.num_prompts + np.asarray(prompts, dtype=np.int64)
-        return GeneratedMotion(self.samples.motions[rows], self.samples.lengths[rows])
+        return GeneratedMotion(self.samples.motions[rows], self.samples.lengths[rows], self.samples.frames[rows])
 
     def generate(self, captions: list[str], lengths: np.ndarray | None, seed: int, *,
                  repetition: int = 0) -> GeneratedMotion:
@@ -208,12 +213,15 @@ class SampleSetGenerator:
             found.append(index[key])
         return self.take(np.asarray(found, dtype=np.int64), repetition)
 
-    def match(self, items: Any, *, max_frames: int) -> tuple[list[tuple[str, ...]], list[int | None]]:
+    def match(self, items: Any, *, max_frames: int, truncate: bool = False
+              ) -> tuple[list[tuple[str, ...]], list[int | None]]:
         """Match every prompt to the ground truth: returns per prompt its tokens and its item index (or ``None``).
 
         A prompt whose id is a ground-truth item id must carry one of that item's captions and a length within
         the item's; otherwise its caption is looked up among all captions of the split (its tokens come from
-        there unless the sample set has its own). Errors name the sample row.
+        there unless the sample set has its own). Lengths are compared as feature rows: ``L`` joint frames give
+        ``L - 1`` rows (as the conversion and ``doctor`` count them). ``truncate``: lengths over ``max_frames``
+        are allowed (the preset cuts them). Errors name the sample row.
         """
         s = self.samples
         ids_to_item = {i: n for n, i in enumerate(items.ids)}
@@ -221,21 +229,23 @@ class SampleSetGenerator:
         tokens: list[tuple[str, ...]] = []
         matched: list[int | None] = []
         for p in range(self.num_prompts):
-            caption, length, sid = s.captions[p], int(s.lengths[p]), s.ids[p]
+            caption, sid = s.captions[p], s.ids[p]
+            length = int(s.lengths[p]) - (1 if s.kind == "joints" else 0)  # feature rows
             own = tuple(s.tokens[p]) if s.tokens is not None else None
             where = f"sample set {self.name!r}, row {p} (id {sid!r}, caption {caption!r})"
-            if not 1 <= length <= max_frames:
-                raise ValueError(f"{where}: length {length} is outside [1, {max_frames}]; the evaluator reads at most "
-                                 f"{max_frames} frames")
+            unit = " feature rows (L joint frames give L - 1 rows)" if s.kind == "joints" else ""
+            if length < 1 or (length > max_frames and not truncate):
+                raise ValueError(f"{where}: length {length}{unit} is outside [1, {max_frames}]; the evaluator reads at "
+                                 f"most {max_frames} frames (or use a preset with long_motions='truncate')")
             item = ids_to_item.get(sid)
             if item is not None:
                 caps = items.captions[item]
                 if caption not in caps:
                     raise ValueError(f"{where}: ground-truth item {sid!r} has no such caption (its captions: "
                                      f"{list(caps)[:5]}). The samples do not match the dataset split.")
-                if length > int(items.lengths[item]):
-                    raise ValueError(f"{where}: length {length} exceeds the ground-truth item's {int(items.lengths[item])}"
-                                     f" frames")
+                if length > int(items.lengths[item]) and not truncate:
+                    raise ValueError(f"{where}: length {length}{unit} exceeds the ground-truth item's "
+                                     f"{int(items.lengths[item])} frames")
                 tokens.append(own if own is not None else items.tokens[item][caps.index(caption)])
                 matched.append(item)
                 continue
@@ -267,6 +277,18 @@ def _samples_hash(samples: Any) -> str:
 
 
 # --------------------------------------------------------------------------------------------- conversion
+def output_frames(output: Any, motions: np.ndarray) -> np.ndarray:
+    """Per row, the stored frames that are real output: ``output.frames`` when given, else all ``T``."""
+    frames = getattr(output, "frames", None)
+    n, t = motions.shape[0], motions.shape[1]
+    if frames is None:
+        return np.full(n, t, dtype=np.int64)
+    out = np.asarray(to_numpy(frames)).astype(np.int64).reshape(-1)
+    if out.shape != (n,):
+        raise ValueError(f"output frames must hold one count per row ({n}); got shape {out.shape}")
+    return np.clip(out, 0, t)
+
+
 def normalize_output(output: Any, requested: np.ndarray | None, *, name: str = "generator") -> tuple[np.ndarray, np.ndarray]:
     """``(motions float32, lengths int64)`` from any supported generator output (see module docstring)."""
     lengths = None
@@ -292,14 +314,21 @@ def normalize_output(output: Any, requested: np.ndarray | None, *, name: str = "
 
 def to_raw_features(motions: np.ndarray, lengths: np.ndarray, *, kind: str, normalization: str,
                     dataset_stats: FeatureStats | None, evaluator_stats: FeatureStats, padding: str,
-                    skeleton: Any = None, name: str = "generator", row_names: Sequence[str] | None = None
-                    ) -> tuple[np.ndarray, np.ndarray]:
+                    skeleton: Any = None, name: str = "generator", row_names: Sequence[str] | None = None,
+                    frames: np.ndarray | None = None, return_frames: bool = False) -> Any:
     """Convert a generator's motions to raw (unnormalized) float32 features ``(N, T, D)`` and lengths.
 
-    Joints go through the dataset's forward processing (``L`` frames -> ``L - 1`` rows; with
-    ``padding="none"`` the whole stored sequence is converted). Frames past each length are zeroed unless
-    ``padding == "none"``. Errors name the row (and ``row_names[row]``) for NaN/Inf or bad lengths.
+    ``frames``: per row, how many stored frames are real output (default: all). Joints go through the
+    dataset's forward processing (``L`` frames -> ``L - 1`` rows; unless ``padding == "zeros"`` each row's
+    whole stored output is converted, since frames past the length reach the evaluator). Frames past each
+    length are zeroed when ``padding == "zeros"``, past each row's real frames otherwise. Errors name the
+    row (and ``row_names[row]``) for NaN/Inf or bad lengths. Returns ``(raw, lengths)``, or with
+    ``return_frames`` ``(raw, lengths, frames)`` where ``frames`` counts the real feature rows per row.
     """
+    full = padding != "zeros"  # frames past the length may reach the evaluator
+    if frames is None:
+        frames = np.full(len(lengths), motions.shape[1], dtype=np.int64)
+    frames = np.maximum(np.minimum(np.asarray(frames, np.int64), motions.shape[1]), np.minimum(lengths, motions.shape[1]))
     names = row_names or [str(i) for i in range(len(lengths))]
     bad = np.flatnonzero(lengths < 1)
     if bad.size:
@@ -316,15 +345,17 @@ def to_raw_features(motions: np.ndarray, lengths: np.ndarray, *, kind: str, norm
         if short.size:
             raise ValueError(f"{name}: joint sequences need at least 2 frames (L frames give L - 1 feature rows); "
                              f"row {int(short[0])} ({names[int(short[0])]}) has {int(lengths[short[0]])}")
-        full = padding == "none"  # convert every stored frame: they all reach the evaluator
-        conv_lengths = np.full(len(lengths), motions.shape[1]) if full else lengths
+        conv_lengths = frames if full else lengths  # convert every real frame when they reach the evaluator
         samples = SampleSet(captions=list(names), lengths=conv_lengths, motions=motions, kind="joints",
                             normalization="raw", ids=list(names))
         raw = joints_to_feature_samples(samples, skeleton=skeleton).motions
         lengths = lengths - 1
+        frames = (conv_lengths - 1) if full else lengths
     else:
-        if padding != "none" and motions.ndim == 3:  # frames past the longest length never reach the evaluator
+        if not full and motions.ndim == 3:  # frames past the longest length never reach the evaluator
             motions = motions[:, : max(int(lengths.max()), 1)]
+        if not full:
+            frames = np.minimum(lengths, motions.shape[1])
         if motions.ndim != 3:
             raise ValueError(f"{name}: kind='features' needs (N, T, D) features; got shape {motions.shape}"
                              + (" (joints? set kind='joints')" if motions.ndim == 4 else ""))
@@ -343,31 +374,75 @@ def to_raw_features(motions: np.ndarray, lengths: np.ndarray, *, kind: str, norm
         else:
             raise ValueError(f"{name}: unknown normalization {normalization!r}")
     t = np.arange(raw.shape[1])
-    if padding != "none":
-        raw = np.where((t[None, :] < lengths[:, None])[:, :, None], raw, np.float32(0))
+    frames = np.minimum(frames, raw.shape[1])
+    raw = np.where((t[None, :] < (frames if full else lengths)[:, None])[:, :, None], raw, np.float32(0))
     reach = np.minimum(raw.shape[1], np.maximum(lengths, 0) + 3)  # the evaluator also sees 3 frames past L
-    seen = t[None, :] < (reach[:, None] if padding != "none" else raw.shape[1])
+    seen = t[None, :] < (reach[:, None] if not full else frames[:, None])
     finite = np.isfinite(raw).all(axis=2) | ~seen
     if not finite.all():
         rows = np.flatnonzero(~finite.all(axis=1))
         shown = ", ".join(f"row {int(r)} ({names[int(r)]})" for r in rows[:5])
         raise ValueError(f"{name} produced NaN or Inf in {rows.size} sample(s): {shown}. The evaluator cannot embed "
                          f"them; fix the generator or drop these prompts.")
-    return np.ascontiguousarray(raw, dtype=np.float32), lengths.astype(np.int64)
+    out_raw, out_lengths = np.ascontiguousarray(raw, dtype=np.float32), lengths.astype(np.int64)
+    if return_frames:
+        return out_raw, out_lengths, np.maximum(frames, out_lengths).astype(np.int64)
+    return out_raw, out_lengths
+
+
+def visible_frames(lengths: np.ndarray, *, padding: str, max_frames: int, pool_size: int = 32,
+                   group_lengths: np.ndarray | None = None) -> np.ndarray:
+    """Per row, how many frames the preset feeds the evaluator: the length (``"zeros"``), ``max_frames``
+    (``"none"``) or the longest length of the row's group of ``pool_size`` (``"batch_longest"``; the groups
+    are those of ``group_lengths``, the whole pass, when given, else of ``lengths``)."""
+    lengths = np.asarray(lengths, np.int64)
+    if padding == "zeros":
+        return np.minimum(lengths, max_frames)
+    if padding == "none":
+        return np.full(len(lengths), max_frames, dtype=np.int64)
+    if padding == "batch_longest":
+        base = np.asarray(lengths if group_lengths is None else group_lengths, np.int64)
+        groups = np.arange(len(base)) // pool_size
+        longest = np.zeros(groups.max() + 1 if len(base) else 0, np.int64)
+        np.maximum.at(longest, groups, base)
+        return np.minimum(longest[groups], max_frames)
+    raise ValueError(f"unknown padding {padding!r}")
 
 
 def evaluator_features(raw: np.ndarray, lengths: np.ndarray, evaluator_stats: FeatureStats, *, max_frames: int,
-                       padding: str, name: str = "generator") -> tuple[np.ndarray, np.ndarray]:
-    """Raw features -> evaluator-normalized float32 ``(N, max_frames, D)``, zero-padded (and zeroed past each
-    length unless ``padding == "none"``); lengths above ``max_frames`` are an error."""
+                       padding: str, name: str = "generator", frames: np.ndarray | None = None,
+                       visible: np.ndarray | None = None, long_motions: str = "error") -> tuple[np.ndarray, np.ndarray]:
+    """Raw features -> evaluator-normalized float32 ``(N, max_frames, D)``.
+
+    Row ``i`` feeds its first ``visible[i]`` frames (default from ``padding``: the length for ``"zeros"``,
+    ``max_frames`` for ``"none"``, see :func:`visible_frames`) of which only the first ``frames[i]`` (default
+    all stored) are real; everything else is zero in evaluator-normalized space. Lengths above ``max_frames``
+    are an error, or cut to ``max_frames`` with ``long_motions="truncate"`` (T2M-GPT)."""
+    lengths = np.asarray(lengths, np.int64)
     over = np.flatnonzero(lengths > max_frames)
     if over.size:
-        raise ValueError(f"{name}: {over.size} sample(s) are longer than the evaluator's {max_frames} frames (row "
-                         f"{int(over[0])}: {int(lengths[over[0]])}); the protocol caps motions at {max_frames}")
+        if long_motions != "truncate":
+            raise ValueError(f"{name}: {over.size} sample(s) are longer than the evaluator's {max_frames} frames (row "
+                             f"{int(over[0])}: {int(lengths[over[0]])}); the protocol caps motions at {max_frames} "
+                             f"(presets with long_motions='truncate' cut them, as T2M-GPT does)")
+        lengths = np.minimum(lengths, max_frames)
     n, t, d = raw.shape
+    if visible is None:
+        visible = visible_frames(lengths, padding="none" if padding == "batch_longest" else padding,
+                                 max_frames=max_frames)
+    real = np.full(n, t, np.int64) if frames is None else np.asarray(frames, np.int64)
+    limit = np.minimum(np.minimum(np.asarray(visible, np.int64), real), max_frames)
+    limit = np.where(padding == "zeros", np.minimum(limit, lengths), limit)
     out = np.zeros((n, max_frames, d), dtype=np.float32)
     keep = min(t, max_frames)
     norm = evaluator_stats.normalize(raw[:, :keep].astype(np.float64))
-    valid = np.arange(keep)[None, :] < (lengths[:, None] if padding != "none" else keep)
+    valid = np.arange(keep)[None, :] < limit[:, None]
     out[:, :keep] = np.where(valid[:, :, None], norm, 0.0).astype(np.float32)
     return out, lengths
+
+
+def padded_rows(lengths: np.ndarray, frames: np.ndarray, visible: np.ndarray, *, lookahead: int = 3) -> np.ndarray:
+    """Rows whose fed frames the evaluator reads (up to ``length + lookahead``) include frames the sample does
+    not have (padded with evaluator-normalized zeros): boolean mask."""
+    need = np.minimum(np.asarray(visible, np.int64), np.asarray(lengths, np.int64) + lookahead)
+    return need > np.asarray(frames, np.int64)

@@ -12,8 +12,35 @@ generated samples / replication   whole test set      1,024 (32 groups)     whol
 MultiModality captions x repeats  100 random x 30     4 random groups x 30  first 3 groups    every caption
 diversity pairs                   300                 300                   300 (100 if N<=300)  same
 generated length                  length estimator    ground truth          ground truth      model
-padding of generated motion       zeros               none (all 196)        zeros             zeros
+padding of generated motion       zeros               none (all 196)        batch_longest     zeros
+generated rows                    independent pass    independent pass      GT batches        GT batches
+FID ground-truth statistics       2nd GT pass         2nd GT pass           same batches      same batches
+ground-truth row                  yes                 yes                   no                yes (no FID)
+motions over 196 frames           error               error                 error             truncate
+KIT caption time stamps (fps)     20 (bug)            20 (bug)              20 (bug)          12.5
+evaluator statistics (meta)       Comp_v6_KLD01       Comp_v6_KLD01         Comp_v6_KLD005    VQVAEV3_... meta
+text length of generated rows     true                true (mdm-2023: 22)   true              true
 ================================  ==================  ====================  ================  ===============
+
+``mdm-2023`` is ``mdm`` with the text length of every generated row set to 22 (MDM before Jan 2024).
+
+Where each lineage's loop does this (read from the public evaluation code; described in our own words):
+
+- ``t2m``: ``final_evaluations.py`` of text-to-motion builds the generated set in an independent shuffled
+  pass (batch size 1) and computes the ground-truth FID statistics from a second ground-truth loader pass;
+  its KIT loader multiplies caption times by 20; its options point at ``checkpoints/<ds>/Comp_v6_KLD01``.
+- ``mdm``: ``eval/eval_humanml.py`` draws 1,024 generated rows in their own pass and compares them with a
+  separate ground-truth pass; the sampler's 196 frames all reach the evaluator (``generated_padding="none"``);
+  the data loader is text-to-motion's (times ``* 20``) and the evaluator options are ``Comp_v6_KLD01``;
+  until Jan 2024 the generated rows carried text length 22 for every caption (``mdm-2023``).
+- ``momask``: ``utils/eval_t2m.py`` loops over the ground-truth loader and, for each batch, generates from
+  that batch's own captions and lengths, takes the FID statistics from the same batch's ground-truth
+  embeddings, prints only the model's numbers, and feeds the decoder output up to the batch's longest
+  motion; its evaluator options are ``checkpoints/<ds>/Comp_v6_KLD005`` and its KIT loader uses ``* 20``.
+- ``t2m-gpt``: ``utils/eval_trans.py`` also generates from the ground-truth batches and takes FID from
+  them (it reports the real motions' R-precision, matching score and diversity, but no FID for them); the
+  sampler may return 200 frames, which it cuts to 196; ``dataset/dataset_TM_eval.py`` normalizes with the
+  VQ-VAE's meta (``VQVAEV3_CB1024_CMT_H1024_NRES3/meta``) and converts KIT caption times with ``* 12.5``.
 
 All four share the ground-truth item rules (lengths 40 <= T < 200, KIT 24; crops to multiples of 4;
 196-frame padding; 20 text tokens), R-precision pools of 32 with top-3, and 10 MultiModality pairs.
@@ -35,7 +62,11 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 GENERATED_LENGTH_SOURCES = ("ground_truth", "estimator", "model")
-PADDING_MODES = ("zeros", "none")
+PADDING_MODES = ("zeros", "none", "batch_longest")
+GENERATED_ROWS = ("independent", "ground_truth_batches")
+FID_REFERENCES = ("independent_pass", "same_batches")
+LONG_MOTIONS = ("error", "truncate")
+TEXT_LENGTHS = ("true", "max")
 MM_SELECTIONS = ("random_items", "random_groups", "first_groups", "all")
 FID_METHODS = ("exact", "reference")
 
@@ -53,7 +84,8 @@ class Preset:
     Ground-truth items (``protocol.md`` steps 1-5)
         ``min_motion_length``: clips with ``T < min`` are skipped (40; KIT 24);
         ``max_motion_length``: clips with ``T >= max`` are skipped (200);
-        ``fps``: frames per second of caption segment times (20; KIT 12.5);
+        ``fps``: frame rate by which caption segment times are converted to frames (20; KIT: the lineage's
+        rate, :data:`KIT_TIME_RATE`: 20 as the reference loaders do, 12.5 for T2M-GPT);
         ``unit_length``: crops are multiples of it and the evaluator reads ``length // unit`` tokens (4);
         ``crop_shorter_probability``: chance of the crop ``unit*(floor(T/unit)-1)`` instead of
         ``unit*floor(T/unit)`` (1/3, the reference's ``choice(['single', 'single', 'double'])``);
@@ -69,7 +101,15 @@ class Preset:
         length is passed to the generator), ``"estimator"`` or ``"model"`` (the generator chooses and
         returns lengths; the loop passes ``lengths=None``);
         ``generated_padding``: ``"zeros"`` (frames at and past each length are zeroed before the
-        evaluator) or ``"none"`` (every generated frame up to ``max_frames`` reaches the evaluator, as MDM).
+        evaluator), ``"none"`` (every generated frame up to ``max_frames`` reaches the evaluator, as MDM) or
+        ``"batch_longest"`` (generated frames up to the longest length of the row's group of ``pool_size``
+        reach it, as MoMask). Where a sample has fewer stored frames than that, the missing frames are
+        zero in *evaluator-normalized* space (what the reference's padding gives) and the result lists them;
+        ``generated_rows``: ``"independent"`` (a shuffled pass of its own) or ``"ground_truth_batches"``
+        (the rows of the ground-truth pass that is scored, with its captions and crop lengths: MoMask,
+        T2M-GPT); ``long_motions``: ``"error"`` or ``"truncate"`` (lengths over ``max_frames`` are cut to
+        it, as T2M-GPT); ``text_length``: ``"true"`` (each generated row's own text length) or ``"max"``
+        (``max_text_tokens + 2`` = 22 for every generated row, MDM before 2024).
     Diversity
         ``diversity_pairs``: pairs drawn (300); ``diversity_pairs_small``: pairs used instead when the
         sample count is ``<= diversity_pairs`` (MoMask / T2M-GPT: 100; ``None``: such a run is an error).
@@ -80,7 +120,13 @@ class Preset:
         ``"random_items"``, ``"random_groups"`` (whole groups of ``pool_size``), ``"first_groups"`` or
         ``"all"``; ``mm_repeats``: generations per caption (30); ``mm_pairs``: pairs per caption (10).
     FID
-        ``fid_method``: ``"exact"`` (symmetric, never fails) or ``"reference"`` (scipy ``sqrtm`` digits).
+        ``fid_method``: ``"exact"`` (symmetric, never fails) or ``"reference"`` (scipy ``sqrtm`` digits);
+        ``fid_reference``: ``"independent_pass"`` (ground-truth statistics from a second, independent pass)
+        or ``"same_batches"`` (from the scored ground-truth pass itself; the ground-truth row then has no
+        FID); ``ground_truth_row``: whether the table has a ground-truth row.
+    Evaluator
+        ``evaluator_statistics``: the ``checkpoints/<ds>/<name>/meta`` folder whose ``mean.npy``/``std.npy``
+        the lineage normalizes with, used when the evaluator folder holds it (``None``: the default search).
     """
 
     name: str
@@ -108,6 +154,12 @@ class Preset:
     mm_repeats: int = 30
     mm_pairs: int = 10
     fid_method: str = "exact"
+    generated_rows: str = "independent"
+    fid_reference: str = "independent_pass"
+    ground_truth_row: bool = True
+    long_motions: str = "error"
+    text_length: str = "true"
+    evaluator_statistics: str | None = "Comp_v6_KLD01"
     overrides: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -198,9 +250,17 @@ def _validate(p: Preset) -> None:
         fail(f"mm_pairs ({p.mm_pairs}) must be smaller than mm_repeats ({p.mm_repeats}): pairs are drawn "
              f"without replacement from the repeats")
     for key, allowed in (("generated_length", GENERATED_LENGTH_SOURCES), ("generated_padding", PADDING_MODES),
-                         ("mm_selection", MM_SELECTIONS), ("fid_method", FID_METHODS)):
+                         ("mm_selection", MM_SELECTIONS), ("fid_method", FID_METHODS),
+                         ("generated_rows", GENERATED_ROWS), ("fid_reference", FID_REFERENCES),
+                         ("long_motions", LONG_MOTIONS), ("text_length", TEXT_LENGTHS)):
         if getattr(p, key) not in allowed:
             fail(f"{key} must be one of {list(allowed)}; got {getattr(p, key)!r}")
+    if not isinstance(p.ground_truth_row, bool):
+        fail(f"ground_truth_row must be true or false; got {p.ground_truth_row!r}")
+    if p.evaluator_statistics is not None and (not isinstance(p.evaluator_statistics, str)
+                                               or not p.evaluator_statistics.strip() or "/" in p.evaluator_statistics):
+        fail(f"evaluator_statistics must be None or a meta folder name (e.g. 'Comp_v6_KLD01'); "
+             f"got {p.evaluator_statistics!r}")
     if p.mm_selection == "all" and p.mm_captions is not None:
         fail("mm_selection='all' takes every generated row; set mm_captions=None")
     if p.mm_selection != "all" and p.mm_captions is None:
@@ -219,28 +279,52 @@ _DEFINITIONS: dict[str, dict[str, Any]] = {
                     "MultiModality on 100 random captions x 30",
         generated_samples=None, generated_length="estimator", generated_padding="zeros",
         mm_replications=20, mm_captions=100, mm_selection="random_items", diversity_pairs_small=None,
+        generated_rows="independent", fid_reference="independent_pass", ground_truth_row=True,
+        long_motions="error", text_length="true", evaluator_statistics="Comp_v6_KLD01",
     ),
     "mdm": dict(
         description="Tevet et al., ICLR 2023 (MDM, eval_humanml.py): 1,024 samples, ground-truth lengths, no "
                     "padding of generated frames, MultiModality in a separate mode (5 replications, 4 groups)",
         generated_samples=1024, generated_length="ground_truth", generated_padding="none",
         mm_replications=5, mm_captions=128, mm_selection="random_groups", diversity_pairs_small=None,
+        generated_rows="independent", fid_reference="independent_pass", ground_truth_row=True,
+        long_motions="error", text_length="true", evaluator_statistics="Comp_v6_KLD01",
+    ),
+    "mdm-2023": dict(
+        description="MDM before the Jan 2024 fix (its older tables): as 'mdm', but every generated row's text "
+                    "embedding uses text length 22 (sos + 20 tokens + eos, padding included)",
+        generated_samples=1024, generated_length="ground_truth", generated_padding="none",
+        mm_replications=5, mm_captions=128, mm_selection="random_groups", diversity_pairs_small=None,
+        generated_rows="independent", fid_reference="independent_pass", ground_truth_row=True,
+        long_motions="error", text_length="max", evaluator_statistics="Comp_v6_KLD01",
     ),
     "momask": dict(
-        description="Guo et al., CVPR 2024 (MoMask): whole test set, ground-truth lengths, MultiModality on the "
-                    "first 3 groups, 100 diversity pairs when N <= 300",
-        generated_samples=None, generated_length="ground_truth", generated_padding="zeros",
+        description="Guo et al., CVPR 2024 (MoMask, utils/eval_t2m.py): generates from the ground-truth batches "
+                    "(their captions and lengths), FID against the same batches, decoder output up to each "
+                    "batch's longest motion, no ground-truth row, MultiModality on the first 3 groups, 100 "
+                    "diversity pairs when N <= 300",
+        generated_samples=None, generated_length="ground_truth", generated_padding="batch_longest",
         mm_replications=20, mm_captions=96, mm_selection="first_groups", diversity_pairs_small=100,
+        generated_rows="ground_truth_batches", fid_reference="same_batches", ground_truth_row=False,
+        long_motions="error", text_length="true", evaluator_statistics="Comp_v6_KLD005",
     ),
     "t2m-gpt": dict(
-        description="Zhang et al., CVPR 2023 (T2M-GPT): whole test set, lengths predicted by the model, "
+        description="Zhang et al., CVPR 2023 (T2M-GPT, utils/eval_trans.py): generates from the ground-truth "
+                    "batches with lengths predicted by the model (cut to 196), FID against the same batches, "
                     "MultiModality on every caption, 100 diversity pairs when N <= 300",
         generated_samples=None, generated_length="model", generated_padding="zeros",
         mm_replications=20, mm_captions=None, mm_selection="all", diversity_pairs_small=100,
+        generated_rows="ground_truth_batches", fid_reference="same_batches", ground_truth_row=True,
+        long_motions="truncate", text_length="true", evaluator_statistics="VQVAEV3_CB1024_CMT_H1024_NRES3",
     ),
 }
 
 PRESET_NAMES: tuple[str, ...] = tuple(_DEFINITIONS)
+
+#: Frame rate by which each lineage converts KIT-ML caption times (``protocol.md``, "Loop semantics"):
+#: text-to-motion's KIT loader multiplies by 20 although KIT-ML is 12.5 fps, and MDM and MoMask reuse that
+#: loader; T2M-GPT's ``dataset_TM_eval.py`` multiplies by 12.5. HumanML3D is 20 fps everywhere.
+KIT_TIME_RATE: dict[str, float] = {"t2m": 20.0, "mdm": 20.0, "mdm-2023": 20.0, "momask": 20.0, "t2m-gpt": 12.5}
 
 
 def _named(name: str, dataset: str = "humanml3d") -> Preset:
@@ -248,8 +332,10 @@ def _named(name: str, dataset: str = "humanml3d") -> Preset:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESET_NAMES)}")
     if dataset not in DATASET_DEFAULTS:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASET_DEFAULTS)}")
-    return Preset(name=name, base=name, dataset=dataset, **_COMMON, **DATASET_DEFAULTS[dataset],
-                  **_DEFINITIONS[name])
+    defaults: dict[str, Any] = dict(DATASET_DEFAULTS[dataset])
+    if dataset == "kit":
+        defaults["fps"] = KIT_TIME_RATE[name]
+    return Preset(name=name, base=name, dataset=dataset, **_COMMON, **defaults, **_DEFINITIONS[name])
 
 
 #: The four lineages on HumanML3D (use ``get_preset(name, dataset="kit")`` for KIT-ML).
@@ -300,6 +386,12 @@ def parse_override(text: str) -> tuple[str, Any]:
     default = getattr(PRESETS["t2m"], key)
     kinds = [type(getattr(p, key)) for p in PRESETS.values() if getattr(p, key) is not None]
     kind = kinds[0] if kinds else type(default)
+    if kind is bool:
+        if raw.lower() in ("true", "yes", "1"):
+            return key, True
+        if raw.lower() in ("false", "no", "0"):
+            return key, False
+        raise ValueError(f"--set {text!r}: {key} needs true or false; got {raw!r}")
     try:
         if kind is int:
             return key, int(raw)

@@ -264,6 +264,9 @@ class Result:
         lines.append(f"Preset `{self.preset_name}`" + _differences_text(self.preset)
                      + f", {self.replications} replications, seed {self.seed}, mean ± 95% CI "
                      f"(1.96 · std / √n).")
+        for note in self.settings.get("table_notes") or []:  # settings that distort a number, under the table
+            lines.append("")
+            lines.append(f"**Warning:** {_md_escape(str(note))}")
         return "\n".join(lines)
 
     def to_csv(self) -> str:
