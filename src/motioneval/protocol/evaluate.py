@@ -40,7 +40,7 @@ import numpy as np
 
 from .._progress import progress as _progress
 from ..representation.normalization import FeatureStats
-from .cache import Cache, content_key
+from .cache import Cache, content_key, hash_arrays
 from .generators import (SampleSetGenerator, check_generator, evaluator_features, normalize_output,
                          to_raw_features)
 from .ground_truth import (GroundTruthItems, PassPlan, derived_seed, draw_pass, num_rows, pass_captions,
@@ -156,6 +156,8 @@ class Evaluation:
             self.cache = Cache(None)
         self._evaluator_key = sorted(provenance.values())
         self._dataset_key = self.items.content_hash()
+        self._stats_keys = _stats_keys(self.identity, self.dataset_stats, self.evaluator.stats)
+        self._compute = compute_settings(self.evaluator)
         self._plans: dict[tuple[int, str], Any] = {}
 
     # ---------------------------------------------------------------------------------------- planning
@@ -298,7 +300,7 @@ class Evaluation:
         """Key of a unit's generated samples (independent of the evaluator)."""
         parts = {"what": "samples", "stage": unit.stage, "generator": self.identity, "dataset": self._dataset_key,
                  "settings": self._gen_settings(unit.stage), "seed": self.seed, "replication": unit.replication,
-                 "chunk": unit.chunk, "chunk_size": self.chunk_size}
+                 "chunk": unit.chunk, "chunk_size": self.chunk_size, "statistics": self._stats_keys}
         return content_key(parts), parts
 
     def embedding_key(self, unit: Unit) -> tuple[str, dict[str, Any]]:
@@ -312,6 +314,8 @@ class Evaluation:
             parts = {"what": "embeddings", "samples": self.sample_key(unit)[0],
                      "padding": self.preset.generated_padding, "max_frames": self.preset.max_frames}
         parts["evaluator"] = self._evaluator_key
+        parts["evaluator_statistics"] = self._stats_keys["evaluator"]
+        parts["compute"] = self._compute
         return content_key(parts), parts
 
     # ---------------------------------------------------------------------------------------- work
@@ -536,6 +540,7 @@ class Evaluation:
     def _run_settings(self) -> dict[str, Any]:
         return {"split": self.split, "chunk_size": self.chunk_size, "cache_dir": _path_str(self.cache.root),
                 "device": str(getattr(self.evaluator, "device", "cpu")), "model_name": self.name,
+                "compute": dict(self._compute),
                 "seeding": "numpy SeedSequence(seed, spawn_key=(replication, stream, ...)); streams in "
                            "motioneval.protocol.ground_truth.STREAMS"}
 
@@ -664,6 +669,34 @@ def _pack_rows(raw: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The valid frames of every row, concatenated: ``(sum(lengths), D)`` (frames past a length are zero)."""
     valid = np.arange(raw.shape[1])[None, :] < np.asarray(lengths)[:, None]
     return raw[valid]
+
+
+def compute_settings(evaluator: Any) -> dict[str, Any]:
+    """What of the machine can change an embedding's digits, for the cache keys (``docs/cache.md``): the
+    evaluator's class, device type and numpy version, and for a torch evaluator the torch version and, on
+    CPU, torch's thread count (reductions split over threads may round differently). A run resumed with
+    another thread count therefore recomputes instead of mixing digits; the result records it."""
+    device = getattr(evaluator, "device", "cpu")
+    out: dict[str, Any] = {"evaluator_class": f"{type(evaluator).__module__}.{type(evaluator).__qualname__}",
+                           "device": str(getattr(device, "type", None) or str(device).split(":")[0]),
+                           "numpy": np.__version__}
+    if type(device).__module__.split(".")[0] == "torch":
+        import torch
+
+        out["torch"] = torch.__version__
+        if out["device"] == "cpu":
+            out["torch_threads"] = int(torch.get_num_threads())
+    return out
+
+
+def _stats_keys(identity: Mapping[str, Any], dataset_stats: Any, evaluator_stats: FeatureStats) -> dict[str, Any]:
+    """Hashes of the statistics that feed the numbers: the evaluator's (normalization of every evaluator
+    input) and, for dataset-normalized generated features, the dataset's (their de-normalization)."""
+    out: dict[str, Any] = {"evaluator": hash_arrays(evaluator_stats.mean, evaluator_stats.std)}
+    if identity.get("normalization") == "dataset":
+        out["dataset"] = (hash_arrays(dataset_stats.mean, dataset_stats.std) if dataset_stats is not None
+                          else None)
+    return out
 
 
 def _unpack_rows(cached: Mapping[str, np.ndarray]) -> np.ndarray:
