@@ -52,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_arguments(args)
     if args.distributed:
         from ..protocol._dist_cli import run_cli
 
@@ -60,6 +61,19 @@ def run(args: argparse.Namespace) -> int:
     result = evaluation.score()
     write_outputs(args, evaluation, result)
     return 0
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Checks that need no data, run before any long work: the device exists, --out and --cache-dir are
+    (or can be made) writable folders, --chunk-size is positive."""
+    from ._errors import check_device, check_output_folder
+
+    if args.chunk_size < 1:
+        raise ValueError(f"--chunk-size {args.chunk_size}: must be a positive number of rows")
+    check_device(args.device)
+    check_output_folder(args.out, "--out")
+    if args.cache_dir and not args.no_cache:
+        check_output_folder(args.cache_dir, "--cache-dir")
 
 
 def build_evaluation(args: argparse.Namespace, *, device: str | None = None) -> Any:
@@ -82,24 +96,65 @@ def build_evaluation(args: argparse.Namespace, *, device: str | None = None) -> 
 
 
 def write_outputs(args: argparse.Namespace, evaluation: Any, result: Any, *, note: str = "") -> None:
-    """Save the result files (and the report with ``--report``) under ``--out`` and print the table."""
+    """Print the table, then save the result files (and the report with ``--report``) under ``--out``.
+
+    The table comes first and each file is written on its own, so that a full disk or a read-only folder
+    loses nothing already computed; a failed write is reported (by file and cause) after the others."""
+    from ._errors import describe
+
     out = Path(args.out)
-    paths = result.save(out)
     print(result.to_markdown())
-    for message in result.warnings:
+    for message in list(result.warnings) + list(getattr(evaluation.cache, "problems", [])):
         print(f"warning: {message}", file=sys.stderr)
     if note:
         print(f"\n{note}")
-    print(f"\nwrote {', '.join(str(p) for p in paths.values())}")
+    sys.stdout.flush()
+    written, failed = write_result_files(result, out)
+    if written:
+        print(f"\nwrote {', '.join(str(p) for p in written)}")
     if args.report:
         try:
             from ..viz.report import write_report
         except ImportError as exc:
-            raise RuntimeError(f"--report needs motioneval.viz.report with the 'viz' extra "
-                               f"(pip install 'motioneval[viz]'): {exc}") from exc
-        samples, reference = evaluation.report_samples()
-        written = write_report(result, out, samples, reference=reference)
-        print(f"report: {', '.join(str(p) for k, p in written.items() if k in ('html', 'markdown'))}")
+            failed.append(f"the report (--report needs motioneval.viz.report with the 'viz' extra: "
+                          f"pip install 'motioneval[viz]'): {exc}")
+        else:
+            try:
+                samples, reference = evaluation.report_samples()
+                report = write_report(result, out, samples, reference=reference)
+                print(f"report: {', '.join(str(p) for k, p in report.items() if k in ('html', 'markdown'))}")
+            except (OSError, MemoryError) as exc:
+                failed.append(f"the report in {out} ({describe(exc)[0]})")
+    if failed:
+        raise ResultWriteError(f"could not write {'; '.join(failed)}. The table above holds the numbers, and the "
+                               f"cache keeps the embeddings: after fixing this, rerunning only rescores")
+
+
+class ResultWriteError(RuntimeError):
+    """Some result files could not be written (the others were)."""
+
+
+def write_result_files(result: Any, out: Path) -> tuple[list[Path], list[str]]:
+    """Write results.json/.md/.csv/.tex each on its own (atomically); returns (written paths, failures)."""
+    import json
+
+    from .._io import atomic_write_json, atomic_write_text
+    from ..protocol.results import FILES
+    from ._errors import describe
+
+    writers = {"json": lambda p: atomic_write_json(p, json.loads(result.to_json())),
+               "markdown": lambda p: atomic_write_text(p, result.to_markdown() + "\n"),
+               "csv": lambda p: atomic_write_text(p, result.to_csv()),
+               "latex": lambda p: atomic_write_text(p, result.to_latex() + "\n")}
+    written: list[Path] = []
+    failed: list[str] = []
+    for fmt, write in writers.items():
+        path = out / FILES[fmt]
+        try:
+            written.append(write(path))
+        except (OSError, MemoryError) as exc:
+            failed.append(f"{path} ({describe(exc)[0]})")
+    return written, failed
 
 
 def load_generator(spec: str) -> Any:
