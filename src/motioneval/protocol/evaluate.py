@@ -607,12 +607,13 @@ def _load_ground_truth(dataset: Any, split: str, preset: str | Preset, overrides
 
 
 def _infer_kind(root: Path, split: str) -> str:
-    """``"humanml3d"`` or ``"kit"`` from the feature dimension of ``Mean.npy`` or the first listed clip."""
-    candidates = [root / "Mean.npy"]
+    """``"humanml3d"`` or ``"kit"`` from the feature dimension of the first listed clips (or ``Mean.npy``)."""
+    candidates = []
     split_file = root / f"{split}.txt"
     if split_file.is_file():
-        ids = [s.strip() for s in split_file.read_text().splitlines() if s.strip()][:20]
+        ids = [s.strip() for s in split_file.read_text(errors="replace").splitlines() if s.strip()][:20]
         candidates += [root / "new_joint_vecs" / f"{i}.npy" for i in ids]
+    candidates.append(root / "Mean.npy")  # after the clips: a wrong Mean.npy is reported, not trusted
     for path in candidates:
         try:
             dim = np.load(path, mmap_mode="r", allow_pickle=False).shape[-1]
