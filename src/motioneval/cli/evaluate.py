@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           "object or a function/class that returns one when called without arguments")
     p.add_argument("--allow-pickle", action="store_true",
                    help="allow reading MDM's pickled results.npy (unpickling runs code from the file: trusted files only)")
+    p.add_argument("--allow-outside-files", action="store_true",
+                   help="let a sample folder's manifest name files outside the folder (absolute paths, '..', "
+                        "symbolic links out); refused by default")
     p.add_argument("--preset", default="t2m", help="t2m, mdm, momask or t2m-gpt (see `motioneval presets`)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a preset setting (repeatable), e.g. --set replications=5; the result says 'custom'")
@@ -87,8 +90,15 @@ def build_evaluation(args: argparse.Namespace, *, device: str | None = None) -> 
     else:
         cache_dir = Path(args.cache_dir) if args.cache_dir else Path(args.out) / "cache"
     generator = load_generator(args.generator) if args.generator else None
+    samples: Any = args.samples
+    if samples is not None and getattr(args, "allow_outside_files", False) and Path(samples).is_dir():
+        from ..data.samples import read_sample_folder
+        from ..protocol.generators import SampleSetGenerator
+
+        samples = SampleSetGenerator(read_sample_folder(samples, allow_outside=True), name=Path(samples).name,
+                                     source=str(samples))
     return Evaluation(
-        dataset=args.dataset, evaluator=args.evaluator, samples=args.samples, generator=generator,
+        dataset=args.dataset, evaluator=args.evaluator, samples=samples, generator=generator,
         preset=args.preset, seed=args.seed, split=args.split, cache_dir=cache_dir, chunk_size=args.chunk_size,
         allow_pickle=args.allow_pickle, device=device if device is not None else args.device,
         progress=not args.no_progress, name=args.name,

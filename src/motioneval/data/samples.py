@@ -241,19 +241,27 @@ class SampleSet:
 
 
 def load_samples(path: PathLike, *, allow_pickle: bool = False, normalization: str | None = None,
-                 kind: str | None = None) -> SampleSet:
+                 kind: str | None = None, allow_outside: bool = False) -> SampleSet:
     """Read any supported source: our ``.npz``, a per-sample folder, or MDM's ``results.npy``.
 
     ``allow_pickle=True`` is required for ``results.npy`` (unpickling executes code from the file);
-    ``normalization``/``kind`` apply to folders.
+    ``normalization``/``kind``/``allow_outside`` apply to folders (see :func:`read_sample_folder`).
     """
     path = Path(path)
     if path.is_dir():
-        return read_sample_folder(path, normalization=normalization, kind=kind)
+        return read_sample_folder(path, normalization=normalization, kind=kind, allow_outside=allow_outside)
     if path.suffix == ".npz":
         return SampleSet.load(path)
     if path.suffix == ".npy":
         from .mdm_results import read_mdm_results
+
+        header = _npy_header(path)
+        if header is not None and header[1] != np.dtype(object):
+            shape, dtype = header
+            raise SampleSetError(
+                f"{path} holds a plain {dtype} array of shape {shape}, not MDM's results.npy (a pickled dict with "
+                f"motions, captions and lengths) nor a motioneval sample file; captions and lengths are needed: "
+                f"save a SampleSet (.npz) or a sample folder with a manifest (docs/formats.md)")
 
         return read_mdm_results(path, allow_pickle=allow_pickle)
     if not path.exists():
@@ -265,8 +273,48 @@ def load_samples(path: PathLike, *, allow_pickle: bool = False, normalization: s
 # ------------------------------------------------------------------------------------------------- folder
 
 
-def read_sample_folder(path: PathLike, *, normalization: str | None = None, kind: str | None = None) -> SampleSet:
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype] | None:
+    """``(shape, dtype)`` declared by an ``.npy`` header, without reading the data (``None``: not an .npy)."""
+    try:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(fh)
+    except Exception:  # noqa: BLE001 - not readable as .npy: the reader that follows reports it
+        return None
+    return tuple(shape), np.dtype(dtype)
+
+
+def _contained_file(folder: Path, name: Any, where: str, allow_outside: bool) -> Path:
+    """The file a manifest row names, which must stay inside ``folder`` unless ``allow_outside``: no
+    absolute path, no ``..`` component, no symbolic link (at any level) resolving outside the folder."""
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise SampleSetError(f"{where}: 'file' must be a non-empty file name; got {name!r}")
+    file = folder / name
+    if allow_outside:
+        return file
+    rel = Path(name)
+    if rel.is_absolute() or rel.drive or ".." in rel.parts or ".." in Path(name.replace("\\", "/")).parts:
+        raise SampleSetError(f"{where}: file {name!r} reaches outside the sample folder {folder}; manifests name "
+                             f"files inside their folder (pass --allow-outside-files / allow_outside=True to "
+                             f"read it anyway)")
+    try:
+        inside = file.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        inside = False
+    if not inside:
+        raise SampleSetError(f"{where}: file {name!r} is a symbolic link to {file.resolve(strict=False)}, outside "
+                             f"the sample folder {folder} (pass --allow-outside-files / allow_outside=True to read "
+                             f"it anyway)")
+    return file
+
+
+def read_sample_folder(path: PathLike, *, normalization: str | None = None, kind: str | None = None,
+                       allow_outside: bool = False) -> SampleSet:
     """Read a folder of per-sample ``.npy`` files described by ``manifest.json`` or ``manifest.csv``.
+
+    Files must lie inside the folder (no absolute paths, ``..`` or symbolic links out of it) unless
+    ``allow_outside=True``: a manifest from elsewhere cannot make motioneval read arbitrary files.
 
     Each manifest row has ``id`` and ``caption``, optionally ``tokens`` (list, or space-separated in CSV),
     ``length`` (default: the file's frame count), ``file`` (default ``<id>.npy``) and ``repetition``
@@ -288,12 +336,14 @@ def read_sample_folder(path: PathLike, *, normalization: str | None = None, kind
     files_seen: dict[Path, str] = {}
     for row in ordered:
         where = f"{manifest}: sample {row['id']!r}" + (f" repetition {row['repetition']}" if num_repetitions > 1 else "")
-        file = folder / (row.get("file") or f"{row['id']}.npy")
+        file = _contained_file(folder, row.get("file") or f"{row['id']}.npy", where, allow_outside)
         if file in files_seen:
             raise SampleSetError(f"{where}: file {file.name} is also used by {files_seen[file]}; give each row its "
                                  f"own 'file'")
         files_seen[file] = where
         if not file.is_file():
+            if file.exists():
+                raise SampleSetError(f"{where}: {file} is not a regular file (a folder?)")
             raise FileNotFoundError(f"{where}: file {file} not found")
         try:
             arr = np.load(file, allow_pickle=False)
