@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.captureWarnings(True)
     warnings.simplefilter("default")
+    warnings.filterwarnings("ignore", category=ResourceWarning)  # numpy leaks a handle on corrupt .npz: noise
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

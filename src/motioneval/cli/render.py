@@ -46,6 +46,9 @@ def _read(path: str, args: argparse.Namespace) -> tuple[Any, list[str] | None, l
             arr = np.load(p, allow_pickle=False)
         except ValueError:
             arr = None  # an object array: MDM's results.npy
+        except (EOFError, OSError) as exc:
+            raise ValueError(f"{p}: cannot read it as .npy ({exc or 'empty or truncated file'}); regenerate or "
+                             f"re-download it") from None
         if arr is not None:
             return arr, None, [p.stem], None
     from ..data.samples import load_samples

@@ -368,6 +368,9 @@ def segment_item_id(clip_id: str, segment_number: int) -> str:
 
 def _read_split(root: Path, split: str | PathLike) -> tuple[str, Path, list[str]]:
     split_path = Path(split)
+    if split_path.is_dir() and not (root / f"{split}.txt").is_file():
+        raise IsADirectoryError(f"split {split_path} is a folder; pass a split name (e.g. test, for "
+                                f"<dataset>/test.txt) or a split list file")
     if split_path.suffix != ".txt" or not split_path.exists():
         split_path = root / f"{split}.txt"
     if not root.is_dir():

@@ -256,6 +256,11 @@ def load_samples(path: PathLike, *, allow_pickle: bool = False, normalization: s
         from .mdm_results import read_mdm_results
 
         header = _npy_header(path)
+        if header is None and path.is_file():
+            size = path.stat().st_size
+            raise SampleSetError(f"{path}: " + ("an empty file (0 bytes)" if size == 0 else
+                                               f"not a NumPy .npy file ({size} bytes, truncated or another format)")
+                                 + "; regenerate or re-download it")
         if header is not None and header[1] != np.dtype(object):
             shape, dtype = header
             raise SampleSetError(
