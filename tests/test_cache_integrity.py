@@ -198,12 +198,12 @@ def test_checksum_sensitive_to_names_and_bytes():
 # ------------------------------------------------------------------------------------- keys, end to end
 pytest.importorskip("motioneval.metrics.frechet")
 
-from motioneval.protocol._toy import ToyEvaluator, ToyGenerator, write_toy_dataset  # noqa: E402
-from motioneval.protocol.evaluate import Evaluation, compute_settings, evaluate  # noqa: E402
-from motioneval.representation.normalization import FeatureStats  # noqa: E402
+from motioneval.protocol._toy import ToyEvaluator, ToyGenerator, write_toy_dataset
+from motioneval.protocol.evaluate import Evaluation, compute_settings, evaluate
+from motioneval.representation.normalization import FeatureStats
 
-SETTINGS = dict(preset="t2m", chunk_size=64, seed=5, replications=2, mm_replications=0, diversity_pairs=40,
-                diversity_pairs_small=None)
+SETTINGS = {"preset": "t2m", "chunk_size": 64, "seed": 5, "replications": 2, "mm_replications": 0,
+            "diversity_pairs": 40, "diversity_pairs_small": None}
 
 
 class FolderStatsGenerator:
@@ -247,7 +247,8 @@ def test_changing_dataset_std_changes_cached_numbers_like_a_fresh_run(toy, tmp_p
 
 def test_changing_evaluator_statistics_changes_keys(toy):
     root, stats = toy
-    kw = dict(dataset=root, generator=ToyGenerator(stats), preset="t2m", overrides={"mm_replications": 0, "diversity_pairs": 40, "diversity_pairs_small": None})
+    kw = {"dataset": root, "generator": ToyGenerator(stats), "preset": "t2m",
+          "overrides": {"mm_replications": 0, "diversity_pairs": 40, "diversity_pairs_small": None}}
     a = Evaluation(evaluator=ToyEvaluator(stats), **kw)
     b = Evaluation(evaluator=ToyEvaluator(FeatureStats(stats.mean, stats.std * 2, name="e")), **kw)
     for unit in a.units([0])[:3] + [u for u in a.units([0]) if u.stage == "generated"][:1]:

@@ -57,7 +57,7 @@ def describe(exc: BaseException) -> tuple[str, str | None]:
         return f"a text file is not UTF-8: {text}", "save the file as UTF-8"
     if isinstance(exc, OSError):
         return _describe_os_error(exc)
-    if isinstance(exc, (ValueError, RuntimeError, ImportError, LookupError)) and text:
+    if isinstance(exc, (ValueError, RuntimeError, ImportError)) and text:
         return text, None
     return (f"{type(exc).__name__}: {text}" if text else type(exc).__name__,
             "this may be a bug in motioneval: rerun with --debug and report the traceback")
@@ -79,6 +79,15 @@ def _describe_os_error(exc: OSError) -> tuple[str, str | None]:
     if reason is None:
         return f"{exc.strerror or type(exc).__name__}: {where}", None
     return f"{reason}: {where}", hint
+
+
+def os_reason(exc: BaseException) -> str:
+    """A few words for what an ``OSError`` (or ``MemoryError``) means, without the file name."""
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    if isinstance(exc, OSError):
+        return _OS_REASONS.get(exc.errno or -1, (exc.strerror or str(exc) or type(exc).__name__, None))[0]
+    return str(exc) or type(exc).__name__
 
 
 def check_device(device: str | None, option: str = "--device") -> None:

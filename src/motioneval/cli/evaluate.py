@@ -110,7 +110,7 @@ def write_outputs(args: argparse.Namespace, evaluation: Any, result: Any, *, not
 
     The table comes first and each file is written on its own, so that a full disk or a read-only folder
     loses nothing already computed; a failed write is reported (by file and cause) after the others."""
-    from ._errors import describe
+    from ._errors import os_reason
 
     out = Path(args.out)
     print(result.to_markdown())
@@ -134,7 +134,7 @@ def write_outputs(args: argparse.Namespace, evaluation: Any, result: Any, *, not
                 report = write_report(result, out, samples, reference=reference)
                 print(f"report: {', '.join(str(p) for k, p in report.items() if k in ('html', 'markdown'))}")
             except (OSError, MemoryError) as exc:
-                failed.append(f"the report in {out} ({describe(exc)[0]})")
+                failed.append(f"the report in {out} ({os_reason(exc)})")
     if failed:
         raise ResultWriteError(f"could not write {'; '.join(failed)}. The table above holds the numbers, and the "
                                f"cache keeps the embeddings: after fixing this, rerunning only rescores")
@@ -150,7 +150,7 @@ def write_result_files(result: Any, out: Path) -> tuple[list[Path], list[str]]:
 
     from .._io import atomic_write_json, atomic_write_text
     from ..protocol.results import FILES
-    from ._errors import describe
+    from ._errors import os_reason
 
     writers = {"json": lambda p: atomic_write_json(p, json.loads(result.to_json())),
                "markdown": lambda p: atomic_write_text(p, result.to_markdown() + "\n"),
@@ -163,7 +163,7 @@ def write_result_files(result: Any, out: Path) -> tuple[list[Path], list[str]]:
         try:
             written.append(write(path))
         except (OSError, MemoryError) as exc:
-            failed.append(f"{path} ({describe(exc)[0]})")
+            failed.append(f"{path} ({os_reason(exc)})")
     return written, failed
 
 
