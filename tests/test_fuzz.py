@@ -257,6 +257,18 @@ def test_odd_npy_passed_as_samples(tmp_path, capsys, content, expected):
 
 
 @FUZZ
+@given(st.lists(st.text(max_size=8), min_size=1, max_size=25))
+def test_sample_tokens_must_be_word_pos(tokens):
+    kw = {"motions": np.zeros((1, 10, 263), np.float32), "lengths": [10], "captions": ["x"], "ids": ["clip7"],
+          "normalization": "raw"}
+    if all(t.count("/") == 1 for t in tokens[:20]):
+        assert SampleSet(tokens=[tokens], **kw).tokens == [tokens]
+    else:
+        with pytest.raises(SampleSetError, match="sample 'clip7'.*is not 'word/POS'"):
+            SampleSet(tokens=[tokens], **kw)
+
+
+@FUZZ
 @given(st.binary(max_size=400))
 def test_sample_file_bytes_fuzz(tmp_path_factory, data):
     path = tmp_path_factory.mktemp("b") / "s.npz"

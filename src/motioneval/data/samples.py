@@ -83,6 +83,8 @@ class SampleSet:
                 raise SampleSetError(f"tokens has {len(self.tokens)} entries; expected one list per row ({n})")
             self.tokens = [_check_strings(t, f"tokens of row {i}", None) for i, t in enumerate(self.tokens)]
         self._check_repetitions()
+        if self.tokens is not None:
+            _check_tokens(self.tokens, self._row_name)
         self.lengths = _check_lengths(self.lengths, n, t_max, self._row_name)
         if not isinstance(self.metadata, dict):
             raise SampleSetError(f"metadata must be a dict; got {type(self.metadata).__name__}")
@@ -511,6 +513,17 @@ def _check_strings(values: Any, name: str, n: int | None) -> list[str]:
         if not isinstance(v, str):
             raise SampleSetError(f"{name}[{i}] must be a string; got {type(v).__name__}")
     return values
+
+
+def _check_tokens(tokens: list[list[str]], row_name: Any) -> None:
+    """The tokens the evaluator reads (the first ``MAX_TOKENS``) must be ``word/POS``, as in caption files."""
+    from .captions import MAX_TOKENS
+
+    for row, toks in enumerate(tokens):
+        for position, token in enumerate(toks[:MAX_TOKENS]):
+            if token.count("/") != 1:
+                raise SampleSetError(f"{row_name(row)}: token {position + 1} {token!r} is not 'word/POS' (as in "
+                                     f"HumanML3D caption files); give tokens like 'walk/VERB', or none")
 
 
 def _check_lengths(lengths: Any, n: int, t_max: int, row_name: Any) -> np.ndarray:

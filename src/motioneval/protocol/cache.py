@@ -198,21 +198,25 @@ class Cache:
     def _reject(self, path: Path, reason: str) -> None:
         """Report a bad entry by path and move it aside (deleting it if it cannot be moved)."""
         self.misses += 1
-        target = None
+        where = "recomputed"
         try:
-            if self.root is not None:
-                qdir = self.root / QUARANTINE
-                qdir.mkdir(parents=True, exist_ok=True)
-                target = qdir / f"{path.name}.{int(time.time() * 1000)}.{os.getpid()}"
-                os.replace(path, target)
+            if self.root is None:
+                raise OSError("no cache folder")
+            qdir = self.root / QUARANTINE
+            qdir.mkdir(parents=True, exist_ok=True)
+            target = qdir / f"{path.name}.{int(time.time() * 1000)}.{os.getpid()}"
+            os.replace(path, target)
+            where = f"moved to {target}"
         except OSError:
-            target = None
             try:
-                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
-            except OSError:
-                pass
-        where = f"moved to {target}" if target is not None else "removed"
-        message = f"cache entry {path} is invalid ({reason}); {where} and recomputed"
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+                where = "removed"
+            except OSError as exc:
+                where = f"left in place (cannot remove it: {exc.strerror or exc})"
+        message = f"cache entry {path} is invalid ({reason}); {where}; its unit is recomputed"
         self.problems.append(message)
         logger.warning("%s", message)
 
