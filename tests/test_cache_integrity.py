@@ -281,3 +281,36 @@ def test_result_records_the_compute_settings(toy, tmp_path):
     root, stats = toy
     result = evaluate(dataset=root, evaluator=ToyEvaluator(stats), generator=ToyGenerator(stats), **SETTINGS)
     assert result.to_dict()["settings"]["compute"]["evaluator_class"].endswith("ToyEvaluator")
+
+
+@pytest.mark.slow
+def test_resume_with_another_thread_count_recomputes_and_says_so(toy, tmp_path):
+    """Torch CPU embeddings can change in the last bits with the thread count (observed: 1e-6 on a 512-wide
+    evaluator), so the thread count is in the embedding keys: a resumed run at another count recomputes and
+    gives exactly the numbers of a fresh run at that count; the result records it."""
+    torch = pytest.importorskip("torch")
+    from motioneval.protocol._toy import write_toy_evaluator
+
+    root, stats = toy
+    evaluator = write_toy_evaluator(tmp_path / "evaluator", root)
+    kw = dict(SETTINGS, replications=1, dataset=root, evaluator=evaluator, device="cpu")
+    cache = tmp_path / "cache"
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        evaluate(generator=ToyGenerator(stats), cache_dir=cache, **kw)
+        n_entries = len(list(cache.rglob("*.npz")))
+        torch.set_num_threads(2)
+        resumed = Evaluation(generator=ToyGenerator(stats), cache_dir=cache,
+                             **{k: v for k, v in kw.items() if k not in SETTINGS},
+                             preset="t2m", chunk_size=64, seed=5,
+                             overrides={k: v for k, v in kw.items() if k in SETTINGS and k not in
+                                        ("preset", "chunk_size", "seed")})
+        assert not any(resumed.is_cached(u) for u in resumed.units())  # nothing mixes across thread counts
+        result = resumed.score()
+        fresh = evaluate(generator=ToyGenerator(stats), **kw)
+    finally:
+        torch.set_num_threads(before)
+    assert result.to_dict()["settings"]["compute"]["torch_threads"] == 2
+    assert _rows(result) == _rows(fresh)
+    assert len(list(cache.rglob("*.npz"))) > n_entries
