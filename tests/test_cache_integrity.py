@@ -255,6 +255,18 @@ def test_changing_evaluator_statistics_changes_keys(toy):
         assert a.embedding_key(unit)[0] != b.embedding_key(unit)[0]
 
 
+def test_another_evaluator_reuses_the_cached_samples_of_a_dataset_normalized_generator(toy, tmp_path):
+    root, stats = toy
+    cache = tmp_path / "cache"
+    evaluate(dataset=root, evaluator=ToyEvaluator(stats), generator=ToyGenerator(stats), cache_dir=cache, **SETTINGS)
+    other = ToyEvaluator(FeatureStats(stats.mean, stats.std * 2, name="other"), seed=1)
+    gen = ToyGenerator(stats)
+    cached = evaluate(dataset=root, evaluator=other, generator=gen, cache_dir=cache, **SETTINGS)
+    assert gen.calls == 0  # motions come from the cache; only the embeddings are recomputed
+    fresh = evaluate(dataset=root, evaluator=other, generator=ToyGenerator(stats), **SETTINGS)
+    assert _rows(cached) == _rows(fresh)
+
+
 def test_thread_count_is_in_the_key_of_torch_cpu_evaluators():
     torch = pytest.importorskip("torch")
 

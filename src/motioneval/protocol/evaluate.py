@@ -157,6 +157,7 @@ class Evaluation:
         self._evaluator_key = sorted(provenance.values())
         self._dataset_key = self.items.content_hash()
         self._stats_keys = _stats_keys(self.identity, self.dataset_stats, self.evaluator.stats)
+        self._evaluator_stats_key = hash_arrays(self.evaluator.stats.mean, self.evaluator.stats.std)
         self._compute = compute_settings(self.evaluator)
         self._plans: dict[tuple[int, str], Any] = {}
 
@@ -314,7 +315,7 @@ class Evaluation:
             parts = {"what": "embeddings", "samples": self.sample_key(unit)[0],
                      "padding": self.preset.generated_padding, "max_frames": self.preset.max_frames}
         parts["evaluator"] = self._evaluator_key
-        parts["evaluator_statistics"] = self._stats_keys["evaluator"]
+        parts["evaluator_statistics"] = self._evaluator_stats_key
         parts["compute"] = self._compute
         return content_key(parts), parts
 
@@ -691,13 +692,14 @@ def compute_settings(evaluator: Any) -> dict[str, Any]:
 
 
 def _stats_keys(identity: Mapping[str, Any], dataset_stats: Any, evaluator_stats: FeatureStats) -> dict[str, Any]:
-    """Hashes of the statistics that feed the numbers: the evaluator's (normalization of every evaluator
-    input) and, for dataset-normalized generated features, the dataset's (their de-normalization)."""
-    out: dict[str, Any] = {"evaluator": hash_arrays(evaluator_stats.mean, evaluator_stats.std)}
-    if identity.get("normalization") == "dataset":
-        out["dataset"] = (hash_arrays(dataset_stats.mean, dataset_stats.std) if dataset_stats is not None
-                          else None)
-    return out
+    """Hashes of the statistics that turn generated output into raw features (part of the samples keys): the
+    dataset's for dataset-normalized output, the evaluator's for evaluator-normalized output, none for raw
+    features or joints (the evaluator's statistics are in every embedding key separately)."""
+    norm = identity.get("normalization")
+    if identity.get("kind") != "features" or norm not in ("dataset", "evaluator"):
+        return {}
+    stats = dataset_stats if norm == "dataset" else evaluator_stats
+    return {norm: hash_arrays(stats.mean, stats.std) if stats is not None else None}
 
 
 def _unpack_rows(cached: Mapping[str, np.ndarray]) -> np.ndarray:
