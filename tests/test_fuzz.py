@@ -459,3 +459,26 @@ def test_full_disk_keeps_the_table_and_the_other_files(tmp_path, capsys, monkeyp
     assert not (tmp_path / "out" / "results.csv").exists()
     loaded = json.loads((tmp_path / "out" / "results.json").read_text())
     assert not any(isinstance(v, float) and math.isnan(v) for v in loaded.get("settings", {}).values())
+
+
+def test_generated_values_that_overflow_are_named_by_sample_id(tmp_path):
+    pytest.importorskip("motioneval.metrics.frechet")
+    from motioneval.protocol._toy import ToyEvaluator, write_toy_dataset
+    from motioneval.protocol.evaluate import evaluate
+    from motioneval.representation.normalization import FeatureStats
+
+    root = write_toy_dataset(tmp_path / "HumanML3D", num_clips=70, seed=4)
+    ds = MotionDataset(root)
+    stats = FeatureStats.load(root / "Mean.npy", root / "Std.npy")
+    items = [ds[i] for i in range(len(ds))]
+    motions = np.zeros((len(items), 196, 263), np.float32)
+    for i, it in enumerate(items):
+        motions[i, : len(it.features)] = it.features
+    motions[5, 3, 7] = 3e38  # finite in float32, but not once divided by a small std
+    samples = SampleSet(motions=motions, lengths=[len(it.features) for it in items],
+                        captions=[it.captions[0].text for it in items], ids=[f"gen_{it.id}" for it in items],
+                        normalization="raw")
+    evaluator = ToyEvaluator(FeatureStats(stats.mean, stats.std * 0.01, name="e"))
+    with pytest.raises(ValueError, match=f"overflow float32.*sample 'gen_{items[5].id}'"):
+        evaluate(dataset=root, evaluator=evaluator, samples=samples, preset="t2m", replications=1,
+                 mm_replications=0, diversity_pairs=40, diversity_pairs_small=None)

@@ -341,7 +341,8 @@ class Evaluation:
         else:
             raw, lengths = self._generated_raw(unit)
             feats, lengths = evaluator_features(raw, lengths, self.evaluator.stats, max_frames=self.preset.max_frames,
-                                                padding=self.preset.generated_padding, name=self.name)
+                                                padding=self.preset.generated_padding, name=self.name,
+                                                row_names=self._row_names(unit))
             out = {"motion": self._embed_motion(feats, lengths), "lengths": lengths}
             if unit.stage == "generated":
                 out["text"] = self._embed_text(self._plan(unit.replication, "generated").tokens[rows])
@@ -357,8 +358,7 @@ class Evaluation:
             row_of, repeat = mm[rows // self.mm_repeats], rows % self.mm_repeats
         else:
             row_of, repeat = rows, None
-        names = [f"replication {unit.replication}, {unit.stage} row {int(i)}: {req.captions[int(j)]!r}"
-                 for i, j in zip(rows, row_of)]
+        names = self._row_names(unit, rows, row_of)
         if self.sample_mode:
             if repeat is None:
                 out = self.source.take(req.prompts[row_of], req.repetition)
@@ -401,6 +401,20 @@ class Evaluation:
         else:
             self.cache.save("samples", key, parts, raw=raw, lengths=out_lengths)
         return raw, out_lengths
+
+    def _row_names(self, unit: Unit, rows: np.ndarray | None = None, row_of: np.ndarray | None = None) -> list[str]:
+        """How errors name the rows of a generated/MultiModality unit: the sample id (sample sets) or the
+        caption, never only a shuffled row index."""
+        req: _Requests = self._plan(unit.replication, "generated")
+        if rows is None or row_of is None:
+            rows = np.arange(unit.start, unit.stop)
+            row_of = self._plan(unit.replication, "mm")[rows // self.mm_repeats] if unit.stage == "mm" else rows
+        names = [f"replication {unit.replication}, {unit.stage} row {int(i)}: {req.captions[int(j)]!r}"
+                 for i, j in zip(rows, row_of)]
+        if self.sample_mode and self.source.samples.ids is not None:
+            ids = self.source.samples.ids
+            names = [f"sample {ids[int(req.prompts[int(j)])]!r} ({name})" for j, name in zip(row_of, names)]
+        return names
 
     def _embed_motion(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         emb = np.asarray(_to_numpy(self.evaluator.embed_motion(features, np.asarray(lengths, dtype=np.int64))))

@@ -357,7 +357,8 @@ def to_raw_features(motions: np.ndarray, lengths: np.ndarray, *, kind: str, norm
 
 
 def evaluator_features(raw: np.ndarray, lengths: np.ndarray, evaluator_stats: FeatureStats, *, max_frames: int,
-                       padding: str, name: str = "generator") -> tuple[np.ndarray, np.ndarray]:
+                       padding: str, name: str = "generator",
+                       row_names: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Raw features -> evaluator-normalized float32 ``(N, max_frames, D)``, zero-padded (and zeroed past each
     length unless ``padding == "none"``); lengths above ``max_frames`` are an error."""
     over = np.flatnonzero(lengths > max_frames)
@@ -369,5 +370,15 @@ def evaluator_features(raw: np.ndarray, lengths: np.ndarray, evaluator_stats: Fe
     keep = min(t, max_frames)
     norm = evaluator_stats.normalize(raw[:, :keep].astype(np.float64))
     valid = np.arange(keep)[None, :] < (lengths[:, None] if padding != "none" else keep)
-    out[:, :keep] = np.where(valid[:, :, None], norm, 0.0).astype(np.float32)
+    with np.errstate(over="ignore"):  # checked just below, with the row named
+        out[:, :keep] = np.where(valid[:, :, None], norm, 0.0).astype(np.float32)
+    bad = np.flatnonzero(~np.isfinite(out).reshape(n, -1).all(axis=1))
+    if bad.size:  # finite input that float32 cannot hold once normalized: refuse rather than feed inf onward
+        row = int(bad[0])
+        peak = float(np.max(np.abs(np.nan_to_num(raw[row, :keep].astype(np.float64), nan=0.0, posinf=0.0,
+                                                 neginf=0.0))))
+        where = row_names[row] if row_names is not None else f"row {row}"
+        raise ValueError(f"{name}: {bad.size} sample(s) overflow float32 once normalized with the evaluator's "
+                         f"statistics ({where}: values up to {peak:.3g}); the generated values are out of range: "
+                         f"check the generator's output and its normalization")
     return out, lengths
