@@ -114,7 +114,7 @@ def write_outputs(args: argparse.Namespace, evaluation: Any, result: Any, *, not
 
     out = Path(args.out)
     print(result.to_markdown())
-    for message in list(result.warnings) + list(getattr(evaluation.cache, "problems", [])):
+    for message in result.warnings:  # cache problems were logged (by path) when they were found
         print(f"warning: {message}", file=sys.stderr)
     if note:
         print(f"\n{note}")
