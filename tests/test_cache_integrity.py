@@ -245,6 +245,26 @@ def test_changing_dataset_std_changes_cached_numbers_like_a_fresh_run(toy, tmp_p
     assert _rows(cached) != _rows(first)
 
 
+def test_tampered_entries_in_a_run_are_recomputed_to_the_same_numbers(toy, tmp_path, caplog):
+    root, stats = toy
+    kw = {"dataset": root, "evaluator": ToyEvaluator(stats), "cache_dir": tmp_path / "cache", **SETTINGS}
+    first = evaluate(generator=ToyGenerator(stats), **kw)
+    entries = Cache(tmp_path / "cache").entries()
+    shutil.copyfile(entries[0], entries[1])  # a file copied over another
+    _rewrite_member(entries[2], "lengths", np.load(entries[2])["lengths"] + 1)  # edited values
+    entries[3].unlink()
+    entries[3].mkdir()  # a folder in its place
+    with caplog.at_level("WARNING"):
+        again = evaluate(generator=ToyGenerator(stats), **kw)
+    assert _rows(again) == _rows(first)
+    for path in entries[1:4]:
+        assert str(path) in caplog.text
+    with caplog.at_level("WARNING"):
+        caplog.clear()
+        third = evaluate(generator=ToyGenerator(stats), **kw)
+    assert _rows(third) == _rows(first) and "invalid" not in caplog.text  # repaired, no repeated failure
+
+
 def test_changing_evaluator_statistics_changes_keys(toy):
     root, stats = toy
     kw = {"dataset": root, "generator": ToyGenerator(stats), "preset": "t2m",
