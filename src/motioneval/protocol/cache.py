@@ -227,7 +227,7 @@ def checksum_arrays(arrays: Mapping[str, Any]) -> str:
     for name in sorted(arrays):
         arr = np.ascontiguousarray(arrays[name])
         h.update(f"{name}\x1f{arr.dtype.str}\x1f{arr.shape}\x1e".encode())
-        h.update(memoryview(arr).cast("B") if arr.size else b"")
+        h.update(memoryview(arr).cast("B") if arr.size else b"")  # type: ignore[arg-type]
     return h.hexdigest()
 
 
