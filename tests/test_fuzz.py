@@ -482,3 +482,30 @@ def test_generated_values_that_overflow_are_named_by_sample_id(tmp_path):
     with pytest.raises(ValueError, match=f"overflow float32.*sample 'gen_{items[5].id}'"):
         evaluate(dataset=root, evaluator=evaluator, samples=samples, preset="t2m", replications=1,
                  mm_replications=0, diversity_pairs=40, diversity_pairs_small=None)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=300))
+def test_check_dataset_caption_bytes_fuzz(tmp_path_factory, data):
+    """Any bytes in a caption file: check_dataset never raises, names the clip and the file for every error."""
+    root = make_dataset(tmp_path_factory.mktemp("d") / "HumanML3D")
+    (root / "texts" / "000002.txt").write_bytes(data)
+    report = check_dataset(root)
+    for problem in report.errors:
+        assert problem.id == "000002" and "texts/000002.txt" in problem.message
+    if report.ok:
+        assert len(MotionDataset(root)) >= 2
+    else:
+        with pytest.raises(DatasetError, match="000002"):
+            MotionDataset(root)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=300), st.sampled_from([".npy", ".npz"]))
+def test_cli_fid_file_bytes_fuzz(tmp_path_factory, capsys, data, suffix):
+    d = tmp_path_factory.mktemp("f")
+    np.save(d / "good.npy", np.random.default_rng(0).normal(size=(30, 3)))
+    bad = d / f"x{suffix}"
+    bad.write_bytes(data)
+    status, _, err = run_cli(["fid", str(bad), str(d / "good.npy")], capsys)
+    assert status == 1 and str(bad.name) in err
