@@ -509,3 +509,36 @@ def test_cli_fid_file_bytes_fuzz(tmp_path_factory, capsys, data, suffix):
     bad.write_bytes(data)
     status, _, err = run_cli(["fid", str(bad), str(d / "good.npy")], capsys)
     assert status == 1 and str(bad.name) in err
+
+
+def test_evaluate_reads_an_outside_folder_only_with_the_option(tmp_path, capsys):
+    pytest.importorskip("motioneval.metrics.frechet")
+    import argparse
+
+    from motioneval.cli.evaluate import build_evaluation
+    from motioneval.protocol._toy import ToyEvaluator, write_toy_dataset
+    from motioneval.representation.normalization import FeatureStats
+
+    root = write_toy_dataset(tmp_path / "HumanML3D", num_clips=40, seed=4)
+    ds = MotionDataset(root)
+    (tmp_path / "elsewhere").mkdir()
+    rows = []
+    for i in range(len(ds)):
+        item = ds[i]
+        np.save(tmp_path / "elsewhere" / f"{item.id}.npy", item.features)
+        rows.append({"id": item.id, "caption": item.captions[0].text, "file": f"../elsewhere/{item.id}.npy"})
+    folder = tmp_path / "samples"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps({"normalization": "raw", "samples": rows}))
+    stats = FeatureStats.load(root / "Mean.npy", root / "Std.npy")
+    args = argparse.Namespace(dataset=str(root), evaluator=ToyEvaluator(stats), samples=str(folder), generator=None,
+                              preset="t2m", seed=0, split="test", no_cache=True, cache_dir=None, out=str(tmp_path),
+                              chunk_size=64, allow_pickle=False, device=None, no_progress=True, name=None,
+                              skip_bad_items=False, allow_outside_files=False,
+                              overrides=["replications=1", "mm_replications=0", "diversity_pairs=20",
+                                         "diversity_pairs_small=none"])
+    with pytest.raises(SampleSetError, match="outside the sample folder"):
+        build_evaluation(args)
+    args.allow_outside_files = True
+    evaluation = build_evaluation(args)
+    assert evaluation.source.num_prompts == len(ds) and evaluation.name == "samples"
