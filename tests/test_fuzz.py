@@ -542,3 +542,27 @@ def test_evaluate_reads_an_outside_folder_only_with_the_option(tmp_path, capsys)
     args.allow_outside_files = True
     evaluation = build_evaluation(args)
     assert evaluation.source.num_prompts == len(ds) and evaluation.name == "samples"
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=True) | st.text(max_size=6),
+                     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children,
+                                                                                        max_size=3), max_leaves=8)
+_ROW = st.fixed_dictionaries({}, optional={"id": _JSON | st.just("s0"), "caption": _JSON | st.just("walk"),
+                                           "file": _JSON | st.just("s0.npy"), "length": _JSON | st.just(20),
+                                           "repetition": _JSON | st.just(0), "tokens": _JSON | st.just(["a/DET"])})
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.fixed_dictionaries({"samples": st.lists(_ROW, max_size=3) | _JSON},
+                             optional={"normalization": _JSON | st.just("raw"), "kind": _JSON, "format": _JSON,
+                                       "metadata": _JSON}))
+def test_manifest_json_fuzz(tmp_path_factory, manifest):
+    folder = tmp_path_factory.mktemp("j")
+    np.save(folder / "s0.npy", np.zeros((30, 263), np.float32))
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    try:
+        samples = read_sample_folder(folder)
+    except (SampleSetError, FileNotFoundError) as exc:
+        assert "manifest" in str(exc) or str(folder) in str(exc)
+    else:
+        assert samples.num_rows >= 1

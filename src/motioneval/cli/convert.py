@@ -38,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix != ".npz":
         raise ValueError(f"output must be a .npz file; got {out}")
+    if out.is_dir():
+        raise IsADirectoryError(f"output {out} is a folder; give the path of a .npz file to write")
     if out.exists() and not args.overwrite:
         print(f"motioneval convert: error: {out} exists; pass --overwrite to replace it", file=sys.stderr)
         return 1
