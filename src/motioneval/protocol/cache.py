@@ -225,9 +225,12 @@ def checksum_arrays(arrays: Mapping[str, Any]) -> str:
     """sha256 over the arrays' names, dtypes, shapes and bytes (sorted by name)."""
     h = hashlib.sha256()
     for name in sorted(arrays):
-        arr = np.ascontiguousarray(arrays[name])
+        arr = np.asarray(arrays[name])
         h.update(f"{name}\x1f{arr.dtype.str}\x1f{arr.shape}\x1e".encode())
-        h.update(memoryview(arr).cast("B") if arr.size else b"")  # type: ignore[arg-type]
+        if arr.ndim == 0 or not arr.size:
+            h.update(arr.tobytes())
+        else:
+            h.update(memoryview(np.ascontiguousarray(arr)).cast("B"))  # type: ignore[arg-type]
     return h.hexdigest()
 
 
