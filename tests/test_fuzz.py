@@ -566,3 +566,41 @@ def test_manifest_json_fuzz(tmp_path_factory, manifest):
         assert "manifest" in str(exc) or str(folder) in str(exc)
     else:
         assert samples.num_rows >= 1
+
+
+_CLASS = ("class G:\n    kind = 'features'\n    normalization = 'raw'\n    name = 'g'\n"
+          "    def generate(self, captions, lengths, seed):\n        {body}\n"
+          "def make():\n    return G()\n")
+GENERATORS = {
+    "syntax": ("def make(:\n", "importing .*syntax.py failed: SyntaxError"),
+    "factory": ("def make():\n    raise OSError('no weights here')\n", r"calling make\(\) failed: OSError: no weights"),
+    "raises": (_CLASS.format(body="raise RuntimeError('model exploded')"),
+               r"RuntimeError raised by the generator's code at .*raises.py:6: model exploded"),
+    "weird": (_CLASS.format(body="return {'x': 1}"), "g returned dict, which is not motions"),
+}
+
+
+@pytest.fixture(scope="module")
+def toy_folders(tmp_path_factory):
+    pytest.importorskip("torch")
+    pytest.importorskip("motioneval.metrics.frechet")
+    from motioneval.protocol._toy import write_toy_dataset, write_toy_evaluator
+
+    d = tmp_path_factory.mktemp("gen")
+    root = write_toy_dataset(d / "HumanML3D", num_clips=40, seed=4)
+    return root, write_toy_evaluator(d / "evaluator", root)
+
+
+@pytest.mark.parametrize("case", sorted(GENERATORS))
+def test_generator_failures_name_the_generator(toy_folders, tmp_path, capsys, case):
+    root, evaluator = toy_folders
+    code, expected = GENERATORS[case]
+    (tmp_path / f"{case}.py").write_text(code)
+    argv = ["evaluate", "--dataset", str(root), "--evaluator", str(evaluator), "--generator",
+            f"{tmp_path / case}.py:make", "--out", str(tmp_path / "out"), "--no-cache", "--no-progress", "--device",
+            "cpu", "--set", "replications=1", "--set", "mm_replications=0", "--set", "diversity_pairs=20",
+            "--set", "diversity_pairs_small=none"]
+    status, _, err = run_cli(argv, capsys)
+    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("warning:")]
+    assert status == 1 and len(lines) <= 2 and re.search(expected, lines[0]), err
+    assert "bug in motioneval" not in err

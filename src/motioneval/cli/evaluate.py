@@ -61,9 +61,28 @@ def run(args: argparse.Namespace) -> int:
 
         return run_cli(args)
     evaluation = build_evaluation(args)
-    result = evaluation.score()
+    try:
+        result = evaluation.score()
+    except Exception as exc:
+        where = _generator_frame(args, evaluation, exc)
+        if where is None:
+            raise
+        raise GeneratorError(f"--generator {args.generator}: {type(exc).__name__} raised by the generator's code at "
+                             f"{where[0]}:{where[1]}: {exc}; fix the generator (--debug shows the traceback)"
+                             + ("; finished units are kept in the cache" if evaluation.cache.enabled else "")) from exc
     write_outputs(args, evaluation, result)
     return 0
+
+
+def _generator_frame(args: argparse.Namespace, evaluation: Any, exc: BaseException) -> tuple[str, int] | None:
+    """Where in the user's generator code ``exc`` was raised (``None``: not in the generator)."""
+    if not getattr(args, "generator", None):
+        return None
+    module = sys.modules.get(type(evaluation.source).__module__)
+    path = getattr(module, "__file__", None)
+    if not path or Path(path).resolve().is_relative_to(Path(__file__).resolve().parents[1]):
+        return None  # the generator lives in motioneval itself: not the user's code
+    return _raised_by(exc, {path, str(Path(path).resolve())})
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -140,6 +159,21 @@ def write_outputs(args: argparse.Namespace, evaluation: Any, result: Any, *, not
                                f"cache keeps the embeddings: after fixing this, rerunning only rescores")
 
 
+class GeneratorError(RuntimeError):
+    """The user's generator (its module, factory or ``generate``) raised; the message names it."""
+
+
+def _raised_by(exc: BaseException, files: set[str]) -> tuple[str, int] | None:
+    """The innermost traceback frame of ``exc`` in one of ``files`` (the generator's code), if any."""
+    import traceback
+
+    found = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename in files:
+            found = (frame.filename, frame.lineno or 0)
+    return found
+
+
 class ResultWriteError(RuntimeError):
     """Some result files could not be written (the others were)."""
 
@@ -172,18 +206,26 @@ def load_generator(spec: str) -> Any:
     if ":" not in spec:
         raise ValueError(f"--generator {spec!r} must look like 'package.module:name' or 'path/to/file.py:name'")
     module_part, _, attr = spec.rpartition(":")
-    if module_part.endswith(".py"):
-        path = Path(module_part)
-        if not path.is_file():
-            raise FileNotFoundError(f"--generator: file {path} not found")
-        module_spec = importlib.util.spec_from_file_location(path.stem, path)
-        if module_spec is None or module_spec.loader is None:
-            raise ImportError(f"--generator: cannot import {path}")
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules[module_spec.name] = module
-        module_spec.loader.exec_module(module)
-    else:
-        module = importlib.import_module(module_part)
+    try:
+        if module_part.endswith(".py"):
+            path = Path(module_part)
+            if not path.is_file():
+                raise FileNotFoundError(f"--generator: file {path} not found")
+            module_spec = importlib.util.spec_from_file_location(path.stem, path)
+            if module_spec is None or module_spec.loader is None:
+                raise ImportError(f"--generator: cannot import {path}")
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[module_spec.name] = module
+            module_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_part)
+    except (FileNotFoundError, ImportError) as exc:
+        if str(exc).startswith("--generator"):
+            raise
+        raise ImportError(f"--generator {spec}: cannot import {module_part}: {exc}") from exc
+    except Exception as exc:  # the user's module failed while being imported
+        raise GeneratorError(f"--generator {spec}: importing {module_part} failed: {type(exc).__name__}: {exc}; "
+                             f"fix the module (--debug shows the traceback)") from exc
     try:
         obj = getattr(module, attr)
     except AttributeError:
@@ -191,7 +233,11 @@ def load_generator(spec: str) -> Any:
     if isinstance(obj, type) or not callable(getattr(obj, "generate", None)):
         if not callable(obj):
             raise ValueError(f"--generator: {spec} is neither a generator (with .generate) nor a factory")
-        obj = obj()
+        try:
+            obj = obj()
+        except Exception as exc:
+            raise GeneratorError(f"--generator {spec}: calling {attr}() failed: {type(exc).__name__}: {exc} "
+                                 f"(--debug shows the traceback)") from exc
     if not callable(getattr(obj, "generate", None)):
         raise ValueError(f"--generator: {spec}() returned {type(obj).__name__}, which has no generate(captions, "
                          f"lengths, seed) method")

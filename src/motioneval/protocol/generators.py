@@ -276,7 +276,13 @@ def normalize_output(output: Any, requested: np.ndarray | None, *, name: str = "
         motions, lengths = output
     else:
         motions = output
-    motions = np.asarray(to_numpy(motions), dtype=np.float32)
+    try:
+        motions = np.asarray(to_numpy(motions), dtype=np.float32)
+        if lengths is not None:
+            lengths = np.asarray(to_numpy(lengths))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} returned {type(output).__name__}, which is not motions: return an array "
+                         f"(N, T, D) / (N, T, J, 3), (motions, lengths) or a GeneratedMotion ({exc})") from None
     if lengths is None:
         if requested is None:
             raise ValueError(f"{name} was asked to choose lengths (lengths=None) but returned none; return "
