@@ -335,6 +335,8 @@ def read_sample_folder(path: PathLike, *, normalization: str | None = None, kind
     header, rows, manifest = _read_manifest(folder)
     kind = kind or header.get("kind")
     normalization = normalization or header.get("normalization")
+    if not isinstance(header.get("metadata") or {}, dict):
+        raise SampleSetError(f"{manifest}: 'metadata' must be an object; got {type(header['metadata']).__name__}")
     metadata = dict(header.get("metadata") or {})
     ordered, num_repetitions = _order_rows(rows, manifest)
 
