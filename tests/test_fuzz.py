@@ -604,3 +604,27 @@ def test_generator_failures_name_the_generator(toy_folders, tmp_path, capsys, ca
     lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("warning:")]
     assert status == 1 and len(lines) <= 2 and re.search(expected, lines[0]), err
     assert "bug in motioneval" not in err
+
+
+_CELLS = st.sampled_from(["id", "caption", "file", "length", "repetition", "tokens", "s0", "s0.npy", "walk",
+                          "a/DET b", "0", "-1", "1e9", "", '"', ",", "../s0.npy"]) | st.text(max_size=4)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(_CELLS, min_size=1, max_size=5), min_size=1, max_size=4), st.binary(max_size=4))
+def test_manifest_csv_fuzz(tmp_path_factory, rows, junk):
+    folder = tmp_path_factory.mktemp("csv")
+    np.save(folder / "s0.npy", np.zeros((30, 263), np.float32))
+    (folder / "manifest.csv").write_bytes("\n".join(",".join(r) for r in rows).encode() + junk)
+    try:
+        samples = read_sample_folder(folder, normalization="raw")
+    except (SampleSetError, FileNotFoundError) as exc:
+        assert "manifest.csv" in str(exc)
+    else:
+        assert samples.num_rows >= 1
+
+
+def test_non_utf8_csv_manifest_names_the_line(tmp_path):
+    (tmp_path / "manifest.csv").write_bytes(b"id,caption\ns0,walk\ns1,caf\xe9\n")
+    with pytest.raises(SampleSetError, match=r"manifest.csv: not UTF-8 text at line 3"):
+        read_sample_folder(tmp_path, normalization="raw")

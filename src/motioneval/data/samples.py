@@ -14,6 +14,7 @@ On disk (``docs/formats.md``) a sample set is one ``.npz`` that loads with ``all
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import zipfile
@@ -433,10 +434,18 @@ def _read_manifest(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]], 
         _require_columns(rows, json_path, lambda n: f"samples[{n}]")
         return doc, rows, json_path
     if csv_path.is_file():
-        with open(csv_path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
+        from .captions import utf8_error_where
+
+        try:
+            text = csv_path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SampleSetError(f"{csv_path}: not UTF-8 text at {utf8_error_where(exc)}; save it as UTF-8") from None
+        try:
+            reader = csv.DictReader(io.StringIO(text, newline=""))
             rows = [dict(r) for r in reader]
             columns = reader.fieldnames or []
+        except csv.Error as exc:
+            raise SampleSetError(f"{csv_path}: not a readable CSV file: {exc}") from None
         unknown = set(columns) - {"id", "caption", "tokens", "length", "file", "repetition"}
         if unknown:
             raise SampleSetError(f"{csv_path}: unknown column(s) {sorted(unknown)}; allowed: id, caption, tokens, "
