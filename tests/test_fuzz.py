@@ -126,6 +126,9 @@ def _break(root, case):
         x[7, 3] = 1e38
         np.save(root / "new_joint_vecs" / "000002.npy", x)
         return "000002: ground-truth clip new_joint_vecs/000002.npy has finite but absurd values", "000002"
+    if case == "complex":
+        np.save(root / "new_joint_vecs" / "000002.npy", np.full((61, 263), 0.5 + 1j, np.complex64))
+        return "000002: new_joint_vecs/000002.npy has shape (61, 263) dtype complex64", "000002"
     if case == "kit_stats":
         np.save(root / "Mean.npy", np.zeros(251, np.float32))
         np.save(root / "Std.npy", np.ones(251, np.float32))
@@ -138,7 +141,7 @@ def _break(root, case):
     raise AssertionError(case)
 
 
-CASES = ["time_overflow", "bad_token", "non_utf8", "absurd", "kit_stats", "absurd_stats"]
+CASES = ["time_overflow", "bad_token", "non_utf8", "absurd", "complex", "kit_stats", "absurd_stats"]
 
 
 @pytest.mark.parametrize("case", CASES)

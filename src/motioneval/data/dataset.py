@@ -505,10 +505,11 @@ def _scan_clip(clip_id: str, spec: DatasetSpec, feat_dir: Path, text_dir: Path, 
         problems.append(Problem("unreadable_features", "error", clip_id,
                                 f"{clip_id}: cannot read {rel}: {exc}", path=str(fpath)))
         return [], None
-    if data.ndim != 2 or data.shape[1] != spec.dim or not np.issubdtype(data.dtype, np.number):
+    real = np.issubdtype(data.dtype, np.floating) or np.issubdtype(data.dtype, np.integer)
+    if data.ndim != 2 or data.shape[1] != spec.dim or not real:  # complex would lose its imaginary part silently
         problems.append(Problem("wrong_shape", "error", clip_id,
                                 f"{clip_id}: {rel} has shape {data.shape} dtype {data.dtype}; expected "
-                                f"(T, {spec.dim}) numbers for {spec.name}", path=str(fpath)))
+                                f"(T, {spec.dim}) real numbers for {spec.name}", path=str(fpath)))
         return [], None
     length = data.shape[0]
     if not spec.min_length <= length < spec.max_length:
