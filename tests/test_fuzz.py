@@ -363,6 +363,7 @@ def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli")
     np.save(d / "a.npy", np.random.default_rng(0).normal(size=(40, 4)))
     (d / "empty.npy").write_bytes(b"")
+    np.save(d / "complex.npy", np.ones((40, 4)) * (1 + 1j))
     (d / "bad.npz").write_bytes(b"PK\x03\x04 not really a zip")
     (d / "afile").write_text("x")
     np.save(d / "plain.npy", np.zeros((4, 30, 263), np.float32))
@@ -375,6 +376,7 @@ def files(tmp_path_factory):
     (["fid", "{d}/bad.npz", "{d}/a.npy"], "bad.npz"),
     (["fid", "{d}/a.npy", "{d}/missing.npy"], "missing.npy"),
     (["fid", "{d}/a.npy", "{d}"], "{d}"),
+    (["fid", "{d}/complex.npy", "{d}/a.npy"], "complex.npy: complex features"),
     (["presets", "nope"], "nope"),
     (["check-dataset", "{d}/missing"], "missing"),
     (["check-dataset", "{d}/afile"], "afile"),
