@@ -27,6 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--to-features", action="store_true",
                    help="convert joint positions to raw HumanML3D/KIT features (L frames -> L-1 rows)")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.add_argument("--allow-outside-files", action="store_true",
+                   help="let a sample folder's manifest name files outside the folder (refused by default)")
     p.set_defaults(func=run)
 
 
@@ -36,11 +38,13 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix != ".npz":
         raise ValueError(f"output must be a .npz file; got {out}")
+    if out.is_dir():
+        raise IsADirectoryError(f"output {out} is a folder; give the path of a .npz file to write")
     if out.exists() and not args.overwrite:
         print(f"motioneval convert: error: {out} exists; pass --overwrite to replace it", file=sys.stderr)
         return 1
     samples = load_samples(args.input, allow_pickle=args.allow_pickle, normalization=args.normalization,
-                           kind=args.kind)
+                           kind=args.kind, allow_outside=args.allow_outside_files)
     if args.to_features and samples.kind == "joints":
         from ..data.mdm_results import joints_to_feature_samples
 

@@ -40,7 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..demo.run import demo_settings, run_demo
     from ..protocol.presets import parse_override
+    from ._errors import check_device
 
+    check_device(args.device)
     if args.replications is not None and args.replications < 1:
         raise ValueError(f"--replications must be >= 1; got {args.replications}")
     if args.threads < 1:

@@ -32,7 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..diagnostics.doctor import doctor
+    from ._errors import check_device
 
+    check_device(args.device)
     report = doctor(args.samples, dataset=args.dataset, evaluator=args.evaluator, checksums=args.checksums,
                     normalization=args.normalization, allow_pickle=args.allow_pickle, device=args.device)
     print(report.to_json() if args.json else report.to_text(details=args.details))

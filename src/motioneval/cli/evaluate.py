@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           "object or a function/class that returns one when called without arguments")
     p.add_argument("--allow-pickle", action="store_true",
                    help="allow reading MDM's pickled results.npy (unpickling runs code from the file: trusted files only)")
+    p.add_argument("--allow-outside-files", action="store_true",
+                   help="let a sample folder's manifest name files outside the folder (absolute paths, '..', "
+                        "symbolic links out); refused by default")
     p.add_argument("--preset", default="t2m",
                    help="t2m, mdm, mdm-2023, momask or t2m-gpt (see `motioneval presets`)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -53,14 +56,47 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_arguments(args)
     if args.distributed:
         from ..protocol._dist_cli import run_cli
 
         return run_cli(args)
     evaluation = build_evaluation(args)
-    result = evaluation.score()
+    try:
+        result = evaluation.score()
+    except Exception as exc:
+        where = _generator_frame(args, evaluation, exc)
+        if where is None:
+            raise
+        raise GeneratorError(f"--generator {args.generator}: {type(exc).__name__} raised by the generator's code at "
+                             f"{where[0]}:{where[1]}: {exc}; fix the generator (--debug shows the traceback)"
+                             + ("; finished units are kept in the cache" if evaluation.cache.enabled else "")) from exc
     write_outputs(args, evaluation, result)
     return 0
+
+
+def _generator_frame(args: argparse.Namespace, evaluation: Any, exc: BaseException) -> tuple[str, int] | None:
+    """Where in the user's generator code ``exc`` was raised (``None``: not in the generator)."""
+    if not getattr(args, "generator", None):
+        return None
+    module = sys.modules.get(type(evaluation.source).__module__)
+    path = getattr(module, "__file__", None)
+    if not path or Path(path).resolve().is_relative_to(Path(__file__).resolve().parents[1]):
+        return None  # the generator lives in motioneval itself: not the user's code
+    return _raised_by(exc, {path, str(Path(path).resolve())})
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Checks that need no data, run before any long work: the device exists, --out and --cache-dir are
+    (or can be made) writable folders, --chunk-size is positive."""
+    from ._errors import check_device, check_output_folder
+
+    if args.chunk_size < 1:
+        raise ValueError(f"--chunk-size {args.chunk_size}: must be a positive number of rows")
+    check_device(args.device)
+    check_output_folder(args.out, "--out")
+    if args.cache_dir and not args.no_cache:
+        check_output_folder(args.cache_dir, "--cache-dir")
 
 
 def build_evaluation(args: argparse.Namespace, *, device: str | None = None) -> Any:
@@ -74,8 +110,15 @@ def build_evaluation(args: argparse.Namespace, *, device: str | None = None) -> 
     else:
         cache_dir = Path(args.cache_dir) if args.cache_dir else Path(args.out) / "cache"
     generator = load_generator(args.generator) if args.generator else None
+    samples: Any = args.samples
+    if samples is not None and getattr(args, "allow_outside_files", False) and Path(samples).is_dir():
+        from ..data.samples import read_sample_folder
+        from ..protocol.generators import SampleSetGenerator
+
+        samples = SampleSetGenerator(read_sample_folder(samples, allow_outside=True), name=Path(samples).name,
+                                     source=str(samples))
     return Evaluation(
-        dataset=args.dataset, evaluator=args.evaluator, samples=args.samples, generator=generator,
+        dataset=args.dataset, evaluator=args.evaluator, samples=samples, generator=generator,
         preset=args.preset, seed=args.seed, split=args.split, cache_dir=cache_dir, chunk_size=args.chunk_size,
         allow_pickle=args.allow_pickle, device=device if device is not None else args.device,
         progress=not args.no_progress, name=args.name,
@@ -83,24 +126,80 @@ def build_evaluation(args: argparse.Namespace, *, device: str | None = None) -> 
 
 
 def write_outputs(args: argparse.Namespace, evaluation: Any, result: Any, *, note: str = "") -> None:
-    """Save the result files (and the report with ``--report``) under ``--out`` and print the table."""
+    """Print the table, then save the result files (and the report with ``--report``) under ``--out``.
+
+    The table comes first and each file is written on its own, so that a full disk or a read-only folder
+    loses nothing already computed; a failed write is reported (by file and cause) after the others."""
+    from ._errors import os_reason
+
     out = Path(args.out)
-    paths = result.save(out)
     print(result.to_markdown())
-    for message in result.warnings:
+    for message in result.warnings:  # cache problems were logged (by path) when they were found
         print(f"warning: {message}", file=sys.stderr)
     if note:
         print(f"\n{note}")
-    print(f"\nwrote {', '.join(str(p) for p in paths.values())}")
+    sys.stdout.flush()
+    written, failed = write_result_files(result, out)
+    if written:
+        print(f"\nwrote {', '.join(str(p) for p in written)}")
     if args.report:
         try:
             from ..viz.report import write_report
         except ImportError as exc:
-            raise RuntimeError(f"--report needs motioneval.viz.report with the 'viz' extra "
-                               f"(pip install 'motioneval[viz]'): {exc}") from exc
-        samples, reference = evaluation.report_samples()
-        written = write_report(result, out, samples, reference=reference)
-        print(f"report: {', '.join(str(p) for k, p in written.items() if k in ('html', 'markdown'))}")
+            failed.append(f"the report (--report needs motioneval.viz.report with the 'viz' extra: "
+                          f"pip install 'motioneval[viz]'): {exc}")
+        else:
+            try:
+                samples, reference = evaluation.report_samples()
+                report = write_report(result, out, samples, reference=reference)
+                print(f"report: {', '.join(str(p) for k, p in report.items() if k in ('html', 'markdown'))}")
+            except (OSError, MemoryError) as exc:
+                failed.append(f"the report in {out} ({os_reason(exc)})")
+    if failed:
+        raise ResultWriteError(f"could not write {'; '.join(failed)}. The table above holds the numbers, and the "
+                               f"cache keeps the embeddings: after fixing this, rerunning only rescores")
+
+
+class GeneratorError(RuntimeError):
+    """The user's generator (its module, factory or ``generate``) raised; the message names it."""
+
+
+def _raised_by(exc: BaseException, files: set[str]) -> tuple[str, int] | None:
+    """The innermost traceback frame of ``exc`` in one of ``files`` (the generator's code), if any."""
+    import traceback
+
+    found = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename in files:
+            found = (frame.filename, frame.lineno or 0)
+    return found
+
+
+class ResultWriteError(RuntimeError):
+    """Some result files could not be written (the others were)."""
+
+
+def write_result_files(result: Any, out: Path) -> tuple[list[Path], list[str]]:
+    """Write results.json/.md/.csv/.tex each on its own (atomically); returns (written paths, failures)."""
+    import json
+
+    from .._io import atomic_write_json, atomic_write_text
+    from ..protocol.results import FILES
+    from ._errors import os_reason
+
+    writers = {"json": lambda p: atomic_write_json(p, json.loads(result.to_json())),
+               "markdown": lambda p: atomic_write_text(p, result.to_markdown() + "\n"),
+               "csv": lambda p: atomic_write_text(p, result.to_csv()),
+               "latex": lambda p: atomic_write_text(p, result.to_latex() + "\n")}
+    written: list[Path] = []
+    failed: list[str] = []
+    for fmt, write in writers.items():
+        path = out / FILES[fmt]
+        try:
+            written.append(write(path))
+        except (OSError, MemoryError) as exc:
+            failed.append(f"{path} ({os_reason(exc)})")
+    return written, failed
 
 
 def load_generator(spec: str) -> Any:
@@ -108,18 +207,26 @@ def load_generator(spec: str) -> Any:
     if ":" not in spec:
         raise ValueError(f"--generator {spec!r} must look like 'package.module:name' or 'path/to/file.py:name'")
     module_part, _, attr = spec.rpartition(":")
-    if module_part.endswith(".py"):
-        path = Path(module_part)
-        if not path.is_file():
-            raise FileNotFoundError(f"--generator: file {path} not found")
-        module_spec = importlib.util.spec_from_file_location(path.stem, path)
-        if module_spec is None or module_spec.loader is None:
-            raise ImportError(f"--generator: cannot import {path}")
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules[module_spec.name] = module
-        module_spec.loader.exec_module(module)
-    else:
-        module = importlib.import_module(module_part)
+    try:
+        if module_part.endswith(".py"):
+            path = Path(module_part)
+            if not path.is_file():
+                raise FileNotFoundError(f"--generator: file {path} not found")
+            module_spec = importlib.util.spec_from_file_location(path.stem, path)
+            if module_spec is None or module_spec.loader is None:
+                raise ImportError(f"--generator: cannot import {path}")
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[module_spec.name] = module
+            module_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_part)
+    except (FileNotFoundError, ImportError) as exc:
+        if str(exc).startswith("--generator"):
+            raise
+        raise ImportError(f"--generator {spec}: cannot import {module_part}: {exc}") from exc
+    except Exception as exc:  # the user's module failed while being imported
+        raise GeneratorError(f"--generator {spec}: importing {module_part} failed: {type(exc).__name__}: {exc}; "
+                             f"fix the module (--debug shows the traceback)") from exc
     try:
         obj = getattr(module, attr)
     except AttributeError:
@@ -127,7 +234,11 @@ def load_generator(spec: str) -> Any:
     if isinstance(obj, type) or not callable(getattr(obj, "generate", None)):
         if not callable(obj):
             raise ValueError(f"--generator: {spec} is neither a generator (with .generate) nor a factory")
-        obj = obj()
+        try:
+            obj = obj()
+        except Exception as exc:
+            raise GeneratorError(f"--generator {spec}: calling {attr}() failed: {type(exc).__name__}: {exc} "
+                                 f"(--debug shows the traceback)") from exc
     if not callable(getattr(obj, "generate", None)):
         raise ValueError(f"--generator: {spec}() returned {type(obj).__name__}, which has no generate(captions, "
                          f"lengths, seed) method")

@@ -88,6 +88,9 @@ def _features(arr: np.ndarray, path: Path, key: str | None = None) -> np.ndarray
         raise ValueError(f"{where}: expected an (N, D) feature array (one row per sample); got shape {arr.shape}")
     if not np.issubdtype(arr.dtype, np.number):
         raise ValueError(f"{where}: expected numeric features; got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise ValueError(f"{where}: complex features (dtype {arr.dtype}); features are real numbers, and dropping "
+                         f"the imaginary part would change the result silently")
     bad = ~np.isfinite(arr).all(axis=1)
     if bad.any():
         rows = np.flatnonzero(bad)

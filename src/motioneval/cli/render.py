@@ -35,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=240, metavar="PX", help="panel size in pixels (default 240)")
     p.add_argument("--frames", type=int, default=6, metavar="K", help="key frames per motion in a filmstrip")
     p.add_argument("--no-captions", action="store_true", help="do not write captions as titles")
+    p.add_argument("--allow-outside-files", action="store_true",
+                   help="let a sample folder's manifest name files outside the folder (refused by default)")
     p.add_argument("--allow-pickle", action="store_true",
                    help="allow reading MDM results.npy (unpickling runs code from the file: trusted files only)")
     p.set_defaults(func=run)
@@ -87,11 +89,14 @@ def _read(path: str, args: argparse.Namespace,
             arr = np.load(p, allow_pickle=False)
         except ValueError:
             arr = None  # an object array: MDM's results.npy
+        except (EOFError, OSError) as exc:
+            raise ValueError(f"{p}: cannot read it as .npy ({exc or 'empty or truncated file'}); regenerate or "
+                             f"re-download it") from None
         if arr is not None:
             return arr, None, [p.stem], None
     from ..data.samples import load_samples
 
-    sset = load_samples(p, allow_pickle=args.allow_pickle)
+    sset = load_samples(p, allow_pickle=args.allow_pickle, allow_outside=getattr(args, "allow_outside_files", False))
     stats = None
     if sset.kind == "features" and sset.normalization != "raw":
         stats = _stats(sset.normalization, args)

@@ -60,6 +60,10 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluators.training import TrainingConfig, train_evaluator
     from ..evaluators.word_vectorizer import WordVectorizer
     from ..representation.normalization import FeatureStats
+    from ._errors import check_device, check_output_folder
+
+    check_device(args.device)
+    check_output_folder(args.out, "--out")
 
     if (args.mean is None) != (args.std is None):
         raise ValueError("pass both --mean and --std, or neither")

@@ -22,6 +22,10 @@ from pathlib import Path
 #: Tokens the protocol reads per caption (``sos`` + the first 20 + ``eos``); later tokens are ignored.
 MAX_TOKENS = 20
 
+#: Largest caption time stamp accepted, in seconds (a day; HumanML3D clips last at most 10 s). Larger
+#: finite values (``1e308``) are corrupt and would overflow when turned into frame indices.
+MAX_SECONDS = 86400.0
+
 _EXPECTED = "expected 'caption#word/POS word/POS ...#from#to' (times in seconds)"
 
 
@@ -97,7 +101,9 @@ def read_captions(path: str | os.PathLike) -> list[Caption]:
     except FileNotFoundError:
         raise FileNotFoundError(f"caption file not found: {path}") from None
     except UnicodeDecodeError as exc:
-        raise CaptionFormatError(f"{path}: not UTF-8 text ({exc})") from exc
+        raise CaptionFormatError(f"{path}: not UTF-8 text at {utf8_error_where(exc)}; save the file as UTF-8") from None
+    except IsADirectoryError:
+        raise CaptionFormatError(f"{path} is a folder, not a caption file") from None
     captions, issues = parse_captions(text)
     for issue in issues:
         if issue.severity == "error":
@@ -105,6 +111,15 @@ def read_captions(path: str | os.PathLike) -> list[Caption]:
     for issue in issues:
         warnings.warn(f"{path}, line {issue.line}: {issue.message}", stacklevel=2)
     return captions
+
+
+def utf8_error_where(exc: UnicodeDecodeError) -> str:
+    """``"line N"`` of the first byte that is not UTF-8 (1-based), from a decode error of a whole file."""
+    data = exc.object if isinstance(exc.object, (bytes, bytearray)) else b""
+    if not data:
+        return "a line"
+    line = bytes(data[: exc.start]).count(b"\n") + 1
+    return f"line {line} (byte {data[exc.start]:#04x})"
 
 
 def _parse_line(line: str, number: int) -> tuple[Caption | None, list[CaptionIssue]]:
@@ -130,6 +145,9 @@ def _parse_line(line: str, number: int) -> tuple[Caption | None, list[CaptionIss
             value = 0.0
         elif math.isinf(value) or value < 0:
             issues.append(CaptionIssue(number, f"{name} time {raw!r} must be a finite number of seconds >= 0"))
+        elif value > MAX_SECONDS:
+            issues.append(CaptionIssue(number, f"{name} time {raw!r} is beyond {MAX_SECONDS:g} seconds; caption times "
+                                               f"are seconds within the clip (a corrupt line?)"))
         times.append(value)
     tokens = tuple(fields[1].split(" "))
     for position, token in enumerate(tokens):

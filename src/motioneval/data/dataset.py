@@ -37,7 +37,7 @@ import numpy as np
 from .._arrays import nonfinite_rows
 from .._progress import progress as _progress
 from ..representation.normalization import FeatureStats
-from .captions import Caption, parse_captions
+from .captions import Caption, parse_captions, utf8_error_where
 
 PathLike = str | os.PathLike
 
@@ -63,6 +63,11 @@ KIT_DATASET = DatasetSpec("kit", dim=251, num_joints=21, fps=12.5, min_length=24
 # KIT-ML is recorded at 12.5 fps, but text-to-motion's loader (reused by MDM and MoMask) converts caption times
 # with 20: `evaluate` reads the dataset with the preset's ``fps`` (``presets.KIT_TIME_RATE``), not this default.
 _SPECS = {"humanml3d": HUMANML3D_DATASET, "t2m": HUMANML3D_DATASET, "kit": KIT_DATASET, "kit-ml": KIT_DATASET}
+
+#: Largest magnitude a ground-truth feature may have. Real HumanML3D features stay within a few units and
+#: KIT-ML's (millimetres) within a few thousand; finite values beyond this (1e38, say) are corrupt data
+#: that would overflow to inf after normalization, so the scan reports them as errors of the clip.
+MAX_ABS_FEATURE = 1e6
 
 
 def get_dataset_spec(kind: str | DatasetSpec) -> DatasetSpec:
@@ -365,15 +370,32 @@ def segment_item_id(clip_id: str, segment_number: int) -> str:
 
 def _read_split(root: Path, split: str | PathLike) -> tuple[str, Path, list[str]]:
     split_path = Path(split)
-    if split_path.suffix != ".txt" or not split_path.is_file():
+    if split_path.is_dir() and not (root / f"{split}.txt").is_file():
+        raise IsADirectoryError(f"split {split_path} is a folder; pass a split name (e.g. test, for "
+                                f"<dataset>/test.txt) or a split list file")
+    if split_path.suffix != ".txt" or not split_path.exists():
         split_path = root / f"{split}.txt"
     if not root.is_dir():
-        raise FileNotFoundError(f"dataset folder not found: {root}")
+        raise (NotADirectoryError if root.exists() else FileNotFoundError)(
+            f"dataset folder {'is a file, not a folder' if root.exists() else 'not found'}: {root}")
+    if split_path.is_dir():
+        raise IsADirectoryError(f"split file {split_path} is a folder; the split list must be a text file with one "
+                                f"clip id per line")
     if not split_path.is_file():
-        found = sorted(p.name for p in root.glob("*.txt"))
+        found = sorted(p.name for p in root.glob("*.txt") if p.is_file())
         raise FileNotFoundError(
             f"split file not found: {split_path} (split lists in {root}: {', '.join(found) or 'none'})")
-    ids = [line.strip() for line in split_path.read_text(encoding="utf-8").splitlines()]
+    try:
+        text = split_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = split_path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ValueError(f"{split_path}, line {line}: not UTF-8 text (byte {exc.object[exc.start]:#04x}); a split "
+                         f"list holds one clip id per line") from None
+    ids = [line.strip() for line in text.splitlines()]
+    for number, clip_id in enumerate(ids, start=1):
+        if "/" in clip_id or "\\" in clip_id or clip_id in (".", "..") or "\x00" in clip_id:
+            raise ValueError(f"{split_path}, line {number}: {clip_id!r} is not a clip id (ids name files in "
+                             f"new_joint_vecs/ and texts/; no path separators)")
     name = split_path.stem if split_path.parent.resolve() == root.resolve() else str(split_path)
     return name, split_path, [i for i in ids if i]
 
@@ -383,7 +405,7 @@ def _infer_spec(kind: str | DatasetSpec | None, root: Path, features: Path, ids:
         return get_dataset_spec(kind)
     dim = None
     mean = root / "Mean.npy"
-    candidates = [mean] + [features / f"{i}.npy" for i in ids[:50]]
+    candidates = [features / f"{i}.npy" for i in ids[:50]] + [mean]  # the data first: Mean.npy may be wrong
     for path in candidates:
         try:
             arr = np.load(path, mmap_mode="r", allow_pickle=False)
@@ -454,8 +476,19 @@ def _load_stats(root: Path, spec: DatasetSpec, problems: list[Problem]) -> Featu
         problems.append(Problem("bad_stats", "error", None, f"{exc}", path=str(mean)))
         return None
     if stats.dim != spec.dim:
+        other = {s.dim: s.name for s in (HUMANML3D_DATASET, KIT_DATASET)}.get(stats.dim)
+        which = f" ({other} statistics?)" if other and other != spec.name else ""
         problems.append(Problem("bad_stats", "error", None,
-                                f"{mean} has {stats.dim} dims; {spec.name} features have {spec.dim}", path=str(mean)))
+                                f"{mean} has {stats.dim} dims{which} but the features of this {spec.name} folder "
+                                f"have {spec.dim}: put this dataset's own Mean.npy/Std.npy here", path=str(mean)))
+        return None
+    too_big = [p for p, a in ((mean, stats.mean), (std, stats.std)) if not np.all(np.abs(a) <= MAX_ABS_FEATURE)]
+    if too_big or not np.all(stats.std > 0):
+        problems.append(Problem("bad_stats", "error", None,
+                                f"{too_big[0] if too_big else std}: "
+                                + (f"values beyond {MAX_ABS_FEATURE:g} in magnitude" if too_big
+                                   else "a standard deviation that is not positive") + ": corrupt statistics",
+                                path=str(too_big[0] if too_big else std)))
         return None
     return stats
 
@@ -475,10 +508,11 @@ def _scan_clip(clip_id: str, spec: DatasetSpec, feat_dir: Path, text_dir: Path, 
         problems.append(Problem("unreadable_features", "error", clip_id,
                                 f"{clip_id}: cannot read {rel}: {exc}", path=str(fpath)))
         return [], None
-    if data.ndim != 2 or data.shape[1] != spec.dim or not np.issubdtype(data.dtype, np.number):
+    real = np.issubdtype(data.dtype, np.floating) or np.issubdtype(data.dtype, np.integer)
+    if data.ndim != 2 or data.shape[1] != spec.dim or not real:  # complex would lose its imaginary part silently
         problems.append(Problem("wrong_shape", "error", clip_id,
                                 f"{clip_id}: {rel} has shape {data.shape} dtype {data.dtype}; expected "
-                                f"(T, {spec.dim}) numbers for {spec.name}", path=str(fpath)))
+                                f"(T, {spec.dim}) real numbers for {spec.name}", path=str(fpath)))
         return [], None
     length = data.shape[0]
     if not spec.min_length <= length < spec.max_length:
@@ -505,6 +539,16 @@ def _scan_clip(clip_id: str, spec: DatasetSpec, feat_dir: Path, text_dir: Path, 
         else:
             items_txt = f"; items {', '.join(hit)}" if hit else ""
             problems.append(Problem("nonfinite", "error", clip_id, msg + items_txt, path=str(fpath), items=hit))
+    with np.errstate(invalid="ignore"):
+        huge = np.flatnonzero((np.abs(np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)) > MAX_ABS_FEATURE)
+                              .any(axis=1))
+    if huge.size:
+        shown = ", ".join(str(int(f)) for f in huge[:5]) + (", ..." if huge.size > 5 else "")
+        peak = float(np.max(np.abs(np.nan_to_num(data[huge], nan=0.0, posinf=0.0, neginf=0.0))))
+        problems.append(Problem("absurd_values", "error", clip_id,
+                                f"{clip_id}: ground-truth clip {rel} has finite but absurd values (up to {peak:.3g}, "
+                                f"beyond {MAX_ABS_FEATURE:g}) in {huge.size} frame(s) ({shown}): a corrupt dataset "
+                                f"file; restore it from the original dataset", path=str(fpath)))
     return items, data
 
 
@@ -518,7 +562,12 @@ def _clip_items(clip_id: str, length: int, spec: DatasetSpec, text_dir: Path,
         return []
     try:
         text = tpath.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        problems.append(Problem("unreadable_captions", "error", clip_id,
+                                f"{clip_id}: {rel}: not UTF-8 text at {utf8_error_where(exc)}; save the file as UTF-8",
+                                path=str(tpath)))
+        return []
+    except OSError as exc:
         problems.append(Problem("unreadable_captions", "error", clip_id, f"{clip_id}: cannot read {rel}: {exc}",
                                 path=str(tpath)))
         return []

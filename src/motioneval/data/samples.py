@@ -17,6 +17,7 @@ stored as a uint8 array, with ``"format": "motioneval.samples/2"``, ``kind``, ``
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import zipfile
@@ -90,6 +91,8 @@ class SampleSet:
                 raise SampleSetError(f"tokens has {len(self.tokens)} entries; expected one list per row ({n})")
             self.tokens = [_check_strings(t, f"tokens of row {i}", None) for i, t in enumerate(self.tokens)]
         self._check_repetitions()
+        if self.tokens is not None:
+            _check_tokens(self.tokens, self._row_name)
         self.lengths = _check_lengths(self.lengths, n, t_max, self._row_name)
         self.frames = _check_frames(self.frames, self.lengths, t_max, self._row_name)
         self.frames = _cut_nonfinite_tails(self.motions, self.lengths, self.frames)
@@ -262,19 +265,32 @@ class SampleSet:
 
 
 def load_samples(path: PathLike, *, allow_pickle: bool = False, normalization: str | None = None,
-                 kind: str | None = None) -> SampleSet:
+                 kind: str | None = None, allow_outside: bool = False) -> SampleSet:
     """Read any supported source: our ``.npz``, a per-sample folder, or MDM's ``results.npy``.
 
     ``allow_pickle=True`` is required for ``results.npy`` (unpickling executes code from the file);
-    ``normalization``/``kind`` apply to folders.
+    ``normalization``/``kind``/``allow_outside`` apply to folders (see :func:`read_sample_folder`).
     """
     path = Path(path)
     if path.is_dir():
-        return read_sample_folder(path, normalization=normalization, kind=kind)
+        return read_sample_folder(path, normalization=normalization, kind=kind, allow_outside=allow_outside)
     if path.suffix == ".npz":
         return SampleSet.load(path)
     if path.suffix == ".npy":
         from .mdm_results import read_mdm_results
+
+        header = _npy_header(path)
+        if header is None and path.is_file():
+            size = path.stat().st_size
+            raise SampleSetError(f"{path}: " + ("an empty file (0 bytes)" if size == 0 else
+                                               f"not a NumPy .npy file ({size} bytes, truncated or another format)")
+                                 + "; regenerate or re-download it")
+        if header is not None and header[1] != np.dtype(object):
+            shape, dtype = header
+            raise SampleSetError(
+                f"{path} holds a plain {dtype} array of shape {shape}, not MDM's results.npy (a pickled dict with "
+                f"motions, captions and lengths) nor a motioneval sample file; captions and lengths are needed: "
+                f"save a SampleSet (.npz) or a sample folder with a manifest (docs/formats.md)")
 
         return read_mdm_results(path, allow_pickle=allow_pickle)
     if not path.exists():
@@ -286,8 +302,48 @@ def load_samples(path: PathLike, *, allow_pickle: bool = False, normalization: s
 # ------------------------------------------------------------------------------------------------- folder
 
 
-def read_sample_folder(path: PathLike, *, normalization: str | None = None, kind: str | None = None) -> SampleSet:
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype] | None:
+    """``(shape, dtype)`` declared by an ``.npy`` header, without reading the data (``None``: not an .npy)."""
+    try:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(fh)
+    except Exception:  # noqa: BLE001 - not readable as .npy: the reader that follows reports it
+        return None
+    return tuple(shape), np.dtype(dtype)
+
+
+def _contained_file(folder: Path, name: Any, where: str, allow_outside: bool) -> Path:
+    """The file a manifest row names, which must stay inside ``folder`` unless ``allow_outside``: no
+    absolute path, no ``..`` component, no symbolic link (at any level) resolving outside the folder."""
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise SampleSetError(f"{where}: 'file' must be a non-empty file name; got {name!r}")
+    file = folder / name
+    if allow_outside:
+        return file
+    rel = Path(name)
+    if rel.is_absolute() or rel.drive or ".." in rel.parts or ".." in Path(name.replace("\\", "/")).parts:
+        raise SampleSetError(f"{where}: file {name!r} reaches outside the sample folder {folder}; manifests name "
+                             f"files inside their folder (pass --allow-outside-files / allow_outside=True to "
+                             f"read it anyway)")
+    try:
+        inside = file.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        inside = False
+    if not inside:
+        raise SampleSetError(f"{where}: file {name!r} is a symbolic link to {file.resolve(strict=False)}, outside "
+                             f"the sample folder {folder} (pass --allow-outside-files / allow_outside=True to read "
+                             f"it anyway)")
+    return file
+
+
+def read_sample_folder(path: PathLike, *, normalization: str | None = None, kind: str | None = None,
+                       allow_outside: bool = False) -> SampleSet:
     """Read a folder of per-sample ``.npy`` files described by ``manifest.json`` or ``manifest.csv``.
+
+    Files must lie inside the folder (no absolute paths, ``..`` or symbolic links out of it) unless
+    ``allow_outside=True``: a manifest from elsewhere cannot make motioneval read arbitrary files.
 
     Each manifest row has ``id`` and ``caption``, optionally ``tokens`` (list, or space-separated in CSV),
     ``length`` (default: the file's frame count), ``file`` (default ``<id>.npy``) and ``repetition``
@@ -302,6 +358,8 @@ def read_sample_folder(path: PathLike, *, normalization: str | None = None, kind
     header, rows, manifest = _read_manifest(folder)
     kind = kind or header.get("kind")
     normalization = normalization or header.get("normalization")
+    if not isinstance(header.get("metadata") or {}, dict):
+        raise SampleSetError(f"{manifest}: 'metadata' must be an object; got {type(header['metadata']).__name__}")
     metadata = dict(header.get("metadata") or {})
     ordered, num_repetitions = _order_rows(rows, manifest)
 
@@ -310,12 +368,14 @@ def read_sample_folder(path: PathLike, *, normalization: str | None = None, kind
     files_seen: dict[Path, str] = {}
     for row in ordered:
         where = f"{manifest}: sample {row['id']!r}" + (f" repetition {row['repetition']}" if num_repetitions > 1 else "")
-        file = folder / (row.get("file") or f"{row['id']}.npy")
+        file = _contained_file(folder, row.get("file") or f"{row['id']}.npy", where, allow_outside)
         if file in files_seen:
             raise SampleSetError(f"{where}: file {file.name} is also used by {files_seen[file]}; give each row its "
                                  f"own 'file'")
         files_seen[file] = where
         if not file.is_file():
+            if file.exists():
+                raise SampleSetError(f"{where}: {file} is not a regular file (a folder?)")
             raise FileNotFoundError(f"{where}: file {file} not found")
         try:
             arr = np.load(file, allow_pickle=False)
@@ -397,10 +457,18 @@ def _read_manifest(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]], 
         _require_columns(rows, json_path, lambda n: f"samples[{n}]")
         return doc, rows, json_path
     if csv_path.is_file():
-        with open(csv_path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
+        from .captions import utf8_error_where
+
+        try:
+            text = csv_path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SampleSetError(f"{csv_path}: not UTF-8 text at {utf8_error_where(exc)}; save it as UTF-8") from None
+        try:
+            reader = csv.DictReader(io.StringIO(text, newline=""))
             rows = [dict(r) for r in reader]
             columns = reader.fieldnames or []
+        except csv.Error as exc:
+            raise SampleSetError(f"{csv_path}: not a readable CSV file: {exc}") from None
         unknown = set(columns) - {"id", "caption", "tokens", "length", "file", "repetition"}
         if unknown:
             raise SampleSetError(f"{csv_path}: unknown column(s) {sorted(unknown)}; allowed: id, caption, tokens, "
@@ -479,6 +547,17 @@ def _check_strings(values: Any, name: str, n: int | None) -> list[str]:
         if not isinstance(v, str):
             raise SampleSetError(f"{name}[{i}] must be a string; got {type(v).__name__}")
     return values
+
+
+def _check_tokens(tokens: list[list[str]], row_name: Any) -> None:
+    """The tokens the evaluator reads (the first ``MAX_TOKENS``) must be ``word/POS``, as in caption files."""
+    from .captions import MAX_TOKENS
+
+    for row, toks in enumerate(tokens):
+        for position, token in enumerate(toks[:MAX_TOKENS]):
+            if token.count("/") != 1:
+                raise SampleSetError(f"{row_name(row)}: token {position + 1} {token!r} is not 'word/POS' (as in "
+                                     f"HumanML3D caption files); give tokens like 'walk/VERB', or none")
 
 
 def _check_lengths(lengths: Any, n: int, t_max: int, row_name: Any) -> np.ndarray:

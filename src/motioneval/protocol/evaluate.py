@@ -54,7 +54,7 @@ import numpy as np
 
 from .._progress import progress as _progress
 from ..representation.normalization import FeatureStats
-from .cache import Cache, content_key
+from .cache import Cache, content_key, hash_arrays
 from .generators import (SampleSetGenerator, check_generator, evaluator_features, normalize_output,
                          output_frames, padded_rows, to_raw_features, visible_frames)
 from .ground_truth import (GroundTruthItems, PassPlan, derived_seed, draw_pass, num_rows, pass_captions,
@@ -174,6 +174,9 @@ class Evaluation:
             self.cache = Cache(None)
         self._evaluator_key = sorted(provenance.values())
         self._dataset_key = self.items.content_hash()
+        self._stats_keys = _stats_keys(self.identity, self.dataset_stats, self.evaluator.stats)
+        self._evaluator_stats_key = hash_arrays(self.evaluator.stats.mean, self.evaluator.stats.std)
+        self._compute = compute_settings(self.evaluator)
         self._plans: dict[tuple[int, str], Any] = {}
 
     # ---------------------------------------------------------------------------------------- planning
@@ -342,7 +345,7 @@ class Evaluation:
         """Key of a unit's generated samples (independent of the evaluator)."""
         parts = {"what": "samples", "stage": unit.stage, "generator": self.identity, "dataset": self._dataset_key,
                  "settings": self._gen_settings(unit.stage), "seed": self.seed, "replication": unit.replication,
-                 "chunk": unit.chunk, "chunk_size": self.chunk_size}
+                 "chunk": unit.chunk, "chunk_size": self.chunk_size, "statistics": self._stats_keys}
         return content_key(parts), parts
 
     def embedding_key(self, unit: Unit) -> tuple[str, dict[str, Any]]:
@@ -363,6 +366,8 @@ class Evaluation:
             if p.text_length != "true" and unit.stage == "generated":
                 parts["text_length"] = p.text_length
         parts["evaluator"] = self._evaluator_key
+        parts["evaluator_statistics"] = self._evaluator_stats_key
+        parts["compute"] = self._compute
         return content_key(parts), parts
 
     # ---------------------------------------------------------------------------------------- work
@@ -392,7 +397,8 @@ class Evaluation:
             visible = self._visible(unit, lengths)
             feats, lengths = evaluator_features(raw, lengths, self.evaluator.stats, max_frames=p.max_frames,
                                                 padding=p.generated_padding, name=self.name, frames=frames,
-                                                visible=visible, long_motions=p.long_motions)
+                                                visible=visible, long_motions=p.long_motions,
+                                                row_names=self._row_names(unit))
             out = {"motion": self._embed_motion(feats, lengths), "lengths": lengths,
                    "padded": padded_rows(lengths, frames, visible) if p.generated_padding != "zeros"
                    else np.zeros(len(lengths), bool)}
@@ -412,8 +418,7 @@ class Evaluation:
             row_of, repeat = mm[rows // self.mm_repeats], rows % self.mm_repeats
         else:
             row_of, repeat = rows, None
-        names = [f"replication {unit.replication}, {unit.stage} row {int(i)}: {req.captions[int(j)]!r}"
-                 for i, j in zip(rows, row_of)]
+        names = self._row_names(unit, rows, row_of)
         if self.sample_mode:
             if repeat is None:
                 out = self.source.take(req.prompts[row_of], req.repetition)
@@ -480,6 +485,20 @@ class Evaluation:
         # MultiModality repeats regenerate whole batches, so a repeat keeps its row's batch
         whole = visible_frames(req.lengths, padding="batch_longest", max_frames=p.max_frames, pool_size=p.pool_size)
         return whole[row_of]
+
+    def _row_names(self, unit: Unit, rows: np.ndarray | None = None, row_of: np.ndarray | None = None) -> list[str]:
+        """How errors name the rows of a generated/MultiModality unit: the sample id (sample sets) or the
+        caption, never only a shuffled row index."""
+        req: _Requests = self._plan(unit.replication, "generated")
+        if rows is None or row_of is None:
+            rows = np.arange(unit.start, unit.stop)
+            row_of = self._plan(unit.replication, "mm")[rows // self.mm_repeats] if unit.stage == "mm" else rows
+        names = [f"replication {unit.replication}, {unit.stage} row {int(i)}: {req.captions[int(j)]!r}"
+                 for i, j in zip(rows, row_of)]
+        if self.sample_mode and self.source.samples.ids is not None:
+            ids = self.source.samples.ids
+            names = [f"sample {ids[int(req.prompts[int(j)])]!r} ({name})" for j, name in zip(row_of, names)]
+        return names
 
     def _embed_motion(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         emb = np.asarray(_to_numpy(self.evaluator.embed_motion(features, np.asarray(lengths, dtype=np.int64))))
@@ -653,6 +672,7 @@ class Evaluation:
     def _run_settings(self) -> dict[str, Any]:
         return {"split": self.split, "chunk_size": self.chunk_size, "cache_dir": _path_str(self.cache.root),
                 "device": str(getattr(self.evaluator, "device", "cpu")), "model_name": self.name,
+                "compute": dict(self._compute),
                 "seeding": "numpy SeedSequence(seed, spawn_key=(replication, stream, ...)); streams in "
                            "motioneval.protocol.ground_truth.STREAMS"}
 
@@ -767,12 +787,13 @@ def _load_ground_truth(dataset: Any, split: str, preset: str | Preset, overrides
 
 
 def _infer_kind(root: Path, split: str) -> str:
-    """``"humanml3d"`` or ``"kit"`` from the feature dimension of ``Mean.npy`` or the first listed clip."""
-    candidates = [root / "Mean.npy"]
+    """``"humanml3d"`` or ``"kit"`` from the feature dimension of the first listed clips (or ``Mean.npy``)."""
+    candidates = []
     split_file = root / f"{split}.txt"
     if split_file.is_file():
-        ids = [s.strip() for s in split_file.read_text().splitlines() if s.strip()][:20]
+        ids = [s.strip() for s in split_file.read_text(errors="replace").splitlines() if s.strip()][:20]
         candidates += [root / "new_joint_vecs" / f"{i}.npy" for i in ids]
+    candidates.append(root / "Mean.npy")  # after the clips: a wrong Mean.npy is reported, not trusted
     for path in candidates:
         try:
             dim = np.load(path, mmap_mode="r", allow_pickle=False).shape[-1]
@@ -836,6 +857,35 @@ def _pack_rows(raw: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The valid frames of every row, concatenated: ``(sum(lengths), D)`` (frames past a length are zero)."""
     valid = np.arange(raw.shape[1])[None, :] < np.asarray(lengths)[:, None]
     return raw[valid]
+
+
+def compute_settings(evaluator: Any) -> dict[str, Any]:
+    """What of the machine can change an embedding's digits, for the cache keys (``docs/cache.md``): the
+    evaluator's class, device type and numpy version, and for a torch evaluator the torch version and, on
+    CPU, torch's thread count (reductions split over threads may round differently). A run resumed with
+    another thread count therefore recomputes instead of mixing digits; the result records it."""
+    device = getattr(evaluator, "device", "cpu")
+    out: dict[str, Any] = {"evaluator_class": f"{type(evaluator).__module__}.{type(evaluator).__qualname__}",
+                           "device": str(getattr(device, "type", None) or str(device).split(":")[0]),
+                           "numpy": np.__version__}
+    if type(device).__module__.split(".")[0] == "torch":
+        import torch
+
+        out["torch"] = torch.__version__
+        if out["device"] == "cpu":
+            out["torch_threads"] = int(torch.get_num_threads())
+    return out
+
+
+def _stats_keys(identity: Mapping[str, Any], dataset_stats: Any, evaluator_stats: FeatureStats) -> dict[str, Any]:
+    """Hashes of the statistics that turn generated output into raw features (part of the samples keys): the
+    dataset's for dataset-normalized output, the evaluator's for evaluator-normalized output, none for raw
+    features or joints (the evaluator's statistics are in every embedding key separately)."""
+    norm = identity.get("normalization")
+    if identity.get("kind") != "features" or norm not in ("dataset", "evaluator"):
+        return {}
+    stats = dataset_stats if norm == "dataset" else evaluator_stats
+    return {norm: hash_arrays(stats.mean, stats.std) if stats is not None else None}
 
 
 def _unpack_rows(cached: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -298,7 +298,13 @@ def normalize_output(output: Any, requested: np.ndarray | None, *, name: str = "
         motions, lengths = output
     else:
         motions = output
-    motions = np.asarray(to_numpy(motions), dtype=np.float32)
+    try:
+        motions = np.asarray(to_numpy(motions), dtype=np.float32)
+        if lengths is not None:
+            lengths = np.asarray(to_numpy(lengths))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} returned {type(output).__name__}, which is not motions: return an array "
+                         f"(N, T, D) / (N, T, J, 3), (motions, lengths) or a GeneratedMotion ({exc})") from None
     if lengths is None:
         if requested is None:
             raise ValueError(f"{name} was asked to choose lengths (lengths=None) but returned none; return "
@@ -411,19 +417,22 @@ def visible_frames(lengths: np.ndarray, *, padding: str, max_frames: int, pool_s
 
 def evaluator_features(raw: np.ndarray, lengths: np.ndarray, evaluator_stats: FeatureStats, *, max_frames: int,
                        padding: str, name: str = "generator", frames: np.ndarray | None = None,
-                       visible: np.ndarray | None = None, long_motions: str = "error") -> tuple[np.ndarray, np.ndarray]:
+                       visible: np.ndarray | None = None, long_motions: str = "error",
+                       row_names: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Raw features -> evaluator-normalized float32 ``(N, max_frames, D)``.
 
     Row ``i`` feeds its first ``visible[i]`` frames (default from ``padding``: the length for ``"zeros"``,
     ``max_frames`` for ``"none"``, see :func:`visible_frames`) of which only the first ``frames[i]`` (default
     all stored) are real; everything else is zero in evaluator-normalized space. Lengths above ``max_frames``
-    are an error, or cut to ``max_frames`` with ``long_motions="truncate"`` (T2M-GPT)."""
+    are an error, or cut to ``max_frames`` with ``long_motions="truncate"`` (T2M-GPT). Values that overflow
+    float32 once normalized are refused, naming the row (``row_names[i]``, e.g. the sample id)."""
     lengths = np.asarray(lengths, np.int64)
     over = np.flatnonzero(lengths > max_frames)
     if over.size:
         if long_motions != "truncate":
-            raise ValueError(f"{name}: {over.size} sample(s) are longer than the evaluator's {max_frames} frames (row "
-                             f"{int(over[0])}: {int(lengths[over[0]])}); the protocol caps motions at {max_frames} "
+            where = row_names[int(over[0])] if row_names is not None else f"row {int(over[0])}"
+            raise ValueError(f"{name}: {over.size} sample(s) are longer than the evaluator's {max_frames} frames "
+                             f"({where}: {int(lengths[over[0]])}); the protocol caps motions at {max_frames} "
                              f"(presets with long_motions='truncate' cut them, as T2M-GPT does)")
         lengths = np.minimum(lengths, max_frames)
     n, t, d = raw.shape
@@ -437,7 +446,17 @@ def evaluator_features(raw: np.ndarray, lengths: np.ndarray, evaluator_stats: Fe
     keep = min(t, max_frames)
     norm = evaluator_stats.normalize(raw[:, :keep].astype(np.float64))
     valid = np.arange(keep)[None, :] < limit[:, None]
-    out[:, :keep] = np.where(valid[:, :, None], norm, 0.0).astype(np.float32)
+    with np.errstate(over="ignore"):  # checked just below, with the row named
+        out[:, :keep] = np.where(valid[:, :, None], norm, 0.0).astype(np.float32)
+    bad = np.flatnonzero(~np.isfinite(out).reshape(n, -1).all(axis=1))
+    if bad.size:  # finite input that float32 cannot hold once normalized: refuse rather than feed inf onward
+        row = int(bad[0])
+        peak = float(np.max(np.abs(np.nan_to_num(raw[row, :keep].astype(np.float64), nan=0.0, posinf=0.0,
+                                                 neginf=0.0))))
+        where = row_names[row] if row_names is not None else f"row {row}"
+        raise ValueError(f"{name}: {bad.size} sample(s) overflow float32 once normalized with the evaluator's "
+                         f"statistics ({where}: values up to {peak:.3g}); the generated values are out of range: "
+                         f"check the generator's output and its normalization")
     return out, lengths
 
 
