@@ -16,6 +16,8 @@ _EXPORTS: dict[str, str] = {
     "tag_captions": "motioneval.evaluators.word_vectorizer",
     "train_evaluator": "motioneval.evaluators.training",
     "TrainingConfig": "motioneval.evaluators.training",
+    "TMREvaluator": "motioneval.evaluators.tmr",
+    "TMREncoderConfig": "motioneval.evaluators.tmr_modules",
 }
 
 __all__ = sorted(_EXPORTS)
