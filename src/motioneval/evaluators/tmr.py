@@ -49,10 +49,8 @@ from .._io import sha256_file
 from .._progress import progress as _progress
 from ..representation.normalization import FeatureStats
 from .tmr_modules import (
-    FPS,
     MAX_POSITIONS,
     MODULE_NAMES,
-    MOTION_NFEATS,
     NORMALIZER_EPS,
     ACTOREncoder,
     TMREncoderConfig,
@@ -136,7 +134,7 @@ class TMREvaluator:
         ckpt: str = "last",
         allow_download: bool = False,
         load_text_model: bool = True,
-    ) -> "TMREvaluator":
+    ) -> TMREvaluator:
         """Load a TMR run folder (``config.json`` + ``<ckpt>_weights/{motion,text}_encoder.pt``).
 
         ``text_model``: a local ``transformers`` folder of the text model (DistilBERT); by default a folder named
@@ -209,7 +207,7 @@ class TMREvaluator:
         """Longest motion TMR can read (its positional table minus the learned tokens)."""
         return MAX_POSITIONS - self.motion_encoder.config.nbtokens
 
-    def to(self, device: str | torch.device) -> "TMREvaluator":
+    def to(self, device: str | torch.device) -> TMREvaluator:
         self.device = torch.device(device)
         for m in (self.motion_encoder, self.text_encoder, self.text_model):
             if m is not None:
@@ -453,7 +451,7 @@ def _load_stats(mean_path: Path, std_path: Path, nfeats: int, config: dict[str, 
                 a = t.detach().to(torch.float32).numpy()
             else:
                 a = np.load(p, allow_pickle=False).astype(np.float32)
-        except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same precise message
+        except Exception as exc:
             raise ValueError(f"could not read TMR statistics {p}: {exc}") from exc
         if a.shape != (nfeats,):
             raise ValueError(f"TMR statistics {p} have shape {a.shape}; the motion encoder reads {nfeats} dims")

@@ -84,7 +84,7 @@ class TMREncoderConfig:
         return asdict(self)
 
     @classmethod
-    def from_tmr(cls, conf: Mapping[str, Any], *, source: str = "config") -> "TMREncoderConfig":
+    def from_tmr(cls, conf: Mapping[str, Any], *, source: str = "config") -> TMREncoderConfig:
         """From one encoder block of TMR's ``config.json`` (``model.motion_encoder`` / ``model.text_encoder``)."""
         target = conf.get("_target_")
         if target is not None and not str(target).endswith("ACTORStyleEncoder"):
@@ -118,9 +118,10 @@ class PositionalEncoding(nn.Module):
         self.register_buffer("pe", positional_table(max_len, d_model), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[1] > self.pe.shape[0]:
-            raise ValueError(f"sequence of {x.shape[1]} positions exceeds TMR's {self.pe.shape[0]}-position table")
-        return x + self.pe[: x.shape[1]].to(x.dtype)
+        pe: torch.Tensor = self.pe  # type: ignore[assignment]
+        if x.shape[1] > pe.shape[0]:
+            raise ValueError(f"sequence of {x.shape[1]} positions exceeds TMR's {pe.shape[0]}-position table")
+        return x + pe[: x.shape[1]].to(x.dtype)
 
 
 class ACTOREncoder(nn.Module):

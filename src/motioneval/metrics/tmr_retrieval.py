@@ -41,9 +41,21 @@ import numpy as np
 from .._arrays import to_numpy
 
 __all__ = [
-    "RECALL_KS", "DEFAULT_THRESHOLD", "GUO_BATCH_SIZE", "SENTENCE_MODEL", "cosine_similarity", "query_ranks",
-    "metrics_from_ranks", "all_contrastive_metrics", "retrieval_metrics", "guo_batches", "guo_metrics",
-    "subset_metrics", "read_split", "tmr_protocols", "tmr_embedding_scores",
+    "DEFAULT_THRESHOLD",
+    "GUO_BATCH_SIZE",
+    "RECALL_KS",
+    "SENTENCE_MODEL",
+    "all_contrastive_metrics",
+    "cosine_similarity",
+    "guo_batches",
+    "guo_metrics",
+    "metrics_from_ranks",
+    "query_ranks",
+    "read_split",
+    "retrieval_metrics",
+    "subset_metrics",
+    "tmr_embedding_scores",
+    "tmr_protocols",
 ]
 
 RECALL_KS = (1, 2, 3, 5, 10)
@@ -103,6 +115,7 @@ def query_ranks(sims: Any, text_similarity: Any = None, threshold: float | None 
         ts = np.asarray(to_numpy(text_similarity), dtype=np.float64)
         if ts.shape != (n, n):
             raise ValueError(f"text_similarity must be ({n}, {n}) (caption vs caption); got {ts.shape}")
+        assert threshold is not None
         real = 2.0 * float(threshold) - 1.0
         near = ts > real
         missing = np.flatnonzero(~np.diag(near))
