@@ -260,6 +260,18 @@ def test_padding_and_frames_past_length_do_not_change_embeddings(ev):
     assert np.abs(ev.embed_motion(changed, lens)[1] - base[1]).max() > 1e-4
 
 
+def test_embed_equals_the_full_module_forward(ev):
+    """The last-layer shortcut of ``embed`` gives the plain ``nn.TransformerEncoder`` output 0."""
+    rng = np.random.default_rng(4)
+    x = torch.from_numpy(rng.standard_normal((6, 33, 263)).astype(np.float32))
+    mask = torch.arange(33)[None, :] < torch.tensor([33, 1, 12, 30, 5, 20])[:, None]
+    with torch.inference_mode():
+        full = ev.motion_encoder(x, mask)
+        fast = ev.motion_encoder.embed(x, mask)
+    assert full.shape == (6, 2, 16)
+    np.testing.assert_allclose(fast.numpy(), full[:, 0].numpy(), rtol=0, atol=2e-6)
+
+
 def test_text_batching_does_not_change_embeddings(ev):
     batch = ev.embed_text(CAPTIONS)
     alone = np.stack([ev.embed_text([c])[0] for c in CAPTIONS])

@@ -150,8 +150,40 @@ class ACTOREncoder(nn.Module):
         return out[:, : self.config.nbtokens]
 
     def embed(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The embedding: output 0 (``mu`` of the VAE models, ``encode(sample_mean=True)`` in TMR)."""
-        return self.forward(x, mask)[:, 0]
+        """The embedding: output 0 (``mu`` of the VAE models, ``encode(sample_mean=True)`` in TMR).
+
+        Same result as ``forward(x, mask)[:, 0]``, but the last layer computes only row 0 (its query, attention
+        output, norms and MLP): the other rows of the last layer cannot reach output 0.
+        """
+        b = x.shape[0]
+        nb = self.config.nbtokens
+        seq = self.sequence_pos_encoding(torch.cat((self.tokens.unsqueeze(0).expand(b, -1, -1),
+                                                    self.projection(x)), dim=1))
+        keep = torch.cat((torch.ones(b, nb, dtype=torch.bool, device=mask.device), mask), dim=1)
+        layers = self.seqTransEncoder.layers
+        for layer in layers[:-1]:
+            seq = layer(seq, src_key_padding_mask=~keep)
+        return _first_row_of_layer(layers[-1], seq, keep)
+
+
+def _first_row_of_layer(layer: nn.TransformerEncoderLayer, z: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Row 0 of a post-norm ``TransformerEncoderLayer`` (eval mode) on ``z`` ``(B, S, d)`` with keys ``keep``."""
+    if layer.norm_first:
+        raise ValueError("TMR's encoder layers are post-norm (norm_first=False)")
+    attn = layer.self_attn
+    b, s, d = z.shape
+    heads = attn.num_heads
+    dh = d // heads
+    w, bias = attn.in_proj_weight, attn.in_proj_bias
+    q = nn.functional.linear(z[:, :1], w[:d], bias[:d]).view(b, 1, heads, dh).transpose(1, 2)
+    k, v = nn.functional.linear(z, w[d:], bias[d:]).split(d, dim=-1)
+    k = k.reshape(b, s, heads, dh).transpose(1, 2)
+    v = v.reshape(b, s, heads, dh).transpose(1, 2)
+    o = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=keep[:, None, None, :])
+    o = attn.out_proj(o.transpose(1, 2).reshape(b, 1, d))
+    x0 = layer.norm1(z[:, :1] + o)
+    x0 = layer.norm2(x0 + layer.linear2(layer.activation(layer.linear1(x0))))
+    return x0[:, 0]
 
 
 def expected_shapes(config: TMREncoderConfig) -> dict[str, tuple[int, ...]]:
