@@ -31,11 +31,14 @@ import numpy as np
 import torch
 
 from motioneval.evaluators.tmr import TMREvaluator
-from motioneval.evaluators.tmr_modules import TMREncoderConfig, build_encoder, lengths_to_mask
+from motioneval.evaluators.tmr_modules import (
+    TMREncoderConfig,
+    build_encoder,
+    lengths_to_mask,
+)
 from motioneval.representation.normalization import FeatureStats
 
-WORDS = ("a person walks forward and then turns around slowly jumps kicks with his left right leg the man "
-         "runs in circle waves hand sits down on chair stands up picks something from ground throws ball").split()
+WORDS = ["a", "person", "walks", "forward", "and", "then", "turns", "around", "slowly", "jumps", "kicks", "with", "his", "left", "right", "leg", "the", "man", "runs", "in", "circle", "waves", "hand", "sits", "down", "on", "chair", "stands", "up", "picks", "something", "from", "ground", "throws", "ball"]
 
 
 def make_evaluator(with_text: bool) -> TMREvaluator:
