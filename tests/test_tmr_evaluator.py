@@ -393,3 +393,18 @@ def test_import_motioneval_pulls_neither_torch_nor_transformers():
     code = "import sys, motioneval, motioneval.evaluators; print('torch' in sys.modules, 'transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+def test_detect_evaluator_kind(run_dir, tmp_path):
+    from motioneval.evaluators import detect_evaluator_kind
+
+    assert detect_evaluator_kind(run_dir) == "tmr"
+    t2m = tmp_path / "ev" / "t2m" / "text_mot_match" / "model"
+    t2m.mkdir(parents=True)
+    (t2m / "finest.tar").write_bytes(b"")
+    assert detect_evaluator_kind(tmp_path / "ev") == "t2m"
+    assert detect_evaluator_kind(t2m / "finest.tar") == "t2m"
+    with pytest.raises(ValueError, match="TMR checkout"):
+        detect_evaluator_kind(run_dir.parent.parent)
+    with pytest.raises(ValueError, match="cannot tell"):
+        detect_evaluator_kind(tmp_path / "ev" / "t2m" / "text_mot_match")

@@ -18,6 +18,7 @@ _EXPORTS: dict[str, str] = {
     "TrainingConfig": "motioneval.evaluators.training",
     "TMREvaluator": "motioneval.evaluators.tmr",
     "TMREncoderConfig": "motioneval.evaluators.tmr_modules",
+    "detect_evaluator_kind": "motioneval.evaluators.kind",
 }
 
 __all__ = sorted(_EXPORTS)
