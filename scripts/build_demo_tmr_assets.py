@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(work / "tmr", out)
+    for p in out.rglob("*"):  # package data: world-readable (temporary files are created 0600)
+        p.chmod(0o755 if p.is_dir() else 0o644)
     ev = TMREvaluator.load(out / "models" / f"tmr_{config.name}", device="cpu")
     protocols = test_protocols(ev, dataset)
     files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != "BUILD.json")
@@ -95,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         "test_protocols": protocols,
         "files": {p.relative_to(out).as_posix(): sha256_file(p) for p in files},
     })
+    (out / "BUILD.json").chmod(0o644)
     print(f"test protocols: {protocols}")
     print(f"wrote {out} in {seconds:.0f} s")
     shutil.rmtree(work, ignore_errors=True)
