@@ -76,7 +76,10 @@ def test_shipped_demo_asset_loads_and_matches_its_build_record():
         assert sha256_file(ASSET / rel) == digest, rel
     size = sum(p.stat().st_size for p in ASSET.rglob("*") if p.is_file())
     assert size < 3_000_000
-    ev = TMREvaluator.load(ASSET / "models" / "tmr_demo", device="cpu")
+    from motioneval.demo.evaluator_assets import demo_tmr_run_dir
+
+    assert demo_tmr_run_dir().resolve() == (ASSET / "models" / "tmr_demo").resolve()
+    ev = TMREvaluator.load(demo_tmr_run_dir(), device="cpu")
     assert set(build["files"]) <= {Path(p).relative_to(ASSET.resolve()).as_posix() for p in ev.provenance} | {
         "models/demo-distilbert/tokenizer.json", "models/demo-distilbert/tokenizer_config.json"}
     assert build["test_protocols"]["guo"]["t2m/R01"] >= 100 * 8 / 32
