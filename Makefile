@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 # The demo needs the evaluator (torch) and plots; the tests also exercise the optional spaCy tagger and
 # the TensorBoard / Lightning monitoring integrations.
 DEMO_EXTRAS ?= torch,viz
-TEST_EXTRAS ?= torch,viz,dev,text,monitor
+TEST_EXTRAS ?= torch,viz,dev,text,monitor,tmr
 
 .PHONY: install demo test test-fast bench clean
 

@@ -90,3 +90,12 @@ def write_vocabulary(folder: str | os.PathLike) -> Path:
 
     words = demo_words()
     return WordVectorizer.from_arrays(words, demo_word_vectors(words)).save(folder)
+
+
+def demo_tmr_run_dir() -> Path:
+    """The shipped small TMR-architecture demo evaluator, a TMR run folder for ``TMREvaluator.load``
+    (``assets/demo/tmr/models/tmr_demo``; statistics and text model resolve from its checkout-style layout;
+    rebuilt by ``scripts/build_demo_tmr_assets.py``)."""
+    from importlib import resources
+
+    return Path(str(resources.files("motioneval") / "assets" / "demo" / "tmr" / "models" / "tmr_demo"))

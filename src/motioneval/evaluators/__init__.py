@@ -16,6 +16,9 @@ _EXPORTS: dict[str, str] = {
     "tag_captions": "motioneval.evaluators.word_vectorizer",
     "train_evaluator": "motioneval.evaluators.training",
     "TrainingConfig": "motioneval.evaluators.training",
+    "TMREvaluator": "motioneval.evaluators.tmr",
+    "TMREncoderConfig": "motioneval.evaluators.tmr_modules",
+    "detect_evaluator_kind": "motioneval.evaluators.kind",
 }
 
 __all__ = sorted(_EXPORTS)
