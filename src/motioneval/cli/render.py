@@ -40,10 +40,12 @@ def _read(path: str, args: argparse.Namespace) -> tuple[Any, list[str] | None, l
     """(motions, captions, ids, stats to de-normalize with)."""
     import numpy as np
 
+    from .. import _npio
+
     p = Path(path)
     if p.suffix == ".npy" and p.is_file():
         try:
-            arr = np.load(p, allow_pickle=False)
+            arr = _npio.load(p, allow_pickle=False)
         except ValueError:
             arr = None  # an object array: MDM's results.npy
         if arr is not None:

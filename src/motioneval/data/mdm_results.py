@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _npio
 from .._io import sha256_file
 from .samples import SampleSet, SampleSetError
 
@@ -47,7 +48,7 @@ def read_mdm_results(path: PathLike, *, allow_pickle: bool = False) -> SampleSet
             f"(CLI: --allow-pickle). Do this only for files you generated or trust; then convert them once to "
             f"motioneval's pickle-free format (`motioneval convert {path.name} samples.npz --allow-pickle`).")
     try:
-        loaded = np.load(path, allow_pickle=True)
+        loaded = _npio.load(path, allow_pickle=True)
     except Exception as exc:  # truncated, not an .npy
         raise ValueError(f"{path}: cannot read as a NumPy file: {exc}") from exc
     if isinstance(loaded, np.ndarray) and loaded.dtype == object and loaded.ndim == 0:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _npio
 from .. import __version__
 from .._arrays import to_numpy
 from .._io import atomic_save_npz, json_default
@@ -170,7 +171,7 @@ class SampleSet:
         if not path.is_file():
             raise FileNotFoundError(f"sample file not found: {path}")
         try:
-            with np.load(path, allow_pickle=False) as npz:
+            with _npio.load(path, allow_pickle=False) as npz:
                 missing = {"motions", "lengths", "meta"} - set(npz.files)
                 if missing:
                     raise SampleSetError(
@@ -296,7 +297,7 @@ def read_sample_folder(path: PathLike, *, normalization: str | None = None, kind
         if not file.is_file():
             raise FileNotFoundError(f"{where}: file {file} not found")
         try:
-            arr = np.load(file, allow_pickle=False)
+            arr = _npio.load(file, allow_pickle=False)
         except Exception as exc:
             raise SampleSetError(f"{where}: cannot read {file}: {exc}") from exc
         if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] != 3):

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _npio
 from .._arrays import to_numpy
 from ..representation.layout import FeatureLayout
 from ..representation.normalization import FeatureStats
@@ -80,7 +81,7 @@ def _from_sample_set(sset: Any, source: str) -> _Samples:
 
 def _read_npz_unvalidated(path: Path) -> _Samples:
     """Read our ``.npz`` sample format without validation, so that a set with NaN rows can be diagnosed."""
-    with np.load(path, allow_pickle=False) as npz:
+    with _npio.load(path, allow_pickle=False) as npz:
         motions, lengths = npz["motions"], npz["lengths"]
         meta = json.loads(npz["meta"].tobytes().decode("utf-8"))
     r = int(meta.get("num_repetitions", 1) or 1)
@@ -179,7 +180,7 @@ def _dataset_reference_clips(dataset: Any, dim: int, bounds: tuple[int, int], ma
         if not p.is_file():
             continue
         try:
-            x = np.load(p, allow_pickle=False)
+            x = _npio.load(p, allow_pickle=False)
         except (OSError, ValueError):
             continue
         if x.ndim == 2 and x.shape[1] == dim and bounds[0] <= x.shape[0] < 200 and np.isfinite(x).all():

@@ -5,6 +5,7 @@ import json
 import re
 from pathlib import Path
 
+from .. import _npio
 from .._io import sha256_file
 from .findings import Finding
 
@@ -103,7 +104,7 @@ def find_evaluator_stats(folder: str | Path, dim: int | None = None) -> tuple[Pa
         return found[0]
     for m, s in found:
         try:
-            if np.load(m, mmap_mode="r", allow_pickle=False).shape == (dim,):
+            if _npio.load(m, mmap_mode="r", allow_pickle=False).shape == (dim,):
                 return m, s
         except (OSError, ValueError):
             continue

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _npio
 from .._io import atomic_save_npy, atomic_write_bytes, sha256_file
 
 logger = logging.getLogger(__name__)
@@ -151,7 +152,7 @@ class WordVectorizer:
             )
         data_path, words_path, idx_path = paths
         try:
-            vectors = np.load(data_path, allow_pickle=False)
+            vectors = _npio.load(data_path, allow_pickle=False)
         except Exception as exc:
             raise ValueError(f"could not read word vectors {data_path} (truncated download?): {exc}") from exc
         words = _load_plain_pickle(words_path)

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _npio
 from .._arrays import check_finite, to_numpy
 from .._io import atomic_save_npz
 
@@ -192,7 +193,7 @@ class GaussianStats:
         if not path.is_file():
             raise FileNotFoundError(f"statistics file not found: {path}")
         try:
-            with np.load(path, allow_pickle=False) as z:
+            with _npio.load(path, allow_pickle=False) as z:
                 data = {k: z[k] for k in z.files}
         except Exception as exc:  # truncated or not an npz
             raise ValueError(f"could not read statistics file {path}: {exc}") from exc

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _npio
 from .._io import atomic_save_npz
 
 logger = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class Cache:
             self.misses += 1
             return None
         try:
-            with np.load(path, allow_pickle=False) as data:
+            with _npio.load(path, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files if k != _META}
         except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
             logger.warning("cache entry %s is unreadable (%s); recomputing it", path, exc)
@@ -104,7 +105,7 @@ class Cache:
         """The description stored with an entry (what produced it), or ``None``."""
         if self.root is None or not self.path(kind, key).is_file():
             return None
-        with np.load(self.path(kind, key), allow_pickle=False) as data:
+        with _npio.load(self.path(kind, key), allow_pickle=False) as data:
             if _META not in data.files:
                 return None
             return json.loads(bytes(data[_META]).decode("utf-8"))

@@ -38,6 +38,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from .. import _npio
 from .._progress import progress as _progress
 from ..representation.normalization import FeatureStats
 from .cache import Cache, content_key
@@ -610,7 +611,7 @@ def _infer_kind(root: Path, split: str) -> str:
         candidates += [root / "new_joint_vecs" / f"{i}.npy" for i in ids]
     for path in candidates:
         try:
-            dim = np.load(path, mmap_mode="r", allow_pickle=False).shape[-1]
+            dim = _npio.load(path, mmap_mode="r", allow_pickle=False).shape[-1]
         except Exception:  # missing or unreadable: MotionDataset reports it precisely
             continue
         return {263: "humanml3d", 251: "kit"}.get(dim, "humanml3d")

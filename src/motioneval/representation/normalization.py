@@ -18,6 +18,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .. import _npio
 from .._arrays import to_numpy
 from .._io import atomic_save_npy, sha256_file
 from .layout import FeatureLayout
@@ -74,7 +75,7 @@ class FeatureStats:
             if not p.is_file():
                 raise FileNotFoundError(f"normalization statistics file not found: {p}")
             try:
-                arrays.append(np.load(p, allow_pickle=False))
+                arrays.append(_npio.load(p, allow_pickle=False))
             except Exception as exc:  # truncated download, wrong format
                 raise ValueError(f"could not read normalization statistics {p}: {exc}") from exc
         return cls(

@@ -21,6 +21,8 @@ import numpy as np
 
 from .layout import FeatureLayout
 
+from .. import _npio
+
 __all__ = ["Skeleton", "HUMANML3D", "KIT", "skeleton_for_dim"]
 
 _ASSETS = Path(__file__).resolve().parent.parent / "assets" / "skeletons"
@@ -200,7 +202,7 @@ _H3D_BASE = Skeleton(
     fps=20.0,
 )
 HUMANML3D: Skeleton = _H3D_BASE.with_target_frame(
-    np.load(_ASSETS / "humanml3d_target_frame.npy", allow_pickle=False)
+    _npio.load(_ASSETS / "humanml3d_target_frame.npy", allow_pickle=False)
 )
 
 # --- KIT-ML (MMM joint names; chains, rest directions and constants as the dataset's processing used) -----
