@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from fixture_data import DATA, FIXTURES, load_fixture
 
 REPO = Path(__file__).resolve().parents[1]

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import json
 
-import fixture_data
 import numpy as np
 import pytest
+
+import fixture_data
 
 NAMES = ("metrics_reference", "metrics_fid_fullrank", "evaluator_reference", "representation_reference")
 

@@ -77,7 +77,7 @@ def test_npz_members_and_context(tmp_path):
 def test_header_parser_agrees_with_literal_eval(descr):
     import ast
 
-    text = "{'descr': %s, 'fortran_order': False, 'shape': (3, 4L), }   \n" % descr
+    text = "{'descr': " + descr + ", 'fortran_order': False, 'shape': (3, 4L), }   \n"
     assert _npio.parse_header_text(text) == ast.literal_eval(text.replace("4L", "4"))
 
 
@@ -101,13 +101,13 @@ def test_escaped_header_falls_back_to_numpys_parser(tmp_path):
     np.save(path, a)
     _same(_npio.load(path), a)
     fields = "[('a\\\\b', '<f4')]"  # a backslash escape: handed to the locked literal_eval
-    text = ("{'descr': %s, 'fortran_order': False, 'shape': (2,), }" % fields).encode() + b"\n"
+    text = ("{'descr': " + fields + ", 'fortran_order': False, 'shape': (2,), }").encode() + b"\n"
     path.write_bytes(b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + b"\0" * 8)
     assert _npio.load(path).dtype.names == ("a\\b",)
 
 
 def _declare(path, shape, dtype="<f8"):
-    text = ("{'descr': '%s', 'fortran_order': False, 'shape': %r, }" % (dtype, tuple(shape))).encode() + b"\n"
+    text = f"{{'descr': '{dtype}', 'fortran_order': False, 'shape': {tuple(shape)!r}, }}".encode() + b"\n"
     path.write_bytes(b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + b"\0" * 16)  # 16 data bytes
 
 

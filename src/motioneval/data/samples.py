@@ -24,8 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _npio
-from .. import __version__
+from .. import __version__, _npio
 from .._arrays import to_numpy
 from .._io import atomic_save_npz, json_default
 

@@ -35,8 +35,14 @@ from . import fid_reliability as _fid
 from . import values as _values
 from .evaluator_files import check_checksums, find_evaluator_stats, read_checksums
 from .findings import DoctorReport, Finding
-from .normalization import HYPOTHESES, STATE, MomentSummary, NormalizationVerdict, _implied_raw_affine, \
-    detect_normalization
+from .normalization import (
+    HYPOTHESES,
+    STATE,
+    MomentSummary,
+    NormalizationVerdict,
+    _implied_raw_affine,
+    detect_normalization,
+)
 
 log = logging.getLogger(__name__)
 PathLike = str | os.PathLike

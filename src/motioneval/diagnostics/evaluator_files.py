@@ -90,7 +90,6 @@ def check_checksums(folder: str | Path, expected: dict[str, str]) -> Finding:
 
 def find_evaluator_stats(folder: str | Path, dim: int | None = None) -> tuple[Path, Path] | None:
     """The (mean, std) files of the evaluator statistics in ``folder``; with ``dim``, the pair of that size."""
-    import numpy as np
 
     folder = Path(folder)
     found = []

@@ -42,10 +42,18 @@ from .. import _npio
 from .._progress import progress as _progress
 from ..representation.normalization import FeatureStats
 from .cache import Cache, content_key
-from .generators import (SampleSetGenerator, check_generator, evaluator_features, normalize_output,
-                         to_raw_features)
-from .ground_truth import (GroundTruthItems, PassPlan, derived_seed, draw_pass, num_rows, pass_captions,
-                           pass_features, pass_raw_tokens, pass_rng)
+from .generators import SampleSetGenerator, check_generator, evaluator_features, normalize_output, to_raw_features
+from .ground_truth import (
+    GroundTruthItems,
+    PassPlan,
+    derived_seed,
+    draw_pass,
+    num_rows,
+    pass_captions,
+    pass_features,
+    pass_raw_tokens,
+    pass_rng,
+)
 from .presets import Preset, get_preset
 from .results import MetricSummary, Result, Row, library_versions, utc_now
 

@@ -34,7 +34,12 @@ import numpy as np
 from .._arrays import to_numpy
 from .._io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from .ground_truth import (
-    GroundTruthItems, draw_pass, pass_captions, pass_features, pass_raw_tokens, pass_rng,
+    GroundTruthItems,
+    draw_pass,
+    pass_captions,
+    pass_features,
+    pass_raw_tokens,
+    pass_rng,
 )
 from .presets import Preset, get_preset
 

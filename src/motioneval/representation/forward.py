@@ -31,8 +31,9 @@ the floor, the facing and the nearest-edge smoothing of the valid frames unchang
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d

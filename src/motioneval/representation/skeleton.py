@@ -12,16 +12,16 @@ features needs ``KIT.with_target_frame(frame)``.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from .layout import FeatureLayout
-
 from .. import _npio
+from .layout import FeatureLayout
 
 __all__ = ["Skeleton", "HUMANML3D", "KIT", "skeleton_for_dim"]
 
