@@ -38,7 +38,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _read(path: str, args: argparse.Namespace) -> tuple[Any, list[str] | None, list[str] | None, Any]:
     """(motions, captions, ids, stats to de-normalize with)."""
-
     from .. import _npio
 
     p = Path(path)
