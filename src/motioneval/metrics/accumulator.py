@@ -15,7 +15,7 @@ rows (as with ``drop_last`` batches); otherwise the leftover rows of both sides 
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -39,7 +39,7 @@ class MetricAccumulator:
     """
 
     def __init__(self, *, top_k: int = 3, pool_size: int = 32, gt_stats: Any = None,
-                 diversity_pairs: int | str | None = 300, rng: RNGLike = None,
+                 diversity_pairs: int | Literal["momask"] | None = 300, rng: RNGLike = None,
                  flavour: retrieval.Flavour = "reference", fid_method: str = "exact") -> None:
         retrieval._check_flavour(flavour)
         self.pool_size = retrieval._check_int(pool_size, "pool_size", 1)
@@ -58,8 +58,8 @@ class MetricAccumulator:
         self._hits = np.zeros(self.top_k, dtype=np.int64)
         self._traces: list[np.ndarray] = []
         self._pooled_rows = 0
-        self._pending_text = np.empty((0, 0), dtype=self._dtype)
-        self._pending_motion = np.empty((0, 0), dtype=self._dtype)
+        self._pending_text: np.ndarray = np.empty((0, 0), dtype=self._dtype)
+        self._pending_motion: np.ndarray = np.empty((0, 0), dtype=self._dtype)
         self._motions: list[np.ndarray] = []
 
     @property

@@ -81,4 +81,5 @@ def _mmd2_unbiased(x: np.ndarray, y: np.ndarray, degree: int, gamma: float, coef
     kxx = _kernel_sum(x, x, degree, gamma, coef0, off_diagonal=True)
     kyy = _kernel_sum(y, y, degree, gamma, coef0, off_diagonal=True)
     kxy = _kernel_sum(x, y, degree, gamma, coef0, off_diagonal=False)
-    return kxx / (m * (m - 1)) + kyy / (n * (n - 1)) - 2.0 * kxy / (m * n)
+    result: float = kxx / (m * (m - 1)) + kyy / (n * (n - 1)) - 2.0 * kxy / (m * n)
+    return result

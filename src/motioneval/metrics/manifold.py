@@ -103,4 +103,5 @@ def _fraction_inside_any(points: np.ndarray, centres: np.ndarray, sq_radii: np.n
     inside = 0
     for _, d2 in _sq_distance_blocks(points, centres):
         inside += int(np.count_nonzero((d2 <= sq_radii[None, :]).any(axis=1)))
-    return inside / points.shape[0]
+    result: float = inside / points.shape[0]
+    return result

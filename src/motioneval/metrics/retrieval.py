@@ -41,6 +41,11 @@ class RPrecision(np.ndarray):
     """
 
     _META = ("num_samples", "num_dropped", "pool_size", "hit_counts", "flavour")
+    num_samples: int
+    num_dropped: int
+    pool_size: int
+    hit_counts: tuple[int, ...]
+    flavour: str
 
     def __new__(cls, rates: Any, *, num_samples: int, num_dropped: int, pool_size: int,
                 hit_counts: tuple[int, ...], flavour: str) -> "RPrecision":
@@ -60,7 +65,7 @@ class RPrecision(np.ndarray):
         out = out.view(np.ndarray)
         return out[()] if return_scalar else out
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild_rprecision, (np.asarray(self).copy(), {n: getattr(self, n) for n in self._META}))
 
     def __repr__(self) -> str:
@@ -69,7 +74,7 @@ class RPrecision(np.ndarray):
                 f"pool_size={self.pool_size}, flavour={self.flavour!r})")
 
 
-def _rebuild_rprecision(values: np.ndarray, meta: dict) -> RPrecision:
+def _rebuild_rprecision(values: np.ndarray, meta: dict[str, Any]) -> RPrecision:
     return RPrecision(values, **meta)
 
 
@@ -191,7 +196,8 @@ def _expanded_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out += np.sum(np.square(a), axis=-1, keepdims=True)
     out += np.sum(np.square(b), axis=-1)[..., None, :]
     np.maximum(out, 0, out=out)
-    return np.sqrt(out, out=out)
+    result: np.ndarray = np.sqrt(out, out=out)
+    return result
 
 
 def _direct_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -218,7 +224,8 @@ def _diagonals(dist: np.ndarray) -> np.ndarray:
 def _ranks(dist: np.ndarray) -> np.ndarray:
     """Pessimistic rank of the true motion in each row: ``#{j != i : d_ij <= d_ii}``, shape ``(P, S)``."""
     diag = _diagonals(dist)
-    return np.count_nonzero(dist <= diag[..., None], axis=-1) - 1
+    result: np.ndarray = np.count_nonzero(dist <= diag[..., None], axis=-1) - 1
+    return result
 
 
 def _hit_counts(dist: np.ndarray, top_k: int) -> np.ndarray:
@@ -229,7 +236,8 @@ def _hit_counts(dist: np.ndarray, top_k: int) -> np.ndarray:
 
 def _pool_traces(dist: np.ndarray) -> np.ndarray:
     """Per-pool sums of the diagonal (the reference's ``dist_mat.trace()``), in the distances' dtype."""
-    return _diagonals(dist).sum(axis=-1)
+    result: np.ndarray = _diagonals(dist).sum(axis=-1)
+    return result
 
 
 def _matching_from_traces(traces: np.ndarray, num_samples: int, flavour: str) -> float:

@@ -209,7 +209,7 @@ def dataset_statistics(
                 f"skip_nonfinite=True to leave them out as the dataset's script did."
             )
         warnings.warn(f"left out {len(bad)} clip(s) with NaN or Inf: {shown}", stacklevel=2)
-    if mean is None or count < 2:
+    if mean is None or m2 is None or count < 2:
         raise ValueError(f"need at least 2 valid frames to compute statistics; got {count}")
     layout = layout or FeatureLayout.for_dim(mean.shape[0])
     std = group_average(np.sqrt(m2 / count), layout)

@@ -174,7 +174,7 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _as_vec3_tuple(a: Sequence[Sequence[float]]) -> tuple[Vec3, ...]:
+def _as_vec3_tuple(a: np.ndarray | Sequence[Sequence[float]]) -> tuple[Vec3, ...]:
     return tuple((float(x), float(y), float(z)) for x, y, z in np.asarray(a, dtype=np.float64))
 
 
