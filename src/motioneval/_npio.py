@@ -247,7 +247,7 @@ def _read_body(fh: IO[bytes], dtype: np.dtype, shape: tuple[int, ...], fortran: 
         return np.asarray(arr)
     flat = np.empty(count, dtype=dtype)
     if count and dtype.itemsize:
-        buf = memoryview(flat.view(np.uint8))
+        buf = flat.view(np.uint8).data
         got = 0
         while got < len(buf):
             n = fh.readinto(buf[got:])  # type: ignore[attr-defined]

@@ -207,7 +207,7 @@ class ItemInfo:
 class DatasetItem(ItemInfo):
     """An :class:`ItemInfo` with its features, float32 ``(length, D)`` (not normalized)."""
 
-    features: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    features: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment,arg-type]
 
 
 @dataclass

@@ -127,7 +127,7 @@ def joints_to_feature_samples(samples: SampleSet, *, skeleton: Any = None) -> Sa
     short = np.flatnonzero(samples.lengths < 2)
     if short.size:
         raise ValueError(f"{short.size} row(s) have fewer than 2 frames and give no feature row "
-                         f"(first: sample {samples.ids[int(short[0])]!r}, row {int(short[0])})")
+                         f"(first: sample {samples.ids[int(short[0])]!r}, row {int(short[0])})")  # type: ignore[index]  # ids is always set by SampleSet.__post_init__
     out_lengths = samples.lengths - 1
     frames = int(samples.lengths.max())
     try:  # one padded batch: each clip is processed at its own length (floor, facing and smoothing use it)
@@ -135,7 +135,7 @@ def joints_to_feature_samples(samples: SampleSet, *, skeleton: Any = None) -> Sa
                                                  lengths=samples.lengths), dtype=np.float32)
     except ValueError as exc:  # "clip k" in the message is row k of the sample set: name the samples
         rows = sorted({int(k) for k in re.findall(r"clip (\d+)", str(exc))})
-        names = ", ".join(f"{samples.ids[r]!r} (row {r})" for r in rows[:20] if r < samples.num_rows)
+        names = ", ".join(f"{samples.ids[r]!r} (row {r})" for r in rows[:20] if r < samples.num_rows)  # type: ignore[index]
         raise ValueError(f"cannot convert sample(s) {names or '(unknown)'} to features (clip k = sample row k): "
                          f"{exc}") from exc
     metadata = dict(samples.metadata)

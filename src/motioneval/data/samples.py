@@ -200,9 +200,9 @@ class SampleSet:
                 raise SampleSetError(f"{path}: format {fmt!r} is not supported by motioneval {__version__} "
                                      f"(reads {FORMAT!r}); upgrade motioneval")
             raise SampleSetError(f"{path}: not a motioneval sample file (format {fmt!r}, expected {FORMAT!r})")
-        missing = [k for k in ("kind", "normalization", "num_repetitions", "ids", "captions") if k not in meta]
-        if missing:
-            raise SampleSetError(f"{path}: metadata lacks {missing}")
+        lacking = [k for k in ("kind", "normalization", "num_repetitions", "ids", "captions") if k not in meta]
+        if lacking:
+            raise SampleSetError(f"{path}: metadata lacks {lacking}")
         try:
             return cls(
                 captions=meta["captions"],

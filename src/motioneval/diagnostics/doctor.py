@@ -266,7 +266,7 @@ def _normalization_findings(verdict: NormalizationVerdict,
     state_margin = (min(other) - verdict.scores[best]) if other else float("inf")
     trusted = verdict.scores[best] <= FIT_LIMIT and state_margin >= STATE_MARGIN
     scale = verdict.group_scale_ratio[best]
-    numbers = {
+    numbers: dict[str, Any] = {
         "detected": best,
         "declared": declared,
         "scores": {k: round(v, 3) for k, v in sorted(verdict.scores.items(), key=lambda kv: kv[1])},
@@ -504,6 +504,7 @@ def doctor(
             if stats and "dataset" in stats:
                 clips = _dataset_reference_clips(dataset, s.motions.shape[-1], bounds, max_reference_clips, rng)
                 if len(clips) >= 10:
+                    assert dstats is not None  # "dataset" in stats
                     m, sd = np.asarray(dstats.mean, np.float64), np.asarray(dstats.std, np.float64)
                     gt_desc = np.stack([_collapse.time_descriptors(c[None], np.array([len(c)]), scale=1.0 / sd,
                                                                    offset=-m / sd)[0] for c in clips])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -25,7 +26,7 @@ EVALUATOR_STATS_CANDIDATES = (
 )
 
 
-def read_checksums(path: str | Path) -> dict[str, str]:
+def read_checksums(path: str | os.PathLike[str]) -> dict[str, str]:
     """``{relative path: sha256}`` from a ``sha256sum``-style file (``<hex>  <path>``) or a JSON object."""
     path = Path(path)
     if not path.is_file():

@@ -556,9 +556,9 @@ class _Run:
             if len(idx) < 2:
                 continue
             shift = int(vrng.integers(1, len(idx)))
-            loss, t, m = self._match_step(batcher.batch(idx, vrng), shift, False)
+            loss, t, mot = self._match_step(batcher.batch(idx, vrng), shift, False)
             losses.append(loss)
-            dist = torch.cdist(t, m)
+            dist = torch.cdist(t, mot)
             hits += int((dist.argmin(dim=1) == torch.arange(len(idx), device=dist.device)).sum())
             count += len(idx)
         return (float(np.mean(losses)) if losses else float("nan")), (hits / count if count else float("nan"))

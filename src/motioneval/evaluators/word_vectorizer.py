@@ -15,6 +15,7 @@ alphabetic dropped, lemmas for nouns and verbs except ``left``) with the optiona
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -137,7 +138,7 @@ class WordVectorizer:
         return cls(words, vectors, name="word vectors (arrays)")
 
     @classmethod
-    def from_folder(cls, folder: str | Path) -> "WordVectorizer":
+    def from_folder(cls, folder: str | os.PathLike[str]) -> "WordVectorizer":
         """Read the official ``glove/`` folder (``our_vab_data.npy``, ``our_vab_words.pkl``, ``our_vab_idx.pkl``).
 
         The pickles are read with a restricted unpickler that only builds lists, dicts, strings and ints.
@@ -174,7 +175,7 @@ class WordVectorizer:
         sources = {str(p): sha256_file(p) for p in paths}
         return cls(words, vectors, sources=sources, name=str(folder))
 
-    def save(self, folder: str | Path) -> Path:
+    def save(self, folder: str | os.PathLike[str]) -> Path:
         """Write the official layout (``our_vab_data.npy``, ``our_vab_words.pkl``, ``our_vab_idx.pkl``) atomically."""
         folder = Path(folder)
         atomic_save_npy(folder / GLOVE_FILES[0], self.vectors)

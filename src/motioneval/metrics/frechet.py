@@ -36,7 +36,7 @@ import inspect
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 from scipy import linalg as sla
@@ -98,6 +98,20 @@ class FrechetResult:
 
 
 # ============================================================================ public API
+# return type by ``return_diagnostics`` (typing only; the implementation follows)
+@overload
+def frechet_distance(mu1: Any, sigma1: Any, mu2: Any = ..., sigma2: Any = ..., method: str = ..., return_diagnostics: Literal[False] = ...,
+                     eps: float = ..., *, n1: int | None = ..., n2: int | None = ..., reference_check: bool | None = ..., warn: bool = ...) -> float: ...
+@overload
+def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, method: str, return_diagnostics: Literal[True],
+                     eps: float = ..., *, n1: int | None = ..., n2: int | None = ..., reference_check: bool | None = ..., warn: bool = ...) -> FrechetResult: ...
+@overload
+def frechet_distance(mu1: Any, sigma1: Any, mu2: Any = ..., sigma2: Any = ..., method: str = ..., *, return_diagnostics: Literal[True],
+                     eps: float = ..., n1: int | None = ..., n2: int | None = ..., reference_check: bool | None = ...,
+                     warn: bool = ...) -> FrechetResult: ...
+@overload
+def frechet_distance(mu1: Any, sigma1: Any, mu2: Any = ..., sigma2: Any = ..., method: str = ..., return_diagnostics: bool = ...,
+                     eps: float = ..., *, n1: int | None = ..., n2: int | None = ..., reference_check: bool | None = ..., warn: bool = ...) -> float | FrechetResult: ...
 def frechet_distance(
     mu1: Any,
     sigma1: Any,
@@ -137,6 +151,16 @@ def frechet_distance(
                     warn=warn, ref_inputs=None)
 
 
+@overload
+def fid(features1: Any, features2: Any, method: str = ..., return_diagnostics: Literal[False] = ..., eps: float = ..., *, reference_check: bool | None = ..., warn: bool = ...) -> float: ...
+@overload
+def fid(features1: Any, features2: Any, method: str, return_diagnostics: Literal[True],
+        eps: float = ..., *, reference_check: bool | None = ..., warn: bool = ...) -> FrechetResult: ...
+@overload
+def fid(features1: Any, features2: Any, method: str = ..., *, return_diagnostics: Literal[True], eps: float = ...,
+        reference_check: bool | None = ..., warn: bool = ...) -> FrechetResult: ...
+@overload
+def fid(features1: Any, features2: Any, method: str = ..., return_diagnostics: bool = ..., eps: float = ..., *, reference_check: bool | None = ..., warn: bool = ...) -> float | FrechetResult: ...
 def fid(
     features1: Any,
     features2: Any,

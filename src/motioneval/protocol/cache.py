@@ -51,7 +51,7 @@ def hash_arrays(*arrays: Any) -> str:
     for a in arrays:
         arr = np.ascontiguousarray(a)
         h.update(f"{arr.dtype.str}{arr.shape}".encode())
-        h.update(memoryview(arr).cast("B") if arr.size else b"")
+        h.update(arr.data.cast("B") if arr.size else b"")
     return h.hexdigest()
 
 

@@ -148,7 +148,7 @@ class Evaluation:
             self.prompt_tokens, self.prompt_items = self.source.match(self.items, max_frames=self.preset.max_frames)
         else:
             self.source = generator
-            self.prompt_tokens, self.prompt_items = None, None
+            self.prompt_tokens, self.prompt_items = None, None  # type: ignore[assignment]
         self.identity = check_generator(self.source)
         self.name = name or self.identity["name"]
         if self.name == GROUND_TRUTH_ROW:
@@ -194,7 +194,7 @@ class Evaluation:
     @property
     def mm_captions(self) -> int:
         p = self.preset
-        return self.n_generated if p.mm_selection == "all" else int(p.mm_captions)
+        return self.n_generated if p.mm_selection == "all" else int(p.mm_captions)  # type: ignore[arg-type]
 
     def _check_feasible(self) -> None:
         """Fail before any long work when the sizes cannot satisfy the preset."""
@@ -365,10 +365,10 @@ class Evaluation:
                  for i, j in zip(rows, row_of)]
         if self.sample_mode:
             if repeat is None:
-                out = self.source.take(req.prompts[row_of], req.repetition)
+                out = self.source.take(req.prompts[row_of], req.repetition)  # type: ignore[index]
                 motions, lengths = out.motions, out.lengths
             else:  # MultiModality: repetition j of each prompt
-                parts = [self.source.take(req.prompts[row_of[repeat == j]], int(j)) for j in np.unique(repeat)]
+                parts = [self.source.take(req.prompts[row_of[repeat == j]], int(j)) for j in np.unique(repeat)]  # type: ignore[index]
                 order = np.concatenate([np.flatnonzero(repeat == j) for j in np.unique(repeat)])
                 motions = np.empty((len(rows),) + parts[0].motions.shape[1:], dtype=np.float32)
                 lengths = np.empty(len(rows), dtype=np.int64)
@@ -379,7 +379,7 @@ class Evaluation:
                                    dataset_stats=self.dataset_stats, evaluator_stats=self.evaluator.stats,
                                    padding="zeros",  # sample sets store zeros past each length
                                    skeleton=self.skeleton, name=self.name, row_names=names)
-        key, parts = self.sample_key(unit)
+        key, parts = self.sample_key(unit)  # type: ignore[assignment]
         cached = self.cache.load("samples", key)
         if cached is not None:
             return _unpack_rows(cached), cached["lengths"]
@@ -400,10 +400,10 @@ class Evaluation:
                                            name=self.name, row_names=names)
         if self.preset.generated_padding != "none":  # frames past the lengths are zero: store only the valid ones
             raw = raw[:, : max(int(out_lengths.max()), 1)]
-            self.cache.save("samples", key, parts, rows=_pack_rows(raw, out_lengths), lengths=out_lengths,
+            self.cache.save("samples", key, parts, rows=_pack_rows(raw, out_lengths), lengths=out_lengths,  # type: ignore[arg-type]
                             frames=np.int64(raw.shape[1]))
         else:
-            self.cache.save("samples", key, parts, raw=raw, lengths=out_lengths)
+            self.cache.save("samples", key, parts, raw=raw, lengths=out_lengths)  # type: ignore[arg-type]
         return raw, out_lengths
 
     def _embed_motion(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -485,8 +485,8 @@ class Evaluation:
             for row, stage, stream in ((GROUND_TRUTH_ROW, "gt_match", 0), (self.name, "generated", 1)):
                 text, motion = emb[f"{stage}/text"], emb[f"{stage}/motion"]
                 ret = retrieval_metrics(text, motion, top_k=p.top_k, pool_size=p.pool_size)
-                for k in range(p.top_k):
-                    put(row, f"r_precision_top{k + 1}", ret.r_precision[k])
+                for k in range(p.top_k):  # type: ignore[assignment]
+                    put(row, f"r_precision_top{k + 1}", ret.r_precision[k])  # type: ignore[arg-type,operator]
                 put(row, "matching_score", ret.matching_score)
                 fd = frechet_distance(reference, gaussian_stats(motion), method=p.fid_method,
                                       return_diagnostics=True)  # ground truth first, as the reference loop
@@ -599,7 +599,7 @@ def _load_ground_truth(dataset: Any, split: str, preset: str | Preset, overrides
         std = get_dataset_spec(kind)
         spec = DatasetSpec(kind, std.dim, std.num_joints, fps=p.fps, min_length=p.min_motion_length,
                            max_length=p.max_motion_length)
-        dataset = MotionDataset(root, split, kind=spec, on_problem=on_problem)
+        dataset = MotionDataset(root, split, kind=spec, on_problem=on_problem)  # type: ignore[arg-type]
     if not isinstance(dataset, MotionDataset):
         raise TypeError(f"dataset must be a folder, a MotionDataset or GroundTruthItems; got {type(dataset).__name__}")
     report = dataset.report

@@ -357,7 +357,7 @@ def lightning_callback(monitor: TrainingMonitor, generate: Any = None) -> Any:
         from lightning.pytorch import Callback
     except ImportError:
         try:
-            from pytorch_lightning import Callback
+            from pytorch_lightning import Callback  # type: ignore[assignment]
         except ImportError as exc:
             raise ImportError("lightning_callback needs PyTorch Lightning: pip install lightning") from exc
 

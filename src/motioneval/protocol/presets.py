@@ -205,7 +205,7 @@ def _validate(p: Preset) -> None:
         fail("mm_selection='all' takes every generated row; set mm_captions=None")
     if p.mm_selection != "all" and p.mm_captions is None:
         fail(f"mm_selection={p.mm_selection!r} needs mm_captions (a count)")
-    if p.mm_selection in ("random_groups", "first_groups") and p.mm_captions % p.pool_size:
+    if p.mm_selection in ("random_groups", "first_groups") and (p.mm_captions or 0) % p.pool_size:
         fail(f"mm_selection={p.mm_selection!r} takes whole groups: mm_captions ({p.mm_captions}) must be a "
              f"multiple of pool_size ({p.pool_size})")
 
@@ -248,7 +248,7 @@ def _named(name: str, dataset: str = "humanml3d") -> Preset:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESET_NAMES)}")
     if dataset not in DATASET_DEFAULTS:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASET_DEFAULTS)}")
-    return Preset(name=name, base=name, dataset=dataset, **_COMMON, **DATASET_DEFAULTS[dataset],
+    return Preset(name=name, base=name, dataset=dataset, **_COMMON, **DATASET_DEFAULTS[dataset],  # type: ignore[arg-type]
                   **_DEFINITIONS[name])
 
 
