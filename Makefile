@@ -31,7 +31,7 @@ demo: $(VENV)/.installed-demo
 
 # Guardrails: lint + import order (ruff) and types (mypy; strict on metrics/ and representation/), as in CI.
 lint: $(VENV)/.installed-test
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests benchmarks scripts
 	$(VENV)/bin/mypy
 
 test: lint
