@@ -226,14 +226,20 @@ def _stress(loader: str, rounds: int) -> dict:
 @pytest.mark.slow
 @pytest.mark.skipif(not AFFECTED, reason="this Python's ast is thread-safe: plain numpy.load cannot fail this way")
 def test_plain_numpy_load_fails_under_threads_on_this_python():
-    """The bug exists here: plain ``np.load`` reports a good file as unreadable. On CPython 3.11.7 the stress
-    script's first failure came after 22,400 loads in every run seen (under 100 rounds = 25,600 loads)."""
-    out = _stress("numpy", rounds=200)
-    assert any("recursion depth mismatch" in e for e in out["errors"]), out
+    """The bug exists here: plain ``np.load`` reports a good file as unreadable. Whether one run of the stress
+    script provokes it depends on where the collector happens to hand over the GIL; on CPython 3.11.7 about every
+    other run of 100 rounds did, so up to 20 runs are made (stopping at the first failure)."""
+    seen = []
+    for _ in range(20):
+        out = _stress("numpy", rounds=150)
+        seen.append(out["loads"])
+        if out["errors"]:
+            break
+    assert any("recursion depth mismatch" in e for e in out["errors"]), f"no failure in {len(seen)} runs: {seen}"
 
 
 def test_guarded_loader_is_thread_safe():
-    """The same stress, past the point where plain ``np.load`` fails, and every value checked."""
+    """The same stress (8 threads at different stack depths, 25,600 loads), and every value checked."""
     out = _stress("guarded", rounds=100)
     assert out["errors"] == [] and out["loads"] == 8 * 32 * 100, out
 

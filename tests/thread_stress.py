@@ -4,8 +4,10 @@ the switch interval and collector settings it needs do not leak into the test pr
 Prints one JSON line: {"loads": ..., "errors": [...], "seconds": ...}. LOADER is ``numpy`` (plain
 ``numpy.load``) or ``guarded`` (``motioneval._npio.load``). Cyclic garbage with a finalizer makes the collector
 run Python code in the middle of whatever allocates (including the ast constructor inside ``numpy.load``'s
-header parsing), and a tiny switch interval lets another thread take the GIL right there: on CPython
-3.11.0-3.11.7 that is enough for ``SystemError: AST constructor recursion depth mismatch`` on a good file.
+header parsing), and a tiny switch interval lets another thread take the GIL right there. CPython 3.11.0-3.11.7
+keeps the ast constructor's recursion counter in shared state and checks it against the caller's stack depth, so
+the threads call the loader at different depths: an interleaving there then raises ``SystemError: AST
+constructor recursion depth mismatch`` on a good file.
 """
 from __future__ import annotations
 
@@ -46,6 +48,11 @@ def main(loader_name: str, rounds: int, threads: int = 8) -> None:
     gc.freeze()  # imports leave many long-lived objects, which make full collections rare; set them aside
     gc.set_threshold(50)
 
+    def at_depth(extra: int, p: str) -> np.ndarray:
+        # CPython 3.11 records the caller's stack depth in shared ast state and compares it after building the
+        # tree: threads at different depths turn an interleaving into an error instead of a silent pass
+        return at_depth(extra - 1, p) if extra > 0 else loader(p)
+
     def work(k: int) -> None:
         last = {}
         for _ in range(rounds):
@@ -54,7 +61,7 @@ def main(loader_name: str, rounds: int, threads: int = 8) -> None:
                     return
                 Cycle()
                 try:
-                    last[i] = loader(p)
+                    last[i] = at_depth(3 * k, p)
                     loads[k] += 1
                 except Exception as exc:  # any exception on a good file is the failure looked for
                     errors.append(f"{p}: {type(exc).__name__}: {exc}")
