@@ -95,6 +95,14 @@ def test_bad_headers_are_refused_with_the_file_name(tmp_path, bad):
         _npio.load(path)
 
 
+def test_deeply_nested_header_is_refused(tmp_path):
+    path = tmp_path / "deep.npy"
+    text = ("{'descr': " + "[" * 4000 + "]" * 4000 + ", 'fortran_order': False, 'shape': (1,), }").encode() + b"\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text)
+    with pytest.raises(ArrayFileError, match="deep.npy"):
+        _npio.load(path)
+
+
 def test_escaped_header_falls_back_to_numpys_parser(tmp_path):
     a = np.zeros(2, dtype=[("it's", "<f4")])  # numpy writes the field name as "it's" or 'it\'s'
     path = tmp_path / "q.npy"

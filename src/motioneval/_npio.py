@@ -200,6 +200,8 @@ def _read_header(fh: IO[bytes], where: str) -> tuple[np.dtype, tuple[int, ...], 
         header = parse_header_text(text)
     except _Unsupported:
         header = _numpy_parse(text, where)
+    except RecursionError:  # absurd nesting (no real header nests more than a few levels)
+        raise ArrayFileError(f"{where}: the .npy header nests too deeply; the file is damaged or hostile") from None
     dtype, shape, fortran = _header_to_layout(header, where)
     return dtype, shape, fortran, consumed
 
