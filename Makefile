@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 DEMO_EXTRAS ?= torch,viz
 TEST_EXTRAS ?= torch,viz,dev,text,monitor,tmr
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo test test-fast lint bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,12 @@ install: $(VENV)/.installed-demo
 demo: $(VENV)/.installed-demo
 	$(VENV)/bin/motioneval demo --out demo_out
 
-test: $(VENV)/.installed-test
+# Guardrails: lint + import order (ruff) and types (mypy; strict on metrics/ and representation/), as in CI.
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/mypy
+
+test: lint
 	$(PY) -m pytest -q tests
 
 test-fast: $(VENV)/.installed-test

@@ -50,8 +50,7 @@ def test_retrieval(evaluator: T2MEvaluator, dataset: Path, passes: int = 5) -> d
     """R@1..3 and matching score of ground-truth test passes (the protocol's crops and captions, pools of 32)."""
     from motioneval.data.dataset import MotionDataset
     from motioneval.metrics.retrieval import matching_score, r_precision
-    from motioneval.protocol.ground_truth import (GroundTruthItems, draw_pass, pass_features, pass_raw_tokens,
-                                                  pass_rng)
+    from motioneval.protocol.ground_truth import GroundTruthItems, draw_pass, pass_features, pass_raw_tokens, pass_rng
     from motioneval.protocol.presets import get_preset
 
     items = GroundTruthItems.from_dataset(MotionDataset(dataset, "test"))

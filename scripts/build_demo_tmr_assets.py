@@ -33,12 +33,12 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from motioneval import __version__
-from motioneval._io import atomic_write_json, sha256_file
-from motioneval.demo.dataset import DemoDatasetConfig, build_demo_dataset
-from motioneval.evaluators.tmr import TMREvaluator
-from motioneval.evaluators.tmr_training import TMRTrainingConfig, train_tmr_evaluator
-from motioneval.metrics.tmr_retrieval import tmr_protocols
+from motioneval import __version__  # noqa: E402
+from motioneval._io import atomic_write_json, sha256_file  # noqa: E402
+from motioneval.demo.dataset import DemoDatasetConfig, build_demo_dataset  # noqa: E402
+from motioneval.evaluators.tmr import TMREvaluator  # noqa: E402
+from motioneval.evaluators.tmr_training import TMRTrainingConfig, train_tmr_evaluator  # noqa: E402
+from motioneval.metrics.tmr_retrieval import tmr_protocols  # noqa: E402
 
 ASSETS = REPO / "src" / "motioneval" / "assets" / "demo" / "tmr"
 MIN_GUO_R1 = 100 * 8 / 32  # percent; chance is 100/32

@@ -1,52 +1,45 @@
-"""Shared test helpers: where the shared fixtures and data are, skipping cleanly when absent."""
+"""Shared test helpers: the reference fixtures and real data files, from the in-repository copies in
+``tests/data`` (provenance, sha256 and licences in ``tests/data/PROVENANCE.md``; rebuilt from the shared
+originals by ``tests/data/rebuild.py``). Nothing here depends on a folder beside the clone."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from fixture_data import DATA, FIXTURES, load_fixture
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("MOTIONEVAL_SHARED", REPO.parent / "shared"))
-FIXTURES = SHARED / "fixtures"
-DATA = SHARED / "data"
-
-
-def _require(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared material not found at {path} (set MOTIONEVAL_SHARED to the shared/ folder)")
-    return path
 
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    return _require(FIXTURES)
+    return FIXTURES
 
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    return _require(DATA)
+    return DATA
 
 
 @pytest.fixture(scope="session")
-def metrics_ref(fixtures_dir):
-    return dict(np.load(_require(fixtures_dir / "metrics_reference.npz")))
+def metrics_ref():
+    return load_fixture("metrics_reference")
 
 
 @pytest.fixture(scope="session")
-def metrics_fullrank_ref(fixtures_dir):
-    return dict(np.load(_require(fixtures_dir / "metrics_fid_fullrank.npz")))
+def metrics_fullrank_ref():
+    return load_fixture("metrics_fid_fullrank")
 
 
 @pytest.fixture(scope="session")
-def representation_ref(fixtures_dir):
-    return dict(np.load(_require(fixtures_dir / "representation_reference.npz")))
+def representation_ref():
+    return load_fixture("representation_reference")
 
 
 @pytest.fixture(scope="session")
-def evaluator_ref(fixtures_dir):
-    return dict(np.load(_require(fixtures_dir / "evaluator_reference.npz")))
+def evaluator_ref():
+    return load_fixture("evaluator_reference")
 
 
 @pytest.fixture(scope="module")

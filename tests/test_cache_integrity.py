@@ -198,9 +198,9 @@ def test_checksum_sensitive_to_names_and_bytes():
 # ------------------------------------------------------------------------------------- keys, end to end
 pytest.importorskip("motioneval.metrics.frechet")
 
-from motioneval.protocol._toy import ToyEvaluator, ToyGenerator, write_toy_dataset
-from motioneval.protocol.evaluate import Evaluation, compute_settings, evaluate
-from motioneval.representation.normalization import FeatureStats
+from motioneval.protocol._toy import ToyEvaluator, ToyGenerator, write_toy_dataset  # noqa: E402
+from motioneval.protocol.evaluate import Evaluation, compute_settings, evaluate  # noqa: E402
+from motioneval.representation.normalization import FeatureStats  # noqa: E402
 
 SETTINGS = {"preset": "t2m", "chunk_size": 64, "seed": 5, "replications": 2, "mm_replications": 0,
             "diversity_pairs": 40, "diversity_pairs_small": None}

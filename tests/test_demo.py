@@ -258,8 +258,13 @@ def test_ground_truth_resampling_follows_the_caption(tiny_stats):
 
 
 def test_flawed_generators_have_their_flaw(tiny_stats):
-    from motioneval.demo.generators import (CaptionIgnoringGenerator, GroundTruthResampler, JitteryGenerator,
-                                            ModeCollapsedGenerator, NoisyGenerator)
+    from motioneval.demo.generators import (
+        CaptionIgnoringGenerator,
+        GroundTruthResampler,
+        JitteryGenerator,
+        ModeCollapsedGenerator,
+        NoisyGenerator,
+    )
 
     lengths = np.array([60, 60, 60, 60])
     # caption-ignoring: the captions do not change the output

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -32,6 +33,7 @@ SMALL = dict(replications=2, mm_captions=32, mm_repeats=6, mm_pairs=3, diversity
              ground_truth_row=True, generated_padding="zeros")
 CHUNK = 32
 UNITS, GENERATING = 30, 18
+RANK_DEADLINE_S = 900  # only a deadlock gets near this
 
 
 @pytest.fixture(scope="module")
@@ -91,18 +93,32 @@ def test_unit_cost_and_holders():
 
 # ------------------------------------------------------------------------------------------- in-process ranks
 class _Exchange:
-    """All-to-all exchange between threads: the semantics of the object collectives."""
+    """All-to-all exchange between threads: the semantics of the object collectives. No timeout: a slow rank
+    (a loaded machine, a slow loader) only makes the others wait, as real collectives do; a rank that never
+    arrives is caught by the deadline in :func:`_run_ranks` instead of breaking a barrier."""
 
     def __init__(self, world: int) -> None:
-        self.barrier = threading.Barrier(world, timeout=60)
+        self.world = world
+        self.cond = threading.Condition()
         self.slots: list = [None] * world
+        self.arrived = 0
+        self.generation = 0
+        self.results: dict[int, list] = {}
 
     def __call__(self, rank: int, obj):
-        self.slots[rank] = obj
-        self.barrier.wait()
-        out = list(self.slots)
-        self.barrier.wait()
-        return out
+        with self.cond:
+            generation = self.generation
+            self.slots[rank] = obj
+            self.arrived += 1
+            if self.arrived == self.world:  # the last to arrive publishes this round's objects
+                self.results[generation] = self.slots
+                self.slots, self.arrived = [None] * self.world, 0
+                self.generation += 1
+                self.cond.notify_all()
+            else:
+                while self.generation == generation:
+                    self.cond.wait()
+            return list(self.results[generation])
 
 
 class ThreadContext(DistributedContext):
@@ -133,11 +149,15 @@ def _run_ranks(world, make_evaluation, **kw):
         except Exception as exc:  # noqa: BLE001 - returned to the test
             out[rank] = (exc, evaluation)
 
-    threads = [threading.Thread(target=work, args=(r,)) for r in range(world)]
+    threads = [threading.Thread(target=work, args=(r,), daemon=True) for r in range(world)]
     for t in threads:
         t.start()
+    deadline = time.monotonic() + RANK_DEADLINE_S
     for t in threads:
-        t.join(120)
+        t.join(max(0.0, deadline - time.monotonic()))
+    stuck = [r for r, t in enumerate(threads) if t.is_alive()]
+    if stuck:  # a deadlock, not slowness: the deadline is far above any run of these tests
+        pytest.fail(f"ranks {stuck} still running after {RANK_DEADLINE_S} s: a rank never reached a collective")
     return out
 
 

@@ -384,8 +384,8 @@ def test_realistic_motions_from_the_demo(tmp_path):
     pytest.importorskip("motioneval.demo.generators")
     from motioneval.demo.captions import caption_index
     from motioneval.demo.dataset import DemoDatasetConfig, build_demo_dataset
-    from motioneval.representation.layout import HUMANML3D_LAYOUT as lay
     from motioneval.demo.generators import GroundTruthResampler, ModeCollapsedGenerator
+    from motioneval.representation.layout import HUMANML3D_LAYOUT as lay
 
     root = build_demo_dataset(tmp_path / "demo", DemoDatasetConfig(num_train=80, num_val=4, num_test=24))
     d = FeatureStats.load(root / "Mean.npy", root / "Std.npy")

@@ -5,8 +5,20 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from motioneval.protocol.ground_truth import (EOS, SOS, UNK, GroundTruthItems, derived_seed, draw_pass, num_rows,
-                                              pad_tokens, pass_captions, pass_features, pass_raw_tokens, pass_rng)
+from motioneval.protocol.ground_truth import (
+    EOS,
+    SOS,
+    UNK,
+    GroundTruthItems,
+    derived_seed,
+    draw_pass,
+    num_rows,
+    pad_tokens,
+    pass_captions,
+    pass_features,
+    pass_raw_tokens,
+    pass_rng,
+)
 from motioneval.protocol.presets import get_preset
 from motioneval.representation.normalization import FeatureStats
 

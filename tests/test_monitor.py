@@ -94,7 +94,7 @@ def test_monitor_logs_from_a_plain_loop_and_keeps_the_best(toy, tmp_path):
     model = _ImprovingModel(items.dataset_stats)
     with TrainingMonitor(light, tmp_path / "run", every=10, best_metric="fid", tensorboard=False) as mon:
         returned = []
-        for step in range(0, 41):
+        for step in range(41):
             model.noise = 4.0 / (1 + step / 5)  # "training"
             rec = mon.step(step, model.sample, model=model)
             if rec is not None:
@@ -122,7 +122,7 @@ def test_save_fn_resume_and_max_mode(toy, tmp_path):
     quality = {0: 3.0, 5: 0.4, 10: 2.0, 15: 1.0}
     gen = ToyGenerator(items.dataset_stats)
 
-    def fn(captions, lengths, seed, _step=[0]):
+    def fn(captions, lengths, seed, _step=[0]):  # noqa: B006 - a call counter on purpose
         gen.noise = quality[_step[0]]
         return gen.generate(captions, lengths, seed)
 

@@ -10,7 +10,11 @@ pytest.importorskip("matplotlib")
 from PIL import Image  # noqa: E402
 
 from motioneval.viz.plots import (  # noqa: E402
-    plot_replications, plot_training_curves, read_monitor_log, replications_figure, training_figure,
+    plot_replications,
+    plot_training_curves,
+    read_monitor_log,
+    replications_figure,
+    training_figure,
 )
 
 

@@ -16,7 +16,6 @@ pytest.importorskip("matplotlib")
 from PIL import Image  # noqa: E402
 
 from motioneval.viz.report import write_report  # noqa: E402
-
 from test_report import _result  # noqa: E402
 
 BROWSERS = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")

@@ -9,8 +9,15 @@ import numpy as np
 import pytest
 
 from motioneval.protocol.presets import get_preset
-from motioneval.protocol.results import (SCHEMA_VERSION, MetricSummary, Result, Row, format_pm, latex_cell,
-                                         library_versions)
+from motioneval.protocol.results import (
+    SCHEMA_VERSION,
+    MetricSummary,
+    Result,
+    Row,
+    format_pm,
+    latex_cell,
+    library_versions,
+)
 
 
 def _result() -> Result:

@@ -17,9 +17,9 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from motioneval._io import sha256_file
-from motioneval.evaluators import TMREvaluator
-from motioneval.evaluators.tmr_modules import (
+from motioneval._io import sha256_file  # noqa: E402
+from motioneval.evaluators import TMREvaluator  # noqa: E402
+from motioneval.evaluators.tmr_modules import (  # noqa: E402
     TMREncoderConfig,
     build_encoder,
     expected_shapes,

@@ -10,9 +10,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from motioneval._io import sha256_file
-from motioneval.evaluators.tmr import TMREvaluator
-from motioneval.evaluators.tmr_training import (
+from motioneval._io import sha256_file  # noqa: E402
+from motioneval.evaluators.tmr import TMREvaluator  # noqa: E402
+from motioneval.evaluators.tmr_training import (  # noqa: E402
     TMRTrainingConfig,
     caption_words,
     info_nce,

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from collections.abc import Iterable, Iterator, Sized
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -27,10 +27,10 @@ def progress(iterable: Iterable[T], *, total: int | None = None, desc: str = "",
     yield from tqdm(iterable, total=total, desc=desc, unit=unit, dynamic_ncols=True, file=sys.stderr)
 
 
-class _SimpleBar:
+class _SimpleBar(Generic[T]):
     def __init__(self, iterable: Iterable[T], *, total: int | None, desc: str, unit: str) -> None:
         self.iterable = iterable
-        self.total = total if total is not None else (len(iterable) if hasattr(iterable, "__len__") else None)
+        self.total = total if total is not None else (len(iterable) if isinstance(iterable, Sized) else None)
         self.desc = desc
         self.unit = unit
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import _npio
+
 HELP = "Fréchet distance (FID) between two feature sets or saved statistics"
 INPUTS = """A and B are each one of
 - a .npy file holding an (N, D) feature array (one row per sample);
@@ -60,7 +62,7 @@ def load_side(path_str: str, *, key: str | None = None) -> Any:
     if not path.is_file():
         raise FileNotFoundError(f"file not found: {path}")
     try:
-        data = np.load(path, allow_pickle=False)
+        data = _npio.load(path, allow_pickle=False)
     except Exception as exc:
         raise ValueError(f"could not read {path} as .npy/.npz (pickled files are refused): {exc}") from exc
     if isinstance(data, np.ndarray):

@@ -79,14 +79,14 @@ def _read_dataset(root: Path, ids: list[str] | None, args: argparse.Namespace) -
 def _read(path: str, args: argparse.Namespace,
           ids: list[str] | None = None) -> tuple[Any, list[str] | None, list[str] | None, Any]:
     """(motions, captions, ids, stats to de-normalize with); ``ids`` picks clips of a dataset folder."""
-    import numpy as np
+    from .. import _npio
 
     p = Path(path)
     if _is_dataset_folder(p):
         return (*_read_dataset(p, ids, args), None)
     if p.suffix == ".npy" and p.is_file():
         try:
-            arr = np.load(p, allow_pickle=False)
+            arr = _npio.load(p, allow_pickle=False)
         except ValueError:
             arr = None  # an object array: MDM's results.npy
         except (EOFError, OSError) as exc:

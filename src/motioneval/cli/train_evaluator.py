@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _feature_dim(root, split: str) -> int:
     """Feature dim of the first readable clip of ``split`` (or of ``Mean.npy``)."""
-    import numpy as np
+    from .. import _npio
 
     candidates = [root / "Mean.npy"]
     split_file = root / f"{split}.txt"
@@ -107,7 +107,7 @@ def _feature_dim(root, split: str) -> int:
         candidates += [root / "new_joint_vecs" / f"{i}.npy" for i in ids]
     for path in candidates:
         try:
-            return int(np.load(path, mmap_mode="r", allow_pickle=False).shape[-1])
+            return int(_npio.load(path, mmap_mode="r", allow_pickle=False).shape[-1])
         except Exception:
             continue
     raise FileNotFoundError(f"no readable Mean.npy or feature file in {root} (split {split!r})")

@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .. import _npio
 from .._arrays import nonfinite_rows
 from .._progress import progress as _progress
 from ..representation.normalization import FeatureStats
@@ -213,7 +214,7 @@ class ItemInfo:
 class DatasetItem(ItemInfo):
     """An :class:`ItemInfo` with its features, float32 ``(length, D)`` (not normalized)."""
 
-    features: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    features: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment,arg-type]
 
 
 @dataclass
@@ -319,7 +320,7 @@ class MotionDataset:
         path = self._joints_dir / f"{info.clip_id}.npy"
         if not path.is_file():
             raise FileNotFoundError(f"joints of clip {info.clip_id} not found: {path}")
-        joints = np.load(path, mmap_mode="r", allow_pickle=False)
+        joints = _npio.load(path, mmap_mode="r", allow_pickle=False)
         return np.array(joints[info.start:info.end], dtype=np.float32)
 
     def length_order(self) -> np.ndarray:
@@ -330,7 +331,7 @@ class MotionDataset:
         clip = self._clips.get(info.clip_id)
         if clip is None:
             path = self._features_dir / f"{info.clip_id}.npy"
-            clip = np.load(path, mmap_mode="r", allow_pickle=False)
+            clip = _npio.load(path, mmap_mode="r", allow_pickle=False)
             return np.array(clip[info.start:info.end], dtype=np.float32)
         return clip[info.start:info.end]
 
@@ -408,7 +409,7 @@ def _infer_spec(kind: str | DatasetSpec | None, root: Path, features: Path, ids:
     candidates = [features / f"{i}.npy" for i in ids[:50]] + [mean]  # the data first: Mean.npy may be wrong
     for path in candidates:
         try:
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+            arr = _npio.load(path, mmap_mode="r", allow_pickle=False)
         except Exception:  # missing or unreadable: the scan reports it; try the next file
             continue
         if arr.ndim in (1, 2):
@@ -503,7 +504,7 @@ def _scan_clip(clip_id: str, spec: DatasetSpec, feat_dir: Path, text_dir: Path, 
                                 path=str(fpath)))
         return [], None
     try:
-        data = np.load(fpath, allow_pickle=False)
+        data = _npio.load(fpath, allow_pickle=False)
     except Exception as exc:  # truncated download, pickle, not an .npy
         problems.append(Problem("unreadable_features", "error", clip_id,
                                 f"{clip_id}: cannot read {rel}: {exc}", path=str(fpath)))
@@ -620,7 +621,7 @@ def _check_joints(clip_id: str, length: int, spec: DatasetSpec, joint_dir: Path,
                                 path=str(jpath)))
         return
     try:
-        joints = np.load(jpath, mmap_mode="r", allow_pickle=False)
+        joints = _npio.load(jpath, mmap_mode="r", allow_pickle=False)
     except Exception as exc:
         problems.append(Problem("unreadable_joints", "warning", clip_id, f"{clip_id}: cannot read {rel}: {exc}",
                                 path=str(jpath)))

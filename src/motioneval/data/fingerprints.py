@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _npio
 from .._io import sha256_file
 from ..representation.layout import FeatureLayout
 
@@ -131,7 +132,7 @@ def verify_file(path: str | Path, *, dataset: str | None = None, sha256: str | N
     arr = None
     if exists and p.suffix == ".npy":
         try:
-            arr = np.load(p, allow_pickle=False)
+            arr = _npio.load(p, allow_pickle=False)
             dim = int(arr.shape[-1]) if arr.ndim >= 1 else None
         except (ValueError, OSError):
             arr = None
@@ -300,7 +301,7 @@ def verify_evaluator_folder(folder: str | Path) -> list[FileVerdict]:
 def _kind_of(root: Path) -> str | None:
     mean = root / "Mean.npy"
     try:
-        dim = np.load(mean, mmap_mode="r", allow_pickle=False).shape[-1]
+        dim = _npio.load(mean, mmap_mode="r", allow_pickle=False).shape[-1]
     except (OSError, ValueError, IndexError):  # absent or unreadable: the other checks report it
         return None
     return {263: "humanml3d", 251: "kit"}.get(int(dim))

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _npio
 from .._io import sha256_file
 from .samples import SampleSet, SampleSetError
 
@@ -49,7 +50,7 @@ def read_mdm_results(path: PathLike, *, allow_pickle: bool = False) -> SampleSet
             f"(CLI: --allow-pickle). Do this only for files you generated or trust; then convert them once to "
             f"motioneval's pickle-free format (`motioneval convert {path.name} samples.npz --allow-pickle`).")
     try:
-        loaded = np.load(path, allow_pickle=True)
+        loaded = _npio.load(path, allow_pickle=True)
     except Exception as exc:  # truncated, not an .npy
         raise ValueError(f"{path}: cannot read as a NumPy file: {exc}") from exc
     if isinstance(loaded, np.ndarray) and loaded.dtype == object and loaded.ndim == 0:
@@ -131,7 +132,7 @@ def joints_to_feature_samples(samples: SampleSet, *, skeleton: Any = None, full:
     short = np.flatnonzero(samples.lengths < 2)
     if short.size:
         raise ValueError(f"{short.size} row(s) have fewer than 2 frames and give no feature row "
-                         f"(first: sample {samples.ids[int(short[0])]!r}, row {int(short[0])})")
+                         f"(first: sample {samples.ids[int(short[0])]!r}, row {int(short[0])})")  # type: ignore[index]  # ids is always set by SampleSet.__post_init__
     out_lengths = samples.lengths - 1
     conv = samples.frames if full else samples.lengths
     frames = int(conv.max())
@@ -140,7 +141,7 @@ def joints_to_feature_samples(samples: SampleSet, *, skeleton: Any = None, full:
                                                  lengths=conv), dtype=np.float32)
     except ValueError as exc:  # "clip k" in the message is row k of the sample set: name the samples
         rows = sorted({int(k) for k in re.findall(r"clip (\d+)", str(exc))})
-        names = ", ".join(f"{samples.ids[r]!r} (row {r})" for r in rows[:20] if r < samples.num_rows)
+        names = ", ".join(f"{samples.ids[r]!r} (row {r})" for r in rows[:20] if r < samples.num_rows)  # type: ignore[index]
         raise ValueError(f"cannot convert sample(s) {names or '(unknown)'} to features (clip k = sample row k): "
                          f"{exc}") from exc
     metadata = dict(samples.metadata)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _npio
 from ..metrics.physical import METRICS, PhysicalConfig, get_variant, physical_metrics
 from .samples import SampleSet
 
@@ -147,7 +148,7 @@ def physical_metrics_from_file(path: PathLike, *, variant: str | PhysicalConfig 
     path = Path(path)
     if path.suffix == ".npy" and path.is_file():
         try:
-            arr = np.load(path, allow_pickle=False)
+            arr = _npio.load(path, allow_pickle=False)
         except ValueError:  # a pickle: MDM's results.npy
             arr = None
         except Exception as exc:

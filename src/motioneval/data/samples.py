@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, _npio
 from .._arrays import to_numpy
 from .._io import atomic_save_npz, json_default
 
@@ -188,7 +188,7 @@ class SampleSet:
         if not path.is_file():
             raise FileNotFoundError(f"sample file not found: {path}")
         try:
-            with np.load(path, allow_pickle=False) as npz:
+            with _npio.load(path, allow_pickle=False) as npz:
                 missing = {"motions", "lengths", "meta"} - set(npz.files)
                 if missing:
                     raise SampleSetError(
@@ -219,9 +219,9 @@ class SampleSet:
                 raise SampleSetError(f"{path}: format {fmt!r} is not supported by motioneval {__version__} "
                                      f"(reads {', '.join(READABLE_FORMATS)}); upgrade motioneval")
             raise SampleSetError(f"{path}: not a motioneval sample file (format {fmt!r}, expected {FORMAT!r})")
-        missing = [k for k in ("kind", "normalization", "num_repetitions", "ids", "captions") if k not in meta]
-        if missing:
-            raise SampleSetError(f"{path}: metadata lacks {missing}")
+        lacking = [k for k in ("kind", "normalization", "num_repetitions", "ids", "captions") if k not in meta]
+        if lacking:
+            raise SampleSetError(f"{path}: metadata lacks {lacking}")
         if fmt == FORMAT and frames is None:
             raise SampleSetError(f"{path}: format {FORMAT!r} needs the array 'frames' (stored frames per row)")
         if fmt != FORMAT:
@@ -378,7 +378,7 @@ def read_sample_folder(path: PathLike, *, normalization: str | None = None, kind
                 raise SampleSetError(f"{where}: {file} is not a regular file (a folder?)")
             raise FileNotFoundError(f"{where}: file {file} not found")
         try:
-            arr = np.load(file, allow_pickle=False)
+            arr = _npio.load(file, allow_pickle=False)
         except Exception as exc:
             raise SampleSetError(f"{where}: cannot read {file}: {exc}") from exc
         if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] != 3):

@@ -212,7 +212,7 @@ def spec_of_caption(caption: str) -> MotionSpec:
 
 def vocabulary() -> list[str]:
     """Every token word the grammar produces, sorted (the demo evaluator's vocabulary, without sos/eos/unk)."""
-    words = set()
+    words: set[str] = set()
     for spec in MOTION_SPECS:
         for cap in all_captions(spec):
             words.update(tok.rsplit("/", 1)[0] for tok in tag(cap)[1])

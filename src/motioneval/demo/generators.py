@@ -28,8 +28,8 @@ from ..protocol.generators import GeneratedMotion
 from ..representation.forward import joints_to_features
 from ..representation.normalization import FeatureStats
 from .captions import spec_of_caption
-from .motions import MOTION_SPECS, SPECS_BY_KEY, MotionSpec, synthesize_batch
 from .dataset import DEMO_DATASET_VERSION
+from .motions import MOTION_SPECS, SPECS_BY_KEY, MotionSpec, synthesize_batch
 
 __all__ = [
     "DemoGenerator",

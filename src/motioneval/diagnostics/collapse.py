@@ -155,7 +155,7 @@ def check_collapse(desc: np.ndarray, ids: Sequence[str], *, reference_distance: 
             f"the ground-truth distance) in {space}" + (f"; {exact} pair(s) are identical (copied rows?)" if exact else "") + "."
             + rep,
             "Make sure each row is generated independently (fresh noise per sample) and rows are not copied.",
-            numbers=dup_numbers, ids=[ids[i] for i in involved]))
+            numbers=dup_numbers, ids=[ids[int(i)] for i in involved]))
     else:
         findings.append(Finding("collapse", "ok", "no near-duplicate samples" if not involved.size else
                                 f"{involved.size} sample(s) have a near-duplicate (few)",

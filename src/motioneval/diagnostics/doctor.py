@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _npio
 from .._arrays import to_numpy
 from ..representation.layout import FeatureLayout
 from ..representation.normalization import FeatureStats
@@ -34,8 +35,14 @@ from . import fid_reliability as _fid
 from . import values as _values
 from .evaluator_files import check_checksums, find_evaluator_stats, read_checksums
 from .findings import DoctorReport, Finding
-from .normalization import HYPOTHESES, STATE, MomentSummary, NormalizationVerdict, _implied_raw_affine, \
-    detect_normalization
+from .normalization import (
+    HYPOTHESES,
+    STATE,
+    MomentSummary,
+    NormalizationVerdict,
+    _implied_raw_affine,
+    detect_normalization,
+)
 
 log = logging.getLogger(__name__)
 PathLike = str | os.PathLike
@@ -80,7 +87,7 @@ def _from_sample_set(sset: Any, source: str) -> _Samples:
 
 def _read_npz_unvalidated(path: Path) -> _Samples:
     """Read our ``.npz`` sample format without validation, so that a set with NaN rows can be diagnosed."""
-    with np.load(path, allow_pickle=False) as npz:
+    with _npio.load(path, allow_pickle=False) as npz:
         motions, lengths = npz["motions"], npz["lengths"]
         meta = json.loads(npz["meta"].tobytes().decode("utf-8"))
     r = int(meta.get("num_repetitions", 1) or 1)
@@ -179,7 +186,7 @@ def _dataset_reference_clips(dataset: Any, dim: int, bounds: tuple[int, int], ma
         if not p.is_file():
             continue
         try:
-            x = np.load(p, allow_pickle=False)
+            x = _npio.load(p, allow_pickle=False)
         except (OSError, ValueError):
             continue
         if x.ndim == 2 and x.shape[1] == dim and bounds[0] <= x.shape[0] < 200 and np.isfinite(x).all():
@@ -264,7 +271,7 @@ def _normalization_findings(verdict: NormalizationVerdict,
     state_margin = (min(other) - verdict.scores[best]) if other else float("inf")
     trusted = verdict.scores[best] <= FIT_LIMIT and state_margin >= STATE_MARGIN
     scale = verdict.group_scale_ratio[best]
-    numbers = {
+    numbers: dict[str, Any] = {
         "detected": best,
         "declared": declared,
         "scores": {k: round(v, 3) for k, v in sorted(verdict.scores.items(), key=lambda kv: kv[1])},
@@ -512,6 +519,7 @@ def doctor(
             if stats and "dataset" in stats:
                 clips = _dataset_reference_clips(dataset, s.motions.shape[-1], bounds, max_reference_clips, rng)
                 if len(clips) >= 10:
+                    assert dstats is not None  # "dataset" in stats
                     m, sd = np.asarray(dstats.mean, np.float64), np.asarray(dstats.std, np.float64)
                     gt_desc = np.stack([_collapse.time_descriptors(c[None], np.array([len(c)]), scale=1.0 / sd,
                                                                    offset=-m / sd)[0] for c in clips])

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
+from .. import _npio
 from .._io import sha256_file
 from .findings import Finding
 
@@ -24,7 +26,7 @@ EVALUATOR_STATS_CANDIDATES = (
 )
 
 
-def read_checksums(path: str | Path) -> dict[str, str]:
+def read_checksums(path: str | os.PathLike[str]) -> dict[str, str]:
     """``{relative path: sha256}`` from a ``sha256sum``-style file (``<hex>  <path>``) or a JSON object."""
     path = Path(path)
     if not path.is_file():
@@ -89,7 +91,6 @@ def check_checksums(folder: str | Path, expected: dict[str, str]) -> Finding:
 
 def find_evaluator_stats(folder: str | Path, dim: int | None = None) -> tuple[Path, Path] | None:
     """The (mean, std) files of the evaluator statistics in ``folder``; with ``dim``, the pair of that size."""
-    import numpy as np
 
     folder = Path(folder)
     found = []
@@ -103,7 +104,7 @@ def find_evaluator_stats(folder: str | Path, dim: int | None = None) -> tuple[Pa
         return found[0]
     for m, s in found:
         try:
-            if np.load(m, mmap_mode="r", allow_pickle=False).shape == (dim,):
+            if _npio.load(m, mmap_mode="r", allow_pickle=False).shape == (dim,):
                 return m, s
         except (OSError, ValueError):
             continue

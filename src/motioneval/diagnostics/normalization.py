@@ -117,7 +117,7 @@ class NormalizationVerdict:
         return float(ordered[1] - ordered[0]) if len(ordered) > 1 else float("inf")
 
     def runner_up(self) -> str:
-        return sorted(self.scores, key=self.scores.get)[1]
+        return sorted(self.scores, key=lambda k: self.scores[k])[1]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -189,6 +189,6 @@ def detect_normalization(
             total += min(merr, 50.0) + abs(np.log(max(ratio, 1e-12)))
         scores[name] = total / (len(groups) - len(excluded))
         ratios[name], merrs[name] = ratio_g, merr_g
-    best = min(scores, key=scores.get)
+    best = min(scores, key=lambda k: scores[k])
     return NormalizationVerdict(best=best, scores=scores, group_scale_ratio=ratios, group_mean_err=merrs,
                                 reference=reference, excluded_groups=excluded)

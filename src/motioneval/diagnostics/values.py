@@ -35,7 +35,7 @@ def check_finite(motions: np.ndarray, lengths: np.ndarray, ids: Sequence[str]) -
     rows = np.flatnonzero(bad_rows)
     frames = bad_frames[rows].sum(axis=1)
     first = bad_frames[rows].argmax(axis=1)
-    detail = {ids[r]: {"nonfinite_frames": int(f), "first_frame": int(s)} for r, f, s in
+    detail = {ids[int(r)]: {"nonfinite_frames": int(f), "first_frame": int(s)} for r, f, s in
               zip(rows[:20], frames[:20], first[:20])}
     return Finding(
         "values", "error", f"{len(rows)} sample(s) contain NaN or Inf",
@@ -45,7 +45,7 @@ def check_finite(motions: np.ndarray, lengths: np.ndarray, ids: Sequence[str]) -
         "re-processings of HumanML3D.",
         "Regenerate or drop these samples (and re-process the listed dataset clips) before evaluating.",
         numbers={"bad_samples": int(len(rows)), "of": n, "per_sample": detail},
-        ids=[ids[r] for r in rows],
+        ids=[ids[int(r)] for r in rows],
     ), bad_rows
 
 
@@ -73,8 +73,8 @@ def check_feature_range(motions: np.ndarray, scale: np.ndarray, offset: np.ndarr
         f"they dominate FID and Diversity.",
         "Inspect these samples (`motioneval render`), regenerate or drop them.",
         numbers={"max_abs_z": overall, "limit": FEATURE_Z_LIMIT,
-                 "per_sample_max_abs_z": {ids[i]: float(peak[i]) for i in bad[:20]}},
-        ids=[ids[i] for i in bad],
+                 "per_sample_max_abs_z": {ids[int(i)]: float(peak[i]) for i in bad[:20]}},
+        ids=[ids[int(i)] for i in bad],
     )
 
 
@@ -105,8 +105,8 @@ def check_joint_range(joints: np.ndarray, lengths: np.ndarray, ids: Sequence[str
         f"A joint lies more than {JOINT_REACH_LIMIT:g} figure heights (median height {typical:.3g}) from the root; "
         f"limbs reach about 0.65. The skeleton is broken or the joints are in the wrong order or units.",
         "Inspect these samples (`motioneval render`); check the joint order and axis convention (y up).",
-        numbers={"per_sample_max_reach": {ids[i]: float(peak[i]) for i in bad[:20]}, "median_height": typical},
-        ids=[ids[i] for i in bad],
+        numbers={"per_sample_max_reach": {ids[int(i)]: float(peak[i]) for i in bad[:20]}, "median_height": typical},
+        ids=[ids[int(i)] for i in bad],
     )
 
 
@@ -119,8 +119,8 @@ def check_lengths(lengths: np.ndarray, ids: Sequence[str], *, min_length: int, m
         return Finding("lengths", "error", f"{hard.size} sample(s) have impossible lengths",
                        f"Lengths must lie in 1..{t_max} (the stored frames).",
                        "Fix the lengths array: one frame count per sample.",
-                       numbers={"per_sample": {ids[i]: int(lengths[i]) for i in hard[:20]}},
-                       ids=[ids[i] for i in hard])
+                       numbers={"per_sample": {ids[int(i)]: int(lengths[i]) for i in hard[:20]}},
+                       ids=[ids[int(i)] for i in hard])
     short = np.flatnonzero(lengths < min_length)
     long = np.flatnonzero(lengths > max_length)
     numbers = {"min": int(lengths.min()), "median": float(np.median(lengths)), "max": int(lengths.max()),
@@ -136,6 +136,6 @@ def check_lengths(lengths: np.ndarray, ids: Sequence[str], *, min_length: int, m
         f"most 196 frames (length // 4 movement tokens). Shorter samples give the evaluator fewer than "
         f"{min_length // 4} tokens; longer ones are cut, so scores are not comparable to the protocol's.",
         "Generate with the ground-truth lengths (or clamp them to the bounds) before evaluating.",
-        numbers=numbers | {"per_sample": {ids[i]: int(lengths[i]) for i in bad[:20]}},
-        ids=[ids[i] for i in bad],
+        numbers=numbers | {"per_sample": {ids[int(i)]: int(lengths[i]) for i in bad[:20]}},
+        ids=[ids[int(i)] for i in bad],
     )

@@ -22,6 +22,7 @@ consecutive linear maps between the convolutions and the motion GRU (movement ``
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import zipfile
 from collections.abc import Sequence
@@ -112,9 +113,9 @@ class T2MEvaluator:
         except ValueError:
             self.layout = None
         self.device = torch.device(device) if device is not None else default_device()
-        self.movement_encoder = modules["movement_encoder"]
+        self.movement_encoder: Any = modules["movement_encoder"]  # the classes differ by checkpoint layout
         self.text_encoder = modules["text_encoder"]
-        self.motion_encoder = modules["motion_encoder"]
+        self.motion_encoder: Any = modules["motion_encoder"]
         for m in (self.movement_encoder, self.text_encoder, self.motion_encoder):
             m.to(device=self.device, dtype=torch.float32).eval()
             m.requires_grad_(False)
@@ -124,7 +125,7 @@ class T2MEvaluator:
     @classmethod
     def load(
         cls,
-        folder: str | Path | None = None,
+        folder: str | os.PathLike[str] | None = None,
         *,
         checkpoint: str | Path | None = None,
         glove: str | Path | None = None,
@@ -381,7 +382,7 @@ class T2MEvaluator:
 
 
 # --------------------------------------------------------------------------------------------- helpers
-def _fold_motion_input(movement: nn.Module, motion: nn.Module) -> nn.GRU:
+def _fold_motion_input(movement: Any, motion: Any) -> nn.GRU:
     """A GRU equal to ``motion.gru`` after ``motion.input_emb`` after ``movement.out_net`` (all linear).
 
     ``W_ih (W_e (W_o a + b_o) + b_e) + b_ih = (W_ih W_e W_o) a + (W_ih (W_e b_o + b_e) + b_ih)``, computed in

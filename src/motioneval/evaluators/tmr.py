@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import _npio
 from .._arrays import to_numpy
 from .._io import sha256_file
 from .._progress import progress as _progress
@@ -450,7 +451,7 @@ def _load_stats(mean_path: Path, std_path: Path, nfeats: int, config: dict[str, 
                     raise ValueError(f"holds a {type(t).__name__}, expected one tensor")
                 a = t.detach().to(torch.float32).numpy()
             else:
-                a = np.load(p, allow_pickle=False).astype(np.float32)
+                a = _npio.load(p, allow_pickle=False).astype(np.float32)
         except Exception as exc:
             raise ValueError(f"could not read TMR statistics {p}: {exc}") from exc
         if a.shape != (nfeats,):

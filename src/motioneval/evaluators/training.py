@@ -187,7 +187,7 @@ def evaluator_statistics(features: Sequence[np.ndarray], *, feat_bias: float = 2
         stacked = np.concatenate([np.asarray(f, np.float64) for f in features])
         std = stacked.std(axis=0)
         if (std <= 0).any():
-            raise ValueError(f"feature dims {np.flatnonzero(std <= 0)[:10].tolist()} are constant in the training split")
+            raise ValueError(f"feature dims {np.flatnonzero(std <= 0)[:10].tolist()} are constant in the training split") from None
         return FeatureStats(stacked.mean(axis=0), std, name=name)
     base = dataset_statistics(list(features), layout=layout, ids=ids, name=name)
     std = np.array(base.std, dtype=np.float64)
@@ -556,9 +556,9 @@ class _Run:
             if len(idx) < 2:
                 continue
             shift = int(vrng.integers(1, len(idx)))
-            loss, t, m = self._match_step(batcher.batch(idx, vrng), shift, False)
+            loss, t, mot = self._match_step(batcher.batch(idx, vrng), shift, False)
             losses.append(loss)
-            dist = torch.cdist(t, m)
+            dist = torch.cdist(t, mot)
             hits += int((dist.argmin(dim=1) == torch.arange(len(idx), device=dist.device)).sum())
             count += len(idx)
         return (float(np.mean(losses)) if losses else float("nan")), (hits / count if count else float("nan"))

@@ -15,6 +15,7 @@ alphabetic dropped, lemmas for nouns and verbs except ``left``) with the optiona
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _npio
 from .._io import atomic_save_npy, atomic_write_bytes, sha256_file
 
 logger = logging.getLogger(__name__)
@@ -136,7 +138,7 @@ class WordVectorizer:
         return cls(words, vectors, name="word vectors (arrays)")
 
     @classmethod
-    def from_folder(cls, folder: str | Path) -> "WordVectorizer":
+    def from_folder(cls, folder: str | os.PathLike[str]) -> "WordVectorizer":
         """Read the official ``glove/`` folder (``our_vab_data.npy``, ``our_vab_words.pkl``, ``our_vab_idx.pkl``).
 
         The pickles are read with a restricted unpickler that only builds lists, dicts, strings and ints.
@@ -151,7 +153,7 @@ class WordVectorizer:
             )
         data_path, words_path, idx_path = paths
         try:
-            vectors = np.load(data_path, allow_pickle=False)
+            vectors = _npio.load(data_path, allow_pickle=False)
         except Exception as exc:
             raise ValueError(f"could not read word vectors {data_path} (truncated download?): {exc}") from exc
         words = _load_plain_pickle(words_path)
@@ -173,7 +175,7 @@ class WordVectorizer:
         sources = {str(p): sha256_file(p) for p in paths}
         return cls(words, vectors, sources=sources, name=str(folder))
 
-    def save(self, folder: str | Path) -> Path:
+    def save(self, folder: str | os.PathLike[str]) -> Path:
         """Write the official layout (``our_vab_data.npy``, ``our_vab_words.pkl``, ``our_vab_idx.pkl``) atomically."""
         folder = Path(folder)
         atomic_save_npy(folder / GLOVE_FILES[0], self.vectors)

@@ -14,11 +14,10 @@ Both generator kinds offer ``choice(n, k, replace=False)``, the only draw the me
 from __future__ import annotations
 
 import numbers
-from typing import Union
 
 import numpy as np
 
-RNGLike = Union[None, int, np.integer, np.random.Generator, np.random.RandomState]
+RNGLike = int | np.integer | np.random.Generator | np.random.RandomState | None
 
 
 def as_rng(rng: RNGLike = None) -> np.random.Generator | np.random.RandomState:

@@ -15,7 +15,7 @@ rows (as with ``drop_last`` batches); otherwise the leftover rows of both sides 
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -39,7 +39,7 @@ class MetricAccumulator:
     """
 
     def __init__(self, *, top_k: int = 3, pool_size: int = 32, gt_stats: Any = None,
-                 diversity_pairs: int | str | None = 300, rng: RNGLike = None,
+                 diversity_pairs: int | Literal["momask"] | None = 300, rng: RNGLike = None,
                  flavour: retrieval.Flavour = "reference", fid_method: str = "exact") -> None:
         retrieval._check_flavour(flavour)
         self.pool_size = retrieval._check_int(pool_size, "pool_size", 1)
@@ -60,8 +60,8 @@ class MetricAccumulator:
         self._trace_exps: list[np.ndarray] = []  # per-pool power-of-two scale of the traces (0: ordinary)
         self._pooled_rows = 0
         # pending rows keep float64 precision: the narrow cast happens per pool, after any scale is factored out
-        self._pending_text = np.empty((0, 0), dtype=np.float64)
-        self._pending_motion = np.empty((0, 0), dtype=np.float64)
+        self._pending_text: np.ndarray = np.empty((0, 0), dtype=np.float64)
+        self._pending_motion: np.ndarray = np.empty((0, 0), dtype=np.float64)
         self._motions: list[np.ndarray] = []
 
     @property

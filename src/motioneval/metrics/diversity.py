@@ -14,7 +14,7 @@ raises ``ValueError`` (overflow).
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -33,6 +33,15 @@ from motioneval.metrics._rng import RNGLike, as_rng, choice_without_replacement
 MOMASK = "momask"
 
 
+@overload
+def diversity(motion_emb: Any, num_pairs: int | Literal["momask"] = ..., rng: RNGLike = ..., *,
+              return_indices: Literal[False] = ...) -> float: ...
+@overload
+def diversity(motion_emb: Any, num_pairs: int | Literal["momask"] = ..., rng: RNGLike = ..., *,
+              return_indices: Literal[True]) -> tuple[float, np.ndarray, np.ndarray]: ...
+@overload
+def diversity(motion_emb: Any, num_pairs: int | Literal["momask"] = ..., rng: RNGLike = ..., *,
+              return_indices: bool = ...) -> float | tuple[float, np.ndarray, np.ndarray]: ...
 def diversity(motion_emb: Any, num_pairs: int | Literal["momask"] = 300, rng: RNGLike = None, *,
               return_indices: bool = False) -> float | tuple[float, np.ndarray, np.ndarray]:
     """Diversity ``= (1/P) sum_j |M[a_j] - M[b_j]|`` over ``P = num_pairs`` random pairs.
@@ -77,6 +86,15 @@ def _mean_distance(arr: np.ndarray, first: np.ndarray, second: np.ndarray, axis:
     return mean_of_scaled(mant, exp, what)
 
 
+@overload
+def multimodality(emb: Any, num_pairs: int = ..., rng: RNGLike = ..., *,
+                  return_indices: Literal[False] = ...) -> float: ...
+@overload
+def multimodality(emb: Any, num_pairs: int = ..., rng: RNGLike = ..., *,
+                  return_indices: Literal[True]) -> tuple[float, np.ndarray, np.ndarray]: ...
+@overload
+def multimodality(emb: Any, num_pairs: int = ..., rng: RNGLike = ..., *,
+                  return_indices: bool = ...) -> float | tuple[float, np.ndarray, np.ndarray]: ...
 def multimodality(emb: Any, num_pairs: int = 10, rng: RNGLike = None, *,
                   return_indices: bool = False) -> float | tuple[float, np.ndarray, np.ndarray]:
     """MultiModality ``= (1/(T P)) sum_t sum_j |E[t, a_j] - E[t, b_j]|`` for ``emb`` of shape ``(T, R, D)``.

@@ -36,7 +36,7 @@ import inspect
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 from scipy import linalg as sla
@@ -98,6 +98,20 @@ class FrechetResult:
 
 
 # ============================================================================ public API
+# return type by ``return_diagnostics`` (typing only; the implementation follows)
+@overload
+def frechet_distance(mu1: Any, sigma1: Any, mu2: Any = ..., sigma2: Any = ..., method: str = ..., return_diagnostics: Literal[False] = ...,
+                     eps: float = ..., *, n1: int | None = ..., n2: int | None = ..., reference_check: bool | None = ..., warn: bool = ...) -> float: ...
+@overload
+def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, method: str, return_diagnostics: Literal[True],
+                     eps: float = ..., *, n1: int | None = ..., n2: int | None = ..., reference_check: bool | None = ..., warn: bool = ...) -> FrechetResult: ...
+@overload
+def frechet_distance(mu1: Any, sigma1: Any, mu2: Any = ..., sigma2: Any = ..., method: str = ..., *, return_diagnostics: Literal[True],
+                     eps: float = ..., n1: int | None = ..., n2: int | None = ..., reference_check: bool | None = ...,
+                     warn: bool = ...) -> FrechetResult: ...
+@overload
+def frechet_distance(mu1: Any, sigma1: Any, mu2: Any = ..., sigma2: Any = ..., method: str = ..., return_diagnostics: bool = ...,
+                     eps: float = ..., *, n1: int | None = ..., n2: int | None = ..., reference_check: bool | None = ..., warn: bool = ...) -> float | FrechetResult: ...
 def frechet_distance(
     mu1: Any,
     sigma1: Any,
@@ -137,6 +151,16 @@ def frechet_distance(
                     warn=warn, ref_inputs=None)
 
 
+@overload
+def fid(features1: Any, features2: Any, method: str = ..., return_diagnostics: Literal[False] = ..., eps: float = ..., *, reference_check: bool | None = ..., warn: bool = ...) -> float: ...
+@overload
+def fid(features1: Any, features2: Any, method: str, return_diagnostics: Literal[True],
+        eps: float = ..., *, reference_check: bool | None = ..., warn: bool = ...) -> FrechetResult: ...
+@overload
+def fid(features1: Any, features2: Any, method: str = ..., *, return_diagnostics: Literal[True], eps: float = ...,
+        reference_check: bool | None = ..., warn: bool = ...) -> FrechetResult: ...
+@overload
+def fid(features1: Any, features2: Any, method: str = ..., return_diagnostics: bool = ..., eps: float = ..., *, reference_check: bool | None = ..., warn: bool = ...) -> float | FrechetResult: ...
 def fid(
     features1: Any,
     features2: Any,
@@ -167,7 +191,7 @@ def fid(
 # ============================================================================ driver
 def _frechet(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, *, method: str, return_diagnostics: bool, eps: float,
              n: tuple[int | None, int | None], names: tuple[str, str, str, str], reference_check: bool | None,
-             warn: bool, ref_inputs: tuple | None) -> float | FrechetResult:
+             warn: bool, ref_inputs: tuple[Any, ...] | None) -> float | FrechetResult:
     _check_method(method)
     raw = (to_numpy(mu1), to_numpy(sigma1), to_numpy(mu2), to_numpy(sigma2))
     m1 = _validate_mean(raw[0], names[0])
@@ -186,7 +210,11 @@ def _frechet(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, *, method: str, retur
     if _runs_reference(method, reference_check, return_diagnostics):
         ref = _reference(*(ref_inputs if ref_inputs is not None else raw), eps=eps)
 
-    value = ref["value"] if method == "reference" else exact["value"]
+    if method == "reference":
+        assert ref is not None  # _runs_reference is always true for the reference method
+        value = ref["value"]
+    else:
+        value = exact["value"]
     if not return_diagnostics and not warn:
         return float(value)
 
@@ -437,9 +465,11 @@ def _bures_procrustes(fa: _Factor, fb: _Factor) -> tuple[float, float]:
 def _sqrtm(a: np.ndarray) -> np.ndarray:
     """``scipy.linalg.sqrtm`` on any scipy: no printing (old ``disp=True``), no removed argument (>= 1.18)."""
     if _SQRTM_NEEDS_DISP_FALSE:
-        return sla.sqrtm(a, disp=False)[0]
+        result: np.ndarray = sla.sqrtm(a, disp=False)[0]
+        return result
     out = sla.sqrtm(a)
-    return out[0] if isinstance(out, tuple) else out
+    root: np.ndarray = out[0] if isinstance(out, tuple) else out
+    return root
 
 
 def _sqrtm_needs_disp_false() -> bool:
@@ -585,5 +615,5 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, (int, np.integer)):
         return int(obj)
     if isinstance(obj, (float, np.floating)):
-        return _json_float(obj)
+        return _json_float(float(obj))
     return obj

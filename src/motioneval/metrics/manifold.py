@@ -143,4 +143,5 @@ def _fraction_inside_any(points: _Rows, centres: _Rows, sq_radii: np.ndarray) ->
     inside = 0
     for _, d2 in _sq_distance_blocks(points, centres, at="b"):
         inside += int(np.count_nonzero((d2 <= sq_radii[None, :]).any(axis=1)))
-    return inside / points.x.shape[0]
+    result: float = inside / points.x.shape[0]
+    return result

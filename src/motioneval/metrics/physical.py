@@ -302,7 +302,7 @@ def floor_heights(joints: Any, lengths: Any | None = None, floor: float | str = 
     y = np.where(valid[:, :, None], arr[..., 1].astype(np.float64) * _UNITS[unit], np.inf)
     lowest = y.min(axis=(1, 2))
     if floor == "clip":
-        return lowest
+        return np.asarray(lowest)
     return np.full(n, float(np.median(lowest)))
 
 
@@ -380,7 +380,7 @@ def _norm(x: np.ndarray) -> np.ndarray:
     out += tmp
     np.multiply(x[2], x[2], out=tmp)
     out += tmp
-    return np.sqrt(out, out=out)
+    return np.asarray(np.sqrt(out, out=out))
 
 
 def _chunk_metrics(p: np.ndarray, lens: np.ndarray, fps: float, cfg: PhysicalConfig, contact_idx: np.ndarray | None,
@@ -482,7 +482,7 @@ def _moving_average(x: np.ndarray, window: int) -> np.ndarray:
     pad[1] = (before + 1, after)
     c = np.cumsum(np.pad(x, pad), axis=1)
     length = x.shape[1]
-    return (c[:, window: window + length] - c[:, :length]) / window
+    return np.asarray((c[:, window: window + length] - c[:, :length]) / window)
 
 
 # ------------------------------------------------------------------------------------------ columns

@@ -63,6 +63,11 @@ class RPrecision(np.ndarray):
     """
 
     _META = ("num_samples", "num_dropped", "pool_size", "hit_counts", "flavour")
+    num_samples: int
+    num_dropped: int
+    pool_size: int
+    hit_counts: tuple[int, ...]
+    flavour: str
 
     def __new__(cls, rates: Any, *, num_samples: int, num_dropped: int, pool_size: int,
                 hit_counts: tuple[int, ...], flavour: str) -> "RPrecision":
@@ -82,7 +87,7 @@ class RPrecision(np.ndarray):
         out = out.view(np.ndarray)
         return out[()] if return_scalar else out
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild_rprecision, (np.asarray(self).copy(), {n: getattr(self, n) for n in self._META}))
 
     def __repr__(self) -> str:
@@ -91,7 +96,7 @@ class RPrecision(np.ndarray):
                 f"pool_size={self.pool_size}, flavour={self.flavour!r})")
 
 
-def _rebuild_rprecision(values: np.ndarray, meta: dict) -> RPrecision:
+def _rebuild_rprecision(values: np.ndarray, meta: dict[str, Any]) -> RPrecision:
     return RPrecision(values, **meta)
 
 
@@ -123,9 +128,10 @@ def euclidean_distance_matrix(a: Any, b: Any, *, flavour: Flavour = "reference")
     dist, exps = _pool_distances(a.reshape(-1, *a.shape[-2:]), b.reshape(-1, *b.shape[-2:]), flavour)
     dist = dist.reshape(*lead, *dist.shape[-2:])
     if exps is None:
-        return dist
-    return ldexp_checked(dist, exps.reshape(dist.shape), f"euclidean_distance_matrix (flavour={flavour!r})",
-                         dtype=dtype)
+        return np.asarray(dist)
+    scaled = ldexp_checked(dist, exps.reshape(dist.shape), f"euclidean_distance_matrix (flavour={flavour!r})",
+                           dtype=dtype)
+    return np.asarray(scaled)
 
 
 def retrieval_metrics(text_emb: Any, motion_emb: Any, top_k: int = 3, pool_size: int = 32, *,
@@ -220,7 +226,7 @@ def _special_rows(x: np.ndarray, flavour: str) -> np.ndarray:
     zero = sq == 0
     if zero.any():  # an all-zero row is ordinary; a row of underflowing squares is not
         special[zero] = row_exponents(x[zero]) != ZERO_ROW_EXPONENT
-    return special
+    return np.asarray(special)
 
 
 def _pool_distances(text: np.ndarray, motion: np.ndarray, flavour: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -292,7 +298,8 @@ def _expanded_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out += np.sum(np.square(a), axis=-1, keepdims=True)
     out += np.sum(np.square(b), axis=-1)[..., None, :]
     np.maximum(out, 0, out=out)
-    return np.sqrt(out, out=out)
+    result: np.ndarray = np.sqrt(out, out=out)
+    return result
 
 
 def _direct_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -323,12 +330,12 @@ def _ranks(dist: np.ndarray, exps: np.ndarray | None = None) -> np.ndarray:
     distractor far larger overflows to inf, one far smaller underflows to 0, both compare correctly)."""
     diag = _diagonals(dist)
     if exps is None:
-        return np.count_nonzero(dist <= diag[..., None], axis=-1) - 1
+        return np.asarray(np.count_nonzero(dist <= diag[..., None], axis=-1) - 1)
     shift = exps - _diagonals(exps)[..., None]
     with np.errstate(over="ignore", under="ignore"):
         scaled = np.ldexp(dist.astype(np.float64), shift)
     scaled = np.where(diag[..., None] == 0, dist, scaled)  # d_ii = 0: only exact zeros tie, at any scale
-    return np.count_nonzero(scaled <= diag[..., None], axis=-1) - 1
+    return np.asarray(np.count_nonzero(scaled <= diag[..., None], axis=-1) - 1)
 
 
 def _hit_counts(dist: np.ndarray, top_k: int, exps: np.ndarray | None = None) -> np.ndarray:

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _npio
 from .._arrays import check_finite, check_real_numeric, max_abs, pow2_exponent, to_numpy
 from .._io import atomic_save_npz
 
@@ -65,8 +66,9 @@ class GaussianStats:
                 raise ValueError(f"GaussianStats: dim must be a positive integer; got {dim}")
         self._dim: int | None = dim
         self._n = 0
-        self._mean = np.zeros(dim) if dim is not None else None
-        self._m2 = np.zeros((dim, dim)) if dim is not None else None
+        # empty placeholders until the first batch fixes the dimension (every reader checks n first)
+        self._mean: np.ndarray = np.zeros(dim if dim is not None else 0)
+        self._m2: np.ndarray = np.zeros((dim, dim) if dim is not None else (0, 0))
         self._batches = 0
 
     # ------------------------------------------------------------------ properties
@@ -84,19 +86,22 @@ class GaussianStats:
     def mean(self) -> np.ndarray:
         """Sample mean, float64 ``(D,)`` (a copy)."""
         self._require(1, "mean")
-        return self._mean.copy()
+        mean: np.ndarray = self._mean.copy()
+        return mean
 
     @property
     def m2(self) -> np.ndarray:
         """Centred scatter matrix ``sum (x - mean)(x - mean)^T``, float64 ``(D, D)`` (a copy)."""
         self._require(1, "m2")
-        return self._m2.copy()
+        m2: np.ndarray = self._m2.copy()
+        return m2
 
     @property
     def cov(self) -> np.ndarray:
         """Unbiased covariance ``M2 / (n - 1)``, float64 ``(D, D)``, exactly symmetric."""
         self._require(2, "cov")
-        return self._m2 / (self._n - 1)
+        cov: np.ndarray = self._m2 / (self._n - 1)
+        return cov
 
     def _require(self, k: int, what: str) -> None:
         if self._n < k:
@@ -200,7 +205,6 @@ class GaussianStats:
         out._batches = self._batches + other._batches
         return out
 
-    __add__ = merge
 
     # ------------------------------------------------------------------ construction / IO
     @classmethod
@@ -227,7 +231,7 @@ class GaussianStats:
         out._m2 = (cov + cov.T) * (0.5 * (n - 1)) if n > 1 else np.zeros((d, d))
         return out
 
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the statistics atomically to a pickle-free ``.npz`` (keys in the module docstring)."""
         self._require(1, "save")
         cov = self._m2 / (self._n - 1) if self._n > 1 else np.zeros_like(self._m2)
@@ -235,13 +239,13 @@ class GaussianStats:
                                n=np.int64(self._n), mean=self._mean, cov=cov)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "GaussianStats":
+    def load(cls, path: str | os.PathLike[str]) -> "GaussianStats":
         """Read statistics written by :meth:`save`."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"statistics file not found: {path}")
         try:
-            with np.load(path, allow_pickle=False) as z:
+            with _npio.load(path, allow_pickle=False) as z:
                 data = {k: z[k] for k in z.files}
         except Exception as exc:  # truncated or not an npz
             raise ValueError(f"could not read statistics file {path}: {exc}") from exc

@@ -92,7 +92,7 @@ def cosine_similarity(x: Any, y: Any) -> np.ndarray:
     ub, ib = np.unique(b, axis=0, return_inverse=True)
     ua = ua / np.maximum(np.linalg.norm(ua, axis=1, keepdims=True), 1e-12)
     ub = ub / np.maximum(np.linalg.norm(ub, axis=1, keepdims=True), 1e-12)
-    return (ua @ ub.T)[np.ravel(ia)][:, np.ravel(ib)]
+    return np.asarray((ua @ ub.T)[np.ravel(ia)][:, np.ravel(ib)])
 
 
 def query_ranks(sims: Any, text_similarity: Any = None, threshold: float | None = None) -> np.ndarray:
@@ -127,7 +127,7 @@ def query_ranks(sims: Any, text_similarity: Any = None, threshold: float | None 
         g = np.where(near, d, np.inf).min(axis=1)
     less = (d < g[:, None]).sum(axis=1)
     equal = (d == g[:, None]).sum(axis=1)
-    return less + (equal - 1) / 2.0
+    return np.asarray(less + (equal - 1) / 2.0)
 
 
 def metrics_from_ranks(ranks: Any, rounding: int | None = None) -> dict[str, float]:
@@ -172,7 +172,7 @@ def _text_similarity(text_similarity: Any, sentence_emb: Any, n: int) -> np.ndar
         e = _matrix(sentence_emb, "sentence_emb")
         if e.shape[0] != n:
             raise ValueError(f"sentence_emb has {e.shape[0]} rows; expected one per caption ({n})")
-        return e @ e.T  # TMR: emb @ emb.T of L2-normalized sentence embeddings
+        return np.asarray(e @ e.T)  # TMR: emb @ emb.T of L2-normalized sentence embeddings
     return None if text_similarity is None else np.asarray(to_numpy(text_similarity), dtype=np.float64)
 
 

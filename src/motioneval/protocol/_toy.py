@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _npio
 from ..representation.normalization import FeatureStats
 
 VERBS = ["walk", "run", "jump", "kick", "wave", "turn", "sit", "throw"]
@@ -125,8 +126,8 @@ def write_toy_evaluator(root: str | os.PathLike, dataset_root: str | os.PathLike
         pickle.dump(words, fh, protocol=3)
     with open(glove / "our_vab_idx.pkl", "wb") as fh:
         pickle.dump({w: i for i, w in enumerate(words)}, fh, protocol=3)
-    mean = np.load(Path(dataset_root) / "Mean.npy").astype(np.float64)
-    std = np.load(Path(dataset_root) / "Std.npy").astype(np.float64) * rng.uniform(0.8, 1.25, mean.shape)
+    mean = _npio.load(Path(dataset_root) / "Mean.npy").astype(np.float64)
+    std = _npio.load(Path(dataset_root) / "Std.npy").astype(np.float64) * rng.uniform(0.8, 1.25, mean.shape)
     (root / "dataset").mkdir(exist_ok=True)
     np.save(root / "dataset" / "t2m_mean.npy", mean)
     np.save(root / "dataset" / "t2m_std.npy", std)

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _npio
 from .._io import atomic_save_npz
 
 logger = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ def hash_arrays(*arrays: Any) -> str:
     for a in arrays:
         arr = np.ascontiguousarray(a)
         h.update(f"{arr.dtype.str}{arr.shape}".encode())
-        h.update(memoryview(arr).cast("B") if arr.size else b"")
+        h.update(arr.data.cast("B") if arr.size else b"")
     return h.hexdigest()
 
 
@@ -152,7 +153,7 @@ class Cache:
         """The description stored with an entry (what produced it), or ``None``."""
         if self.root is None or not self.path(kind, key).is_file():
             return None
-        with np.load(self.path(kind, key), allow_pickle=False) as data:
+        with _npio.load(self.path(kind, key), allow_pickle=False) as data:
             if _META not in data.files:
                 return None
             return json.loads(bytes(data[_META]).decode("utf-8"))
@@ -240,7 +241,7 @@ def read_entry(path: Path, kind: str, key: str) -> dict[str, np.ndarray]:
         raise CacheEntryError("a symbolic link, which the cache never writes")
     if not path.is_file():
         raise CacheEntryError("not a regular file (a folder where the entry belongs?)")
-    with np.load(path, allow_pickle=False) as data:
+    with _npio.load(path, allow_pickle=False) as data:
         names = list(data.files)
         if _ENTRY not in names or _META not in names:
             raise CacheEntryError("no verification header (written by another version, or not a cache entry)")

@@ -282,6 +282,7 @@ def _reduce_to_main(ctx: DistributedContext, evaluation: Evaluation, units: list
         parts = ctx.gather(payload)
         if not ctx.is_main:
             continue
+        assert parts is not None  # gather returns the list on the main rank
         for part in parts:
             for i, arrays in part.items():
                 if evaluation.cache.enabled:
@@ -367,7 +368,7 @@ def _preloaded(evaluation: Evaluation, arrays: Mapping[str, dict[str, np.ndarray
         yield
         return
     base = evaluation.cache
-    evaluation.cache = _Preloaded(base, arrays)
+    evaluation.cache = _Preloaded(base, arrays)  # type: ignore[assignment]  # a read-through stand-in
     try:
         yield
     finally:

@@ -52,13 +52,31 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from .. import _npio
 from .._progress import progress as _progress
 from ..representation.normalization import FeatureStats
 from .cache import Cache, content_key, hash_arrays
-from .generators import (SampleSetGenerator, check_generator, evaluator_features, normalize_output,
-                         output_frames, padded_rows, to_raw_features, visible_frames)
-from .ground_truth import (GroundTruthItems, PassPlan, derived_seed, draw_pass, num_rows, pass_captions,
-                           pass_features, pass_raw_tokens, pass_rng)
+from .generators import (
+    SampleSetGenerator,
+    check_generator,
+    evaluator_features,
+    normalize_output,
+    output_frames,
+    padded_rows,
+    to_raw_features,
+    visible_frames,
+)
+from .ground_truth import (
+    GroundTruthItems,
+    PassPlan,
+    derived_seed,
+    draw_pass,
+    num_rows,
+    pass_captions,
+    pass_features,
+    pass_raw_tokens,
+    pass_rng,
+)
 from .presets import Preset, get_preset
 from .results import MetricSummary, Result, Row, library_versions, utc_now
 
@@ -157,7 +175,7 @@ class Evaluation:
                 self.items, max_frames=self.preset.max_frames, truncate=self.preset.long_motions == "truncate")
         else:
             self.source = generator
-            self.prompt_tokens, self.prompt_items = None, None
+            self.prompt_tokens, self.prompt_items = None, None  # type: ignore[assignment]
         self.identity = check_generator(self.source)
         self.name = name or self.identity["name"]
         if self.name == GROUND_TRUTH_ROW:
@@ -215,7 +233,7 @@ class Evaluation:
     @property
     def mm_captions(self) -> int:
         p = self.preset
-        return self.n_generated if p.mm_selection == "all" else int(p.mm_captions)
+        return self.n_generated if p.mm_selection == "all" else int(p.mm_captions)  # type: ignore[arg-type]
 
     def _check_feasible(self) -> None:
         """Fail before any long work when the sizes cannot satisfy the preset."""
@@ -420,6 +438,7 @@ class Evaluation:
             row_of, repeat = rows, None
         names = self._row_names(unit, rows, row_of)
         if self.sample_mode:
+            assert req.prompts is not None  # sample-set mode always maps rows to prompts
             if repeat is None:
                 out = self.source.take(req.prompts[row_of], req.repetition)
                 motions, lengths, frames = out.motions, out.lengths, out.frames
@@ -464,7 +483,7 @@ class Evaluation:
             frames=real, return_frames=True)
         if self.preset.generated_padding == "zeros":  # frames past the lengths are zero: store only the valid ones
             raw = raw[:, : max(int(out_lengths.max()), 1)]
-            self.cache.save("samples", key, parts, rows=_pack_rows(raw, out_lengths), lengths=out_lengths,
+            self.cache.save("samples", key, parts, rows=_pack_rows(raw, out_lengths), lengths=out_lengths,  # type: ignore[arg-type]
                             frames=np.int64(raw.shape[1]))
         else:
             self.cache.save("samples", key, parts, raw=raw, lengths=out_lengths, frames_per_row=frames)
@@ -495,9 +514,9 @@ class Evaluation:
             row_of = self._plan(unit.replication, "mm")[rows // self.mm_repeats] if unit.stage == "mm" else rows
         names = [f"replication {unit.replication}, {unit.stage} row {int(i)}: {req.captions[int(j)]!r}"
                  for i, j in zip(rows, row_of)]
-        if self.sample_mode and self.source.samples.ids is not None:
-            ids = self.source.samples.ids
-            names = [f"sample {ids[int(req.prompts[int(j)])]!r} ({name})" for j, name in zip(row_of, names)]
+        if self.sample_mode and self.source.samples.ids is not None and req.prompts is not None:
+            ids, prompts = self.source.samples.ids, req.prompts
+            names = [f"sample {ids[int(prompts[int(j)])]!r} ({name})" for j, name in zip(row_of, names)]
         return names
 
     def _embed_motion(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -596,8 +615,8 @@ class Evaluation:
             for row, stage, stream in ((GROUND_TRUTH_ROW, "gt_match", 0), (self.name, "generated", 1)):
                 text, motion = emb[f"{stage}/text"], emb[f"{stage}/motion"]
                 ret = retrieval_metrics(text, motion, top_k=p.top_k, pool_size=p.pool_size)
-                for k in range(p.top_k):
-                    put(row, f"r_precision_top{k + 1}", ret.r_precision[k])
+                for k in range(p.top_k):  # type: ignore[assignment]
+                    put(row, f"r_precision_top{k + 1}", ret.r_precision[k])  # type: ignore[arg-type,operator]
                 put(row, "matching_score", ret.matching_score)
                 if row == GROUND_TRUTH_ROW and self.fid_same_batches:  # FID of the batches with themselves: 0
                     put(row, "fid", None)
@@ -775,7 +794,7 @@ def _load_ground_truth(dataset: Any, split: str, preset: str | Preset, overrides
         std = get_dataset_spec(kind)
         spec = DatasetSpec(kind, std.dim, std.num_joints, fps=p.fps, min_length=p.min_motion_length,
                            max_length=p.max_motion_length)
-        dataset = MotionDataset(root, split, kind=spec, on_problem=on_problem)
+        dataset = MotionDataset(root, split, kind=spec, on_problem=on_problem)  # type: ignore[arg-type]
     if not isinstance(dataset, MotionDataset):
         raise TypeError(f"dataset must be a folder, a MotionDataset or GroundTruthItems; got {type(dataset).__name__}")
     report = dataset.report
@@ -796,7 +815,7 @@ def _infer_kind(root: Path, split: str) -> str:
     candidates.append(root / "Mean.npy")  # after the clips: a wrong Mean.npy is reported, not trusted
     for path in candidates:
         try:
-            dim = np.load(path, mmap_mode="r", allow_pickle=False).shape[-1]
+            dim = _npio.load(path, mmap_mode="r", allow_pickle=False).shape[-1]
         except Exception:  # missing or unreadable: MotionDataset reports it precisely
             continue
         return {263: "humanml3d", 251: "kit"}.get(dim, "humanml3d")

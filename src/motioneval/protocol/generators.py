@@ -265,9 +265,9 @@ class SampleSetGenerator:
 
 
 def _samples_hash(samples: Any) -> str:
-    from .cache import canonical_json, hash_arrays
-
     import hashlib
+
+    from .cache import canonical_json, hash_arrays
 
     h = hashlib.sha256()
     h.update(hash_arrays(samples.motions, samples.lengths).encode())

@@ -115,7 +115,7 @@ class GroundTruthItems:
             for c, t in zip(caps, toks):
                 h.update(c.encode() + b"\x1e" + " ".join(t).encode() + b"\x1d")
         frames = np.ascontiguousarray(self.frames, dtype=np.float32)
-        h.update(memoryview(frames).cast("B") if frames.size else b"")
+        h.update(frames.data.cast("B") if frames.size else b"")
         return h.hexdigest()
 
     @classmethod

@@ -34,7 +34,12 @@ import numpy as np
 from .._arrays import to_numpy
 from .._io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from .ground_truth import (
-    GroundTruthItems, draw_pass, pass_captions, pass_features, pass_raw_tokens, pass_rng,
+    GroundTruthItems,
+    draw_pass,
+    pass_captions,
+    pass_features,
+    pass_raw_tokens,
+    pass_rng,
 )
 from .presets import Preset, get_preset
 
@@ -352,7 +357,7 @@ def lightning_callback(monitor: TrainingMonitor, generate: Any = None) -> Any:
         from lightning.pytorch import Callback
     except ImportError:
         try:
-            from pytorch_lightning import Callback
+            from pytorch_lightning import Callback  # type: ignore[assignment]
         except ImportError as exc:
             raise ImportError("lightning_callback needs PyTorch Lightning: pip install lightning") from exc
 

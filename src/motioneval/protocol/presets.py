@@ -265,7 +265,7 @@ def _validate(p: Preset) -> None:
         fail("mm_selection='all' takes every generated row; set mm_captions=None")
     if p.mm_selection != "all" and p.mm_captions is None:
         fail(f"mm_selection={p.mm_selection!r} needs mm_captions (a count)")
-    if p.mm_selection in ("random_groups", "first_groups") and p.mm_captions % p.pool_size:
+    if p.mm_selection in ("random_groups", "first_groups") and (p.mm_captions or 0) % p.pool_size:
         fail(f"mm_selection={p.mm_selection!r} takes whole groups: mm_captions ({p.mm_captions}) must be a "
              f"multiple of pool_size ({p.pool_size})")
 
@@ -335,7 +335,8 @@ def _named(name: str, dataset: str = "humanml3d") -> Preset:
     defaults: dict[str, Any] = dict(DATASET_DEFAULTS[dataset])
     if dataset == "kit":
         defaults["fps"] = KIT_TIME_RATE[name]
-    return Preset(name=name, base=name, dataset=dataset, **_COMMON, **defaults, **_DEFINITIONS[name])
+    return Preset(name=name, base=name, dataset=dataset, **_COMMON, **defaults,  # type: ignore[arg-type]
+                  **_DEFINITIONS[name])
 
 
 #: The four lineages on HumanML3D (use ``get_preset(name, dataset="kit")`` for KIT-ML).

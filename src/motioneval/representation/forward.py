@@ -31,8 +31,9 @@ the floor, the facing and the nearest-edge smoothing of the valid frames unchang
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
@@ -96,7 +97,9 @@ def process_joints(joints: Any, skeleton: Skeleton = HUMANML3D, *, lengths: Any 
     fields = [np.concatenate([part[k] for part in parts], axis=0) for k in range(5)]
     if not batched:
         fields = [f[0] for f in fields]
-    return ProcessedMotion(*fields, lengths=lens if batched else None)
+    features, global_positions, local_positions, root_velocity, root_half_angle = fields
+    return ProcessedMotion(features, global_positions, local_positions, root_velocity, root_half_angle,
+                           lengths=lens if batched else None)
 
 
 # --- the steps ------------------------------------------------------------------------------------------------
@@ -107,7 +110,8 @@ def _clipwise(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
     def wrapper(positions: Any, skeleton: Skeleton = HUMANML3D) -> np.ndarray:
         arr = np.asarray(to_numpy(positions), dtype=np.float64)
         if arr.ndim == 3:
-            return fn(arr[None], skeleton)[0]
+            result: np.ndarray = fn(arr[None], skeleton)[0]
+            return result
         if arr.ndim != 4 or arr.shape[-1] != 3:
             raise ValueError(f"positions must have shape (T, J, 3) or (B, T, J, 3); got {arr.shape}")
         return fn(arr, skeleton)
@@ -157,7 +161,8 @@ def foot_contacts(positions: np.ndarray, skeleton: Skeleton = HUMANML3D) -> np.n
     """Step 5: ``(..., T-1, 4)`` 0/1 contacts, left foot joints then right foot joints."""
     feet = list(skeleton.left_foot_joints) + list(skeleton.right_foot_joints)
     disp = positions[:, 1:, feet] - positions[:, :-1, feet]
-    return ((disp**2).sum(axis=-1) < skeleton.contact_threshold).astype(np.float64)
+    result: np.ndarray = ((disp**2).sum(axis=-1) < skeleton.contact_threshold).astype(np.float64)
+    return result
 
 
 @_clipwise
@@ -172,7 +177,8 @@ def root_half_angles(positions: np.ndarray, skeleton: Skeleton = HUMANML3D) -> n
     forward = gaussian_filter1d(forward, FACING_SMOOTHING_SIGMA, axis=1, mode="nearest")
     half = 0.5 * np.arctan2(-forward[..., 0], forward[..., 1])
     half[:, 0] = 0.0
-    return half
+    result: np.ndarray = half
+    return result
 
 
 # --- implementation -------------------------------------------------------------------------------------------

@@ -63,12 +63,14 @@ class FeatureLayout:
 
     @property
     def dim(self) -> int:
-        return self.contacts.stop
+        result: int = self.contacts.stop
+        return result
 
     @property
     def evaluator_dim(self) -> int:
         """Channels the T2M movement encoder reads: everything but the 4 foot contacts (259 / 247)."""
-        return self.contacts.start
+        result: int = self.contacts.start
+        return result
 
     def groups(self) -> dict[str, slice]:
         """Ordered name -> slice of the seven groups that the dataset statistics average over."""

@@ -12,12 +12,14 @@ velocities, foot contacts), so every dim of a group is scaled alike.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
+from .. import _npio
 from .._arrays import to_numpy
 from .._io import atomic_save_npy, sha256_file
 from .layout import FeatureLayout
@@ -78,7 +80,7 @@ class FeatureStats:
             if not p.is_file():
                 raise FileNotFoundError(f"normalization statistics file not found: {p}")
             try:
-                arrays.append(np.load(p, allow_pickle=False))
+                arrays.append(_npio.load(p, allow_pickle=False))
             except Exception as exc:  # truncated download, wrong format
                 raise ValueError(f"could not read normalization statistics {p}: {exc}") from exc
         return cls(
@@ -211,7 +213,7 @@ def dataset_statistics(
                 f"skip_nonfinite=True to leave them out as the dataset's script did."
             )
         warnings.warn(f"left out {len(bad)} clip(s) with NaN or Inf: {shown}", stacklevel=2)
-    if mean is None or count < 2:
+    if mean is None or m2 is None or count < 2:
         raise ValueError(f"need at least 2 valid frames to compute statistics; got {count}")
     layout = layout or FeatureLayout.for_dim(mean.shape[0])
     std = group_average(np.sqrt(m2 / count), layout)

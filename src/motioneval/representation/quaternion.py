@@ -69,7 +69,8 @@ def qrot(q: np.ndarray, v: np.ndarray) -> np.ndarray:
 def qnormalize(q: np.ndarray) -> np.ndarray:
     """``q / |q|``."""
     q = _float(q)
-    return q / np.linalg.norm(q, axis=-1, keepdims=True)
+    result: np.ndarray = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    return result
 
 
 def qbetween(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -93,7 +94,8 @@ def qbetween(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         q[mask] = np.concatenate([np.zeros(a[mask].shape[:-1] + (1,), q.dtype), _perpendicular(a[mask])], axis=-1)
         norm[mask] = 1.0
     with np.errstate(invalid="ignore", divide="ignore"):
-        return q / norm
+        result: np.ndarray = q / norm
+        return result
 
 
 def _perpendicular(a: np.ndarray) -> np.ndarray:
@@ -101,7 +103,8 @@ def _perpendicular(a: np.ndarray) -> np.ndarray:
     axis = np.zeros_like(a)
     axis[np.arange(len(a)), np.argmin(np.abs(a), axis=-1)] = 1.0
     p = np.cross(a, axis)
-    return p / np.linalg.norm(p, axis=-1, keepdims=True)
+    result: np.ndarray = p / np.linalg.norm(p, axis=-1, keepdims=True)
+    return result
 
 
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:

@@ -12,13 +12,15 @@ features needs ``KIT.with_target_frame(frame)``.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
+from .. import _npio
 from .layout import FeatureLayout
 
 __all__ = ["Skeleton", "HUMANML3D", "KIT", "skeleton_for_dim"]
@@ -172,7 +174,7 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _as_vec3_tuple(a: Sequence[Sequence[float]]) -> tuple[Vec3, ...]:
+def _as_vec3_tuple(a: np.ndarray | Sequence[Sequence[float]]) -> tuple[Vec3, ...]:
     return tuple((float(x), float(y), float(z)) for x, y, z in np.asarray(a, dtype=np.float64))
 
 
@@ -200,7 +202,7 @@ _H3D_BASE = Skeleton(
     fps=20.0,
 )
 HUMANML3D: Skeleton = _H3D_BASE.with_target_frame(
-    np.load(_ASSETS / "humanml3d_target_frame.npy", allow_pickle=False)
+    _npio.load(_ASSETS / "humanml3d_target_frame.npy", allow_pickle=False)
 )
 
 # --- KIT-ML (MMM joint names; chains, rest directions and constants as the dataset's processing used) -----

@@ -627,7 +627,7 @@ def filmstrip(
     img = Image.new("RGB", (width, sum(row_heights)), BACKGROUND)
     draw = ImageDraw.Draw(img)
     y = 0
-    for (cell, panel), painters, rh in zip(rows, scene.painters, row_heights):
+    for (cell, panel), painters, _rh in zip(rows, scene.painters, row_heights):
         painter = painters[0]
         if cell.caption:
             text = _wrap(cell.caption, width - 8, font_size, 1)[0]

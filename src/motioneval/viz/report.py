@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-
 from .._io import atomic_write_text, json_default
 
 log = logging.getLogger(__name__)
