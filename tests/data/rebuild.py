@@ -51,6 +51,11 @@ DATA_SHA256 = {
     "dataset/kit_std.npy": "296a60656cea07e65ee64512d73d47c0412df0698b35194116330661be32fa90",
     "glove/our_vab_words.pkl": "fac88da1be6f00d36b72b88c9745c8ac35a94a7bd6ccf1fa3bab380faf8c2e0d",
     "glove/our_vab_idx.pkl": "d85dce83d2c27a92bb94bb51dc1f55a04fcaa328c359d23eccf648e296c16493",
+    "HumanML3D/train.txt": "e3e6975099b19964ee085db3e1d1160365a27e275f4f2b3d37c8ef24cccf4ce9",
+    "HumanML3D/val.txt": "effa9e866f7c2bd3e5bb518600f95a5fd780a2dcf72c3cdb1e0caf5c93051e17",
+    "guofeats/skeleton_example_h3d.npy": "1135347d7cb6e974e3d8fa307597e4207672c37aba9b1cb6578e3d681e25975f",
+    "SHA256SUMS": "e73882e5f9bcf579f9a1f11f053841d8bbc30edcc0f926fd04e81ede728ee308",
+    "SOURCES.txt": "949bbee219d733710b02d2324fa79fd4e916b9a73e6750f4dcd2827a2127f1af",
 }
 FIXTURES = ("metrics_reference", "metrics_fid_fullrank", "evaluator_reference", "representation_reference")
 # arrays rebuilt by tests/fixture_data.py instead of being stored

@@ -39,6 +39,7 @@ from .._arrays import nonfinite_rows
 from .._progress import progress as _progress
 from ..representation.normalization import FeatureStats
 from .captions import Caption, parse_captions, utf8_error_where
+from .fingerprints import drifted_dataset_files
 
 PathLike = str | os.PathLike
 
@@ -634,6 +635,5 @@ def _check_joints(clip_id: str, length: int, spec: DatasetSpec, joint_dir: Path,
 
 def _fingerprint_problems(root: Path, split_path: Path, kind: str) -> list[Problem]:
     """Warnings for Mean.npy/Std.npy/the split list drifted from the public files (data/fingerprints.py)."""
-    from .fingerprints import dataset_problems
-
-    return dataset_problems(root, split_path, kind)
+    return [Problem("split_drift" if Path(v.path).suffix == ".txt" else "stats_drift", "warning", None, v.message,
+                    path=str(v.path)) for v in drifted_dataset_files(root, split_path, kind)]

@@ -349,51 +349,11 @@ def worst_severity(verdicts: Iterable[FileVerdict]) -> str:
     return max((v.severity for v in verdicts), key=rank.__getitem__, default="info")
 
 
-# ----------------------------------------------------------------------------------------- hooks
-def dataset_problems(root: str | Path, split_path: str | Path | None, dataset: str | None) -> list[Any]:
-    """``check_dataset`` hook: a warning :class:`~motioneval.data.dataset.Problem` for each dataset file that
-    drifted from its public counterpart (unrelated or unverifiable files are not problems)."""
-    from .dataset import Problem
-
+def drifted_dataset_files(root: str | Path, split_path: str | Path | None,
+                          dataset: str | None) -> list[FileVerdict]:
+    """Verdicts of the dataset folder's ``Mean.npy``/``Std.npy`` and split list that drifted from their public
+    counterparts (unrelated or unverifiable files are not drift)."""
     root = Path(root)
     paths = [root / "Mean.npy", root / "Std.npy"] + ([Path(split_path)] if split_path is not None else [])
-    out = []
-    for v in in_context([verify_file(p, dataset=dataset) for p in paths if p.is_file()]):
-        p = Path(v.path)
-        if v.severity == "warning":
-            kind = "split_drift" if p.suffix == ".txt" else "stats_drift"
-            out.append(Problem(kind, "warning", None, v.message, path=str(p)))
-    return out
-
-
-def fingerprint_finding(dataset: Any = None, evaluator: Any = None) -> Any:
-    """``doctor`` hook: one :class:`~motioneval.diagnostics.findings.Finding` ``"fingerprints"`` over the dataset
-    folder and the evaluator folder (whichever are paths); ``None`` when neither is a folder."""
-    from ..diagnostics.findings import Finding
-
-    verdicts: list[FileVerdict] = []
-    root = dataset if isinstance(dataset, (str, Path)) else getattr(dataset, "root", None)
-    if isinstance(root, (str, Path)) and Path(root).is_dir():
-        verdicts += verify_dataset_folder(root)
-    if isinstance(evaluator, (str, Path)) and Path(evaluator).exists():
-        verdicts += verify_evaluator_folder(evaluator)
-    if not verdicts:
-        return None
-    severity = worst_severity(verdicts)
-    counts = {s: sum(v.status == s for v in verdicts) for s in STATUSES}
-    drifted = [v for v in verdicts if v.severity == "warning"]
-    if severity == "ok":
-        title = f"all {len(verdicts)} reference files match the public ones"
-    elif drifted:
-        title = f"{len(drifted)} file(s) differ from the public reference files"
-    else:
-        title = (f"{counts['match'] + counts['values_match']} of {len(verdicts)} files match public ones; "
-                 f"the others are not verified or not the public files")
-    return Finding(
-        "fingerprints", severity, title,
-        " ".join(str(v) + "." for v in verdicts),
-        ("Regenerate or re-download the drifted files (or state the difference beside your numbers): drifted "
-         "statistics change normalization and every metric." if drifted else ""),
-        numbers={"counts": counts, "files": {v.path: v.status for v in verdicts},
-                 "largest_differences": {v.path: v.details.get("largest", [])[:5] for v in drifted}},
-    )
+    return [v for v in in_context([verify_file(p, dataset=dataset) for p in paths if p.is_file()])
+            if v.severity == "warning"]

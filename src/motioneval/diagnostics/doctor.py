@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import _npio
 from .._arrays import to_numpy
+from ..data.fingerprints import STATUSES, FileVerdict, verify_dataset_folder, verify_evaluator_folder, worst_severity
 from ..representation.layout import FeatureLayout
 from ..representation.normalization import FeatureStats
 from . import collapse as _collapse
@@ -229,10 +230,35 @@ def _load_evaluator(evaluator: Any, findings: list[Finding], device: Any) -> tup
 
 
 # ----------------------------------------------------------------------------------------------- checks
-def _fingerprint_finding(dataset: Any, ev_folder: Path | None) -> Finding | None:
-    from ..data.fingerprints import fingerprint_finding
-
-    return fingerprint_finding(dataset, ev_folder)
+def _fingerprint_finding(dataset: Any, evaluator: Path | None) -> Finding | None:
+    """One :class:`~motioneval.diagnostics.findings.Finding` ``"fingerprints"`` over the dataset
+    folder and the evaluator folder (whichever are paths); ``None`` when neither is a folder."""
+    verdicts: list[FileVerdict] = []
+    root = dataset if isinstance(dataset, (str, Path)) else getattr(dataset, "root", None)
+    if isinstance(root, (str, Path)) and Path(root).is_dir():
+        verdicts += verify_dataset_folder(root)
+    if isinstance(evaluator, (str, Path)) and Path(evaluator).exists():
+        verdicts += verify_evaluator_folder(evaluator)
+    if not verdicts:
+        return None
+    severity = worst_severity(verdicts)
+    counts = {s: sum(v.status == s for v in verdicts) for s in STATUSES}
+    drifted = [v for v in verdicts if v.severity == "warning"]
+    if severity == "ok":
+        title = f"all {len(verdicts)} reference files match the public ones"
+    elif drifted:
+        title = f"{len(drifted)} file(s) differ from the public reference files"
+    else:
+        title = (f"{counts['match'] + counts['values_match']} of {len(verdicts)} files match public ones; "
+                 f"the others are not verified or not the public files")
+    return Finding(
+        "fingerprints", severity, title,
+        " ".join(str(v) + "." for v in verdicts),
+        ("Regenerate or re-download the drifted files (or state the difference beside your numbers): drifted "
+         "statistics change normalization and every metric." if drifted else ""),
+        numbers={"counts": counts, "files": {v.path: v.status for v in verdicts},
+                 "largest_differences": {v.path: v.details.get("largest", [])[:5] for v in drifted}},
+    )
 
 
 
