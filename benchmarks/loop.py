@@ -110,6 +110,12 @@ class InstantGenerator:
         return out, lengths
 
 
+def make_instant() -> InstantGenerator:
+    """Generator factory for ``motioneval evaluate --generator benchmarks/loop.py:make_instant`` (the dataset
+    folder comes from ``MOTIONEVAL_LOOP_DATASET``); used by ``benchmarks/gpu.sh``."""
+    return InstantGenerator(Path(os.environ["MOTIONEVAL_LOOP_DATASET"]))
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
@@ -191,13 +197,13 @@ def ref_co_embeddings(ev, words, pos, sent_lens, motions, m_lens):
 
     with torch.no_grad():
         align = np.argsort(m_lens)[::-1].copy()
-        w = torch.from_numpy(words).float()
-        p = torch.from_numpy(pos).float()
-        text = ev.text_encoder(w, p, torch.tensor(sent_lens))[align]
-        mot = torch.from_numpy(motions[align]).float()
+        w = torch.from_numpy(words).float().to(ev.device)
+        p = torch.from_numpy(pos).float().to(ev.device)
+        text = ev.text_encoder(w, p, torch.tensor(sent_lens))[torch.from_numpy(align).to(ev.device)]
+        mot = torch.from_numpy(motions[align]).float().to(ev.device)
         movements = ev.movement_encoder(mot[..., :-4])
         motion = ev.motion_encoder(movements, torch.from_numpy(np.asarray(m_lens)[align] // UNIT))
-    return text.numpy(), motion.numpy()
+    return text.cpu().numpy(), motion.cpu().numpy()
 
 
 def ref_motion_embeddings(ev, motions, m_lens):
@@ -205,9 +211,9 @@ def ref_motion_embeddings(ev, motions, m_lens):
 
     with torch.no_grad():
         align = np.argsort(m_lens)[::-1].copy()
-        mot = torch.from_numpy(motions[align]).float()
+        mot = torch.from_numpy(motions[align]).float().to(ev.device)
         movements = ev.movement_encoder(mot[..., :-4])
-        return ev.motion_encoder(movements, torch.from_numpy(np.asarray(m_lens)[align] // UNIT)).numpy()
+        return ev.motion_encoder(movements, torch.from_numpy(np.asarray(m_lens)[align] // UNIT)).cpu().numpy()
 
 
 def ref_matching(text, motion):
@@ -315,6 +321,8 @@ def worker(args) -> None:
     t0 = time.perf_counter()
     fn = run_reference if args.worker == "reference" else run_ours
     metrics = fn(Path(args.dataset), ev, gen, args.replications)
+    if args.device.startswith("cuda"):
+        torch.cuda.synchronize()
     wall = time.perf_counter() - t0
     print(json.dumps({"wall": wall, "generation": gen.seconds, "calls": gen.calls, "peak_rss_mb": peak_rss_mb(),
                       "metrics": metrics}))
