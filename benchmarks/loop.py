@@ -274,8 +274,9 @@ def run_reference(dataset_dir: Path, ev, gen: InstantGenerator, replications: in
         # generated pass: one item at a time (batch size 1), then groups of 32
         rows = []
         for i in rng.permutation(len(ds)):
-            words, pos, sent_len, caption, _, m_length = ds[int(i)]
-            motion, _ = gen.generate([caption], np.array([m_length]), 0)
+            words, pos, sent_len, caption, _, _ = ds[int(i)]
+            motion, length = gen.generate([caption], None, 0)  # t2m lineage: the generator picks the length
+            m_length = int(length[0])
             raw = dstats.denormalize(motion[0, :m_length])
             clip = np.zeros((MAX_FRAMES, raw.shape[1]), np.float32)
             clip[:m_length] = (raw - ds.mean) / ds.std
