@@ -138,7 +138,7 @@ class RefDataset:
                 fields = line.strip().split("#")
                 if len(fields) < 4:
                     continue
-                tokens = fields[1].split(" ")
+                tokens = (fields[0], fields[1].split(" "))  # (caption text, word/POS tokens)
                 f, t = (0.0 if np.isnan(float(v)) else float(v) for v in fields[2:4])
                 if f == 0.0 and t == 0.0:
                     whole.append(tokens)
@@ -153,7 +153,7 @@ class RefDataset:
     def __len__(self) -> int:
         return len(self.items)
 
-    def caption_of(self, i: int) -> list[str]:
+    def caption_of(self, i: int) -> tuple[str, list[str]]:
         captions = self.items[i][1]
         return captions[self.rng.randint(len(captions))]
 
@@ -174,13 +174,13 @@ class RefDataset:
 
     def __getitem__(self, i: int):
         motion = self.items[i][0]
-        tokens = self.caption_of(i)
+        caption, tokens = self.caption_of(i)
         words, pos, sent_len = self.text_arrays(tokens)
         m_length = (len(motion) // UNIT - 1) * UNIT if self.rng.randint(3) == 0 else (len(motion) // UNIT) * UNIT
         start = self.rng.randint(0, len(motion) - m_length + 1)
         clip = (motion[start:start + m_length] - self.mean) / self.std
         clip = np.concatenate([clip, np.zeros((MAX_FRAMES - m_length, clip.shape[1]))], 0).astype(np.float32)
-        return words, pos, sent_len, " ".join(tokens), clip, m_length
+        return words, pos, sent_len, caption, clip, m_length
 
 
 def ref_batches(ds: RefDataset, rng: np.random.RandomState):
