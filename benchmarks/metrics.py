@@ -9,11 +9,10 @@ Score, FID (ground truth vs generated) and Diversity (300 pairs).
   float32 trace sum; ``np.cov`` statistics of both sets; ``scipy.linalg.sqrtm`` of the covariance product
   with the eps retry and the imaginary-part check; two legacy ``choice`` draws for diversity.
 - ours: ``retrieval_metrics`` (one batched distance computation for R-precision and Matching Score),
-  ``fid`` of the two feature sets (both covariances computed in the timed run by ``feature_moments``: float64
-  blocks of rows in one reused buffer, ``dsyrk`` into one D x D output, no N x D float64 temporary) and
-  ``diversity``; "ours, GaussianStats" is the same with ``gaussian_stats`` + ``frechet_distance`` (a float64
-  copy of each feature set); "ours, GT stats cached" computes the ground-truth statistics once beforehand,
-  as a replication loop does.
+  ``fid`` of the two feature sets (both covariances computed in the timed run: a float64 copy centred in
+  place and one symmetric rank-k product each) and ``diversity``; "ours, GT stats cached" computes the
+  ground-truth statistics once beforehand, as a replication loop does (and as ``evaluate`` does across
+  models scored against one ground-truth pass).
 
 Prints median wall times over ``--repeats`` interleaved runs (order rotated every round), the ratios, and the
 largest differences between the results. Usage:
@@ -42,7 +41,7 @@ import numpy as np  # noqa: E402
 import scipy.linalg  # noqa: E402
 
 from motioneval.metrics.diversity import diversity  # noqa: E402
-from motioneval.metrics.frechet import feature_moments, frechet_distance  # noqa: E402
+from motioneval.metrics.frechet import frechet_distance  # noqa: E402
 from motioneval.metrics.frechet import fid as fid_of  # noqa: E402
 from motioneval.metrics.retrieval import retrieval_metrics  # noqa: E402
 from motioneval.metrics.stats import gaussian_stats  # noqa: E402
@@ -117,16 +116,6 @@ def our_suite(text, motion, gt, seed: int, gt_stats=None) -> dict:
             "fid": float(fid), "diversity": diversity(motion[:used], 300, seed)}
 
 
-def our_suite_gaussian_stats(text, motion, gt, seed: int, gt_stats=None) -> dict:
-    retrieval = retrieval_metrics(text, motion)
-    used = retrieval.r_precision.num_samples
-    gt_stats = gaussian_stats(gt) if gt_stats is None else gt_stats
-    gen_stats = gaussian_stats(motion[:used])
-    fid = frechet_distance(gt_stats.mean, gt_stats.cov, gen_stats.mean, gen_stats.cov)
-    return {"r_precision": np.asarray(retrieval.r_precision), "matching_score": retrieval.matching_score,
-            "fid": float(fid), "diversity": diversity(motion[:used], 300, seed)}
-
-
 def _time_interleaved(fns: dict, repeats: int) -> dict[str, tuple[float, dict]]:
     """Median wall time of each function. The runs are interleaved so that a change of machine load during
     the benchmark affects every contender alike, and the order rotates each round (A B C, B C A, C A B, ...):
@@ -157,7 +146,6 @@ def main() -> None:
     runs = {
         "reference procedure": lambda: reference_suite(text, motion, gt, seed),
         "ours": lambda: our_suite(text, motion, gt, seed),
-        "ours, GaussianStats": lambda: our_suite_gaussian_stats(text, motion, gt, seed),
         "ours, GT stats cached": lambda: our_suite(text, motion, gt, seed, gt_stats=gt_stats),
     }
     with warnings.catch_warnings():
@@ -183,7 +171,6 @@ def _components(text, motion, gt, gt_stats, repeats):
     gen = gaussian_stats(motion)
     parts = {
         "retrieval": lambda: retrieval_metrics(text, motion),
-        "feature_moments": lambda: feature_moments(motion),
         "gaussian_stats": lambda: gaussian_stats(motion),
         "frechet_distance": lambda: frechet_distance(gt_stats.mean, gt_stats.cov, gen.mean, gen.cov),
         "diversity": lambda: diversity(motion, 300, 0),

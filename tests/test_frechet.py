@@ -511,22 +511,6 @@ def test_fid_overflow_is_refused_by_name():
         fid(x + 0j, y)
 
 
-def test_feature_moments_match_numpy_cov_in_blocks(monkeypatch):
-    rng = np.random.default_rng(9)
-    x = (rng.normal(size=(1001, 7)) * rng.uniform(0.1, 10, 7) + 1e3).astype(np.float32)  # large mean offset
-    monkeypatch.setattr(F, "_BLOCK_VALUES", 7 * 64)  # 64 rows per block: 16 blocks, the last partial
-    mean, cov = F.feature_moments(x)
-    x64 = x.astype(np.float64)
-    np.testing.assert_allclose(mean, x64.mean(0), rtol=1e-15)
-    np.testing.assert_allclose(cov, np.cov(x64, rowvar=False), rtol=1e-12, atol=1e-12 * np.abs(cov).max())
-    assert np.array_equal(cov, cov.T)
-    x[[5, 700], 3] = np.nan
-    with pytest.raises(ValueError, match=r"2 row\(s\): row index 5, 700"):
-        F.feature_moments(x, "features2")
-    with pytest.raises(ValueError, match="at least 2 rows"):
-        F.feature_moments(x[:1])
-
-
 def test_fid_of_features_equals_fid_of_gaussian_stats():
     rng = np.random.default_rng(10)
     x, y = decaying_features(rng, 300, 40)

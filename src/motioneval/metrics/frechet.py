@@ -50,9 +50,8 @@ from typing import Any
 import numpy as np
 from scipy import linalg as sla
 from scipy.linalg import lapack
-from scipy.linalg.blas import dsyrk as _dsyrk
 
-from .._arrays import check_finite, nonfinite_rows, to_numpy
+from .._arrays import nonfinite_rows, to_numpy
 from .stats import GaussianStats
 
 __all__ = ["FrechetResult", "FrechetWarning", "frechet_distance", "fid", "METHODS", "EIGEN_ROUTE_RTOL"]
@@ -232,58 +231,8 @@ def _scaled_side(x: np.ndarray | None, mu: Any, cov: Any, n: int | None, e: int,
             return np.ldexp(mu_a.astype(np.float64), e), np.ldexp(cov_a.astype(np.float64), 2 * e), n
     if e:
         x = np.ldexp(x.astype(np.float64), e)
-    mean, cov = feature_moments(x, name)
-    return mean, cov, x.shape[0]
-
-
-#: rows per block in ``feature_moments`` are chosen so that one float64 block holds about this many values
-_BLOCK_VALUES = 1 << 18
-
-
-def feature_moments(x: Any, name: str = "features") -> tuple[np.ndarray, np.ndarray]:
-    """Mean and unbiased covariance (ddof = 1, float64) of ``(N, D)`` features, two-pass, in bounded memory.
-
-    The mean is accumulated in float64; the centred scatter ``sum_i (x_i - mean)(x_i - mean)^T`` is summed
-    over blocks of rows converted to float64 in one reused buffer of ~2 MB (BLAS ``dsyrk`` into one D x D
-    output), so no N x D float64 temporary is allocated: the same numbers as ``numpy.cov(x, rowvar=False)``
-    up to rounding, without the page faults of a fresh large array on every call.
-    Raises ``ValueError`` naming the rows with NaN/Inf.
-    """
-    arr = to_numpy(x)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array of shape (N, D) (one row per sample); got shape {arr.shape}")
-    n, d = arr.shape
-    if n < 2:
-        raise ValueError(f"{name} needs at least 2 rows (samples) for a covariance; got {n}")
-    if d < 1:
-        raise ValueError(f"{name} has no feature columns (shape {arr.shape})")
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) or np.iscomplexobj(arr):
-        raise ValueError(f"{name} must be real numbers; got dtype {arr.dtype}")
-    if arr.dtype == bool:
-        arr = arr.astype(np.float64)
-    with np.errstate(invalid="ignore", over="ignore"):
-        mean = arr.mean(axis=0, dtype=np.float64)
-    if not np.isfinite(mean).all():
-        check_finite(arr, name)  # names the rows (an overflowing sum of finite rows falls through)
-        raise ValueError(f"{name}: the column sums overflow float64 although every value is finite; divide the "
-                         "features by a common factor (FID scales with its square)")
-    rows = max(1, min(n, _BLOCK_VALUES // d))
-    buf = np.empty((rows, d), dtype=np.float64)
-    scatter = np.zeros((d, d), dtype=np.float64, order="F")
-    for start in range(0, n, rows):
-        stop = min(n, start + rows)
-        block = buf[: stop - start]
-        np.subtract(arr[start:stop], mean, out=block, casting="unsafe")
-        if not np.isfinite(block).all():
-            check_finite(arr, name)
-            raise ValueError(f"{name}: centred values overflow float64 in rows {start}..{stop - 1} although every "
-                             "value is finite; divide the features by a common factor")
-        # block.T is Fortran-ordered (D, rows): dsyrk forms block.T @ block in the upper triangle, in place
-        scatter = _dsyrk(1.0, block.T, beta=1.0, c=scatter, trans=0, lower=0, overwrite_c=1)
-    upper = np.triu(scatter)
-    cov = upper + np.triu(scatter, 1).T
-    cov /= n - 1
-    return mean, cov
+    stats = GaussianStats(x.shape[1])._add(x, name, name)
+    return stats.mean, stats.cov, stats.n
 
 
 # ============================================================================ driver
