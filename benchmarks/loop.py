@@ -355,7 +355,7 @@ def main() -> None:
                 cmd = [sys.executable, __file__, "--worker", contender, "--evaluator", kind, "--dataset",
                        str(dataset), "--replications", str(args.replications), "--threads", str(args.threads),
                        "--device", args.device]
-                proc = subprocess.run(cmd, capture_output=True, text=True)
+                proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
                 if proc.returncode != 0:
                     print(proc.stderr[-3000:], file=sys.stderr)
                     raise SystemExit(f"{contender} worker failed (exit {proc.returncode})")

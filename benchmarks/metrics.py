@@ -41,8 +41,8 @@ import numpy as np  # noqa: E402
 import scipy.linalg  # noqa: E402
 
 from motioneval.metrics.diversity import diversity  # noqa: E402
-from motioneval.metrics.frechet import frechet_distance  # noqa: E402
 from motioneval.metrics.frechet import fid as fid_of  # noqa: E402
+from motioneval.metrics.frechet import frechet_distance  # noqa: E402
 from motioneval.metrics.retrieval import retrieval_metrics  # noqa: E402
 from motioneval.metrics.stats import gaussian_stats  # noqa: E402
 
