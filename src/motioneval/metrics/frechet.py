@@ -191,7 +191,7 @@ def _scale_exponent(*arrays: np.ndarray | None) -> int:
     for x in arrays:
         if x is None or x.size == 0 or not np.issubdtype(x.dtype, np.floating):
             continue
-        m = float(np.max(np.abs(x)))
+        m = max(float(np.max(x)), -float(np.min(x)))  # no |x| temporary of the features' size
         if not math.isfinite(m):
             return 0  # the statistics will name the NaN/Inf rows
         top = max(top, m)
