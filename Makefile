@@ -46,6 +46,7 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/representation.py
 	$(PY) benchmarks/evaluator.py
 	$(PY) benchmarks/distributed.py
+	$(PY) benchmarks/loop.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache demo_out

@@ -9,27 +9,42 @@ Score, FID (ground truth vs generated) and Diversity (300 pairs).
   float32 trace sum; ``np.cov`` statistics of both sets; ``scipy.linalg.sqrtm`` of the covariance product
   with the eps retry and the imaginary-part check; two legacy ``choice`` draws for diversity.
 - ours: ``retrieval_metrics`` (one batched distance computation for R-precision and Matching Score),
-  ``gaussian_stats`` + ``frechet_distance`` (default exact method), ``diversity``; ground-truth statistics
-  either computed in the timed run ("ours") or once beforehand, as a replication loop does ("ours, GT
-  stats cached").
+  ``fid`` of the two feature sets (both covariances computed in the timed run: a float64 copy centred in
+  place and one symmetric rank-k product each) and ``diversity``; "ours, GT stats cached" computes the
+  ground-truth statistics once beforehand, as a replication loop does (and as ``evaluate`` does across
+  models scored against one ground-truth pass).
 
-Prints median wall times over ``--repeats`` interleaved runs, the ratios, and the largest differences between the
-results. Usage: ``python benchmarks/metrics.py [--n 4640] [--dim 512] [--repeats 5]``.
+Prints median wall times over ``--repeats`` interleaved runs (order rotated every round), the ratios, and the
+largest differences between the results. Usage:
+``python benchmarks/metrics.py [--n 4640] [--dim 512] [--repeats 9] [--threads 1]``; ``--threads`` (default 1)
+fixes the BLAS thread count before numpy loads, 0 keeps the library default.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 import time
 import warnings
 
-import numpy as np
-import scipy.linalg
+if __name__ == "__main__":  # BLAS threads must be fixed before numpy loads
+    _threads = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--threads=")), None)
+    if _threads is None and "--threads" in sys.argv[:-1]:
+        _threads = sys.argv[sys.argv.index("--threads") + 1]
+    _threads = "1" if _threads is None else _threads
+    if int(_threads) > 0:
+        for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[_var] = _threads
 
-from motioneval.metrics.diversity import diversity
-from motioneval.metrics.frechet import frechet_distance
-from motioneval.metrics.retrieval import retrieval_metrics
-from motioneval.metrics.stats import gaussian_stats
+import numpy as np  # noqa: E402
+import scipy.linalg  # noqa: E402
+
+from motioneval.metrics.diversity import diversity  # noqa: E402
+from motioneval.metrics.frechet import fid as fid_of  # noqa: E402
+from motioneval.metrics.frechet import frechet_distance  # noqa: E402
+from motioneval.metrics.retrieval import retrieval_metrics  # noqa: E402
+from motioneval.metrics.stats import gaussian_stats  # noqa: E402
 
 
 def make_embeddings(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -93,11 +108,10 @@ def reference_suite(text, motion, gt, seed: int, pool_size: int = 32, top_k: int
 # ours
 
 def our_suite(text, motion, gt, seed: int, gt_stats=None) -> dict:
+    """Both covariances in the run (``fid`` of feature arrays), or the ground truth's given as GaussianStats."""
     retrieval = retrieval_metrics(text, motion)
     used = retrieval.r_precision.num_samples
-    gt_stats = gaussian_stats(gt) if gt_stats is None else gt_stats
-    gen_stats = gaussian_stats(motion[:used])
-    fid = frechet_distance(gt_stats.mean, gt_stats.cov, gen_stats.mean, gen_stats.cov)
+    fid = fid_of(gt if gt_stats is None else gt_stats, motion[:used])
     return {"r_precision": np.asarray(retrieval.r_precision), "matching_score": retrieval.matching_score,
             "fid": float(fid), "diversity": diversity(motion[:used], 300, seed)}
 
@@ -124,6 +138,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=4640)
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--threads", type=int, default=1, help="BLAS threads (0: library default); default 1")
     args = parser.parse_args()
     text, motion, gt = make_embeddings(args.n, args.dim)
     gt_stats = gaussian_stats(gt)
@@ -137,7 +152,8 @@ def main() -> None:
         warnings.simplefilter("ignore", DeprecationWarning)
         results = _time_interleaved(runs, args.repeats)
     ref_time, ref = results["reference procedure"]
-    print(f"metric suite, N={args.n}, D={args.dim}, median of {args.repeats} runs")
+    print(f"metric suite, N={args.n}, D={args.dim}, median of {args.repeats} runs, order rotated, "
+          f"BLAS threads {args.threads if args.threads > 0 else 'default'}")
     print(f"{'':24s} {'median s':>9s} {'speed-up':>9s}")
     for name, (t, _) in results.items():
         print(f"{name:24s} {t:9.3f} {ref_time / t:8.1f}x")

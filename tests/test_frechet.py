@@ -145,9 +145,12 @@ def test_t_s_t_construction(name, method):
 
 
 def test_route_selection():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(600, 48)), rng.normal(size=(600, 48)) * 1.05  # white features: eigenvalue route
+    assert fid(x, y, return_diagnostics=True, reference_check=False).diagnostics["route"] == "eigen"
     s1, s2, _ = exact_integer_case(64, rank=64, k=3)
     assert frechet_distance(np.zeros(64), s1, np.zeros(64), s2, return_diagnostics=True,
-                            reference_check=False).diagnostics["route"] == "eigen"
+                            reference_check=False).diagnostics["route"] in ("eigen", "nuclear")
     s1, s2, _ = exact_integer_case(64, rank=64, k=100000)
     assert frechet_distance(np.zeros(64), s1, np.zeros(64), s2, return_diagnostics=True,
                             reference_check=False).diagnostics["route"] == "procrustes"
@@ -428,3 +431,89 @@ def test_never_fails_on_finite_input(stats):
     # |dmu|^2 + (sqrt(tr S1) - sqrt(tr S2))^2 <= FID <= |dmu|^2 + tr S1 + tr S2 (Bures = min_U ||A - B U||_F^2)
     upper, lower = dm + t1 + t2, dm + (math.sqrt(t1) - math.sqrt(t2)) ** 2
     assert lower * (1 - 1e-9) - 1e-300 <= res.exact_value <= upper * (1 + 1e-12) + 1e-300
+
+
+# ----------------------------------------------------------------------------- decaying spectra, extreme scales
+def decaying_features(rng, n: int, d: int, change: float = 0.05):
+    """``x = z A^T`` with column scales k^-0.4 (a realistic, decaying embedding spectrum); a second set whose
+    mixing matrix differs by ``change`` relative."""
+    a = rng.normal(size=(d, d)) * np.arange(1, d + 1) ** -0.4
+    a2 = a * (1 + change * rng.normal(size=a.shape))
+    return rng.normal(size=(n, d)) @ a.T, rng.normal(size=(n, d)) @ a2.T
+
+
+def test_decaying_spectrum_takes_the_nuclear_route_and_matches_mpmath():
+    rng = np.random.default_rng(11)
+    # tiny eigenvalues (condition ~1e8): square roots of computed eigenvalues are useless there
+    s1 = random_psd(rng, 12, cond=1e8)
+    s2 = random_psd(rng, 12, cond=1e7)
+    mu1, mu2 = rng.normal(size=12), rng.normal(size=12)
+    res = frechet_distance(mu1, s1, mu2, s2, return_diagnostics=True, reference_check=False)
+    assert res.diagnostics["route"] == "nuclear"
+    truth = mp_frechet(mu1, s1, mu2, s2)
+    assert res.value == pytest.approx(truth, rel=1e-12)
+    assert abs(res.value - truth) <= res.diagnostics["error_bound"] + 1e-15 * truth  # the bound holds
+
+
+def test_decaying_features_nuclear_route_agrees_with_procrustes():
+    x, y = decaying_features(np.random.default_rng(3), 256, 96)
+    res = fid(x, y, return_diagnostics=True, reference_check=False)
+    assert res.diagnostics["route"] == "nuclear"
+    assert res.value == pytest.approx(fid(x, y, method="procrustes"), rel=1e-12)
+    assert res.diagnostics["error_bound"] <= F.EIGEN_ROUTE_RTOL * res.value
+
+
+def test_nuclear_route_against_mpmath_on_decaying_statistics():
+    x, y = decaying_features(np.random.default_rng(8), 40, 10)
+    s1, s2 = gaussian_stats(x), gaussian_stats(y)
+    truth = mp_frechet(s1.mean, s1.cov, s2.mean, s2.cov)
+    fa, fb = F._factor(s1.cov, "a"), F._factor(s2.cov, "b")
+    bures, bound = F._bures_nuclear(fa, fb)
+    mean_term = float(np.sum((s1.mean - s2.mean) ** 2))
+    assert mean_term + bures == pytest.approx(truth, rel=1e-12)
+    assert abs(mean_term + bures - truth) <= bound + 1e-15 * truth
+
+
+@pytest.mark.parametrize("scale", [2.0 ** -515, 1e-155, 1e-150, 2.0 ** 400, 1e120])
+def test_fid_of_features_is_scale_equivariant(scale):
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(300, 6)), rng.normal(size=(250, 6)) * 1.1 + 0.2
+    base = fid(x, y)
+    got = fid(x * scale, y * scale, return_diagnostics=True, reference_check=False)
+    assert got.value == pytest.approx(base * scale * scale, rel=1e-12)
+    assert got.diagnostics["trace1"] == pytest.approx(np.trace(np.cov(x, rowvar=False)) * scale * scale, rel=1e-12)
+    assert got.diagnostics["largest_eigenvalue1"] == pytest.approx(
+        np.linalg.eigvalsh(np.cov(x, rowvar=False))[-1] * scale * scale, rel=1e-10)
+
+
+def test_fid_tiny_scales_never_raise_and_underflow_only_to_the_nearest_double():
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(100, 5)), rng.normal(size=(100, 5)) + 0.3
+    base = fid(x, y)
+    for s in (1e-155, 1e-160, 1e-310):
+        for method in ("exact", "procrustes", "reference"):
+            v = fid(x * s, y * s, method=method)
+            assert math.isfinite(v) and v >= 0.0
+        v = fid(x * s, y * s)
+        # the true value base*s^2 rounded to float64 (subnormal or zero): within one subnormal spacing
+        assert abs(v - base * s * s) <= 2 * 5e-324 + 1e-12 * base * s * s
+    # covariances at 1e-310 with means of order 1: no OverflowError, the mean term dominates exactly
+    c = np.cov(x, rowvar=False) * 1e-310
+    assert frechet_distance(np.ones(5), c, np.zeros(5), c * 2) == pytest.approx(5.0, rel=1e-15)
+
+
+def test_fid_overflow_is_refused_by_name():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(50, 4)), rng.normal(size=(50, 4)) + 1.0
+    with pytest.raises(ValueError, match="overflows float64.*about"):
+        fid(x * 1e200, y * 1e200)
+    with pytest.raises(ValueError, match="real numbers"):
+        fid(x + 0j, y)
+
+
+def test_fid_of_features_equals_fid_of_gaussian_stats():
+    rng = np.random.default_rng(10)
+    x, y = decaying_features(rng, 300, 40)
+    a = fid(x.astype(np.float32), y.astype(np.float32))
+    b = frechet_distance(gaussian_stats(x.astype(np.float32)), gaussian_stats(y.astype(np.float32)))
+    assert a == pytest.approx(b, rel=1e-12)
