@@ -34,6 +34,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: the demo networks are tiny and run fastest on one thread)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--dataset-only", action="store_true",
+                   help="only build (or reuse) the demo dataset and print its path; evaluate nothing")
+    p.add_argument("--export-samples", metavar="DIR", default=None,
+                   help="instead of the table: write one demo generator's samples for the test split in the three "
+                        "input kinds evaluate reads: DIR/samples.npz (sample file), DIR/samples/ (sample folder) "
+                        "and DIR/results.npy (MDM's pickled dict)")
+    p.add_argument("--export-generator", default="noisy", metavar="NAME",
+                   help="demo generator to export (default noisy; also ground-truth resampling, jittery, "
+                        "mode-collapsed, caption-ignoring)")
+    p.add_argument("--export-repetitions", type=int, default=1, metavar="R",
+                   help="generations per caption to export (default 1; MultiModality needs more than mm_pairs)")
     p.set_defaults(func=run)
 
 
@@ -45,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--replications must be >= 1; got {args.replications}")
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1; got {args.threads}")
+    if args.dataset_only or args.export_samples:
+        return _dataset_or_export(args)
     overrides = dict(parse_override(o) for o in args.overrides)
     settings = demo_settings(args.preset, args.replications, overrides)
     print(f"motioneval demo: preset {args.preset} with {_describe(settings)}; writing to {args.out}",
@@ -62,6 +75,29 @@ def run(args: argparse.Namespace) -> int:
         print(f"{kind:9s} {path}")
     print(f"done in {demo.seconds:.0f} s")
     return 0 if all(demo.checks.values()) else 3
+
+
+def _dataset_or_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..demo.dataset import build_demo_dataset
+
+    root = Path(args.dataset) if args.dataset is not None else Path(args.out) / "dataset"
+    build_demo_dataset(root, progress=not args.no_progress)
+    if args.dataset_only and not args.export_samples:
+        print(root)
+        return 0
+    from ..demo.export import describe_export, export_samples
+
+    if args.export_repetitions < 1:
+        raise ValueError(f"--export-repetitions must be >= 1; got {args.export_repetitions}")
+    print(f"motioneval demo: exporting {args.export_generator!r} samples for the test split of {root} "
+          f"({args.export_repetitions} repetition(s), seed {args.seed}) to {args.export_samples}", file=sys.stderr)
+    files = export_samples(args.export_samples, root, generator=args.export_generator,
+                           repetitions=args.export_repetitions, seed=args.seed)
+    print(f"dataset      {root}")
+    print(describe_export(files))
+    return 0
 
 
 def _describe(settings: dict) -> str:
