@@ -40,8 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="instead of the table: write one demo generator's samples for the test split in the three "
                         "input kinds evaluate reads: DIR/samples.npz (sample file), DIR/samples/ (sample folder) "
                         "and DIR/results.npy (MDM's pickled dict)")
-    p.add_argument("--export-generator", default="noisy", metavar="NAME",
-                   help="demo generator to export (default noisy; also ground-truth resampling, jittery, "
+    p.add_argument("--export-generator", default="jittery", metavar="NAME",
+                   help="demo generator to export (default jittery: joint positions, identical in all three files; "
+                        "noisy writes dataset-normalized features; also 'ground-truth resampling', "
                         "mode-collapsed, caption-ignoring)")
     p.add_argument("--export-repetitions", type=int, default=1, metavar="R",
                    help="generations per caption to export (default 1; MultiModality needs more than mm_pairs)")
@@ -80,17 +81,17 @@ def run(args: argparse.Namespace) -> int:
 def _dataset_or_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..demo.dataset import build_demo_dataset
+    from ..demo import dataset
 
+    if args.export_repetitions < 1:
+        raise ValueError(f"--export-repetitions must be >= 1; got {args.export_repetitions}")
     root = Path(args.dataset) if args.dataset is not None else Path(args.out) / "dataset"
-    build_demo_dataset(root, progress=not args.no_progress)
+    dataset.build_demo_dataset(root, progress=not args.no_progress)
     if args.dataset_only and not args.export_samples:
         print(root)
         return 0
     from ..demo.export import describe_export, export_samples
 
-    if args.export_repetitions < 1:
-        raise ValueError(f"--export-repetitions must be >= 1; got {args.export_repetitions}")
     print(f"motioneval demo: exporting {args.export_generator!r} samples for the test split of {root} "
           f"({args.export_repetitions} repetition(s), seed {args.seed}) to {args.export_samples}", file=sys.stderr)
     files = export_samples(args.export_samples, root, generator=args.export_generator,

@@ -10,11 +10,15 @@ split of the demo dataset (a caption of the item, drawn with the seed, and the i
   repetitions) of ``(length, D)`` features or ``(frames, 22, 3)`` joints;
 - ``results.npy``: MDM's pickled dict (``motion`` float32 ``(N * R, 22, 3, 196)`` joint positions in metres,
   ``text``, ``lengths``, ``num_samples``, ``num_repetitions``; rows repetition-major), written as MDM's
-  ``sample/generate.py`` writes it. Features are converted with
-  :func:`~motioneval.representation.inverse.features_to_joints` (``L`` rows give ``L`` joint frames, as
-  MDM's ``recover_from_ric``), and every frame past a length holds the last pose (MDM's frames past the
-  length are the model's, not zeros). Reading it back converts joints to features, ``L`` frames giving
-  ``L - 1`` rows, so its numbers differ slightly from the other two.
+  ``sample/generate.py`` writes it, every frame past a length holding the last pose (MDM's frames past the
+  length are the model's, not zeros).
+
+The default generator (``jittery``) returns joint positions, so the three files hold the same joints and
+evaluate to identical numbers. A features generator (e.g. ``noisy``, dataset-normalized features) is
+converted for ``results.npy`` with :func:`~motioneval.representation.inverse.features_to_joints` (``L`` rows
+give ``L`` joint frames, as MDM's ``recover_from_ric``); reading it back recomputes velocities and rotations
+from the positions (``L`` frames give ``L - 1`` rows), so its numbers differ from the other two files', by a
+lot for ``noisy``, whose feature noise becomes position noise and then large velocity noise.
 """
 from __future__ import annotations
 
@@ -43,13 +47,15 @@ def demo_generator_by_name(name: str, dataset_root: str | os.PathLike) -> Any:
     raise ValueError(f"unknown demo generator {name!r}; choose one of {[g.name for g in gens]}")
 
 
-def export_samples(out: str | os.PathLike, dataset_root: str | os.PathLike, *, generator: str | Any = "noisy",
+def export_samples(out: str | os.PathLike, dataset_root: str | os.PathLike, *, generator: str | Any = "jittery",
                    split: str = "test", repetitions: int = 1, seed: int = 0,
                    max_frames: int = MDM_FRAMES) -> dict[str, Path]:
     """Write ``out/samples.npz``, ``out/samples/`` and ``out/results.npy`` (see the module docstring) for every
     item of ``split`` of the (demo) dataset folder ``dataset_root``; returns their paths by kind.
 
-    ``generator``: a demo generator name or object; repetition ``r`` is generated with seed ``seed + r``.
+    ``generator``: a demo generator name or object (default ``"jittery"``, whose output is joint positions, so
+    that the three files hold exactly the same motions and evaluate to the same numbers; ``"noisy"`` writes
+    dataset-normalized features); repetition ``r`` is generated with seed ``seed + r``.
     """
     from ..data.dataset import MotionDataset
     from ..data.samples import SampleSet
@@ -68,9 +74,13 @@ def export_samples(out: str | os.PathLike, dataset_root: str | os.PathLike, *, g
     ids = [info.id for info in infos]
     lengths = np.minimum(np.array([info.length for info in infos], dtype=np.int64), max_frames)
 
+    kind = getattr(gen, "kind", "features")
+    # a joints generator returns L + 1 frames for L feature rows: ask for one row less, so that every sample has
+    # the item's length in frames (as MDM's samples have) and never exceeds it
+    request = lengths - 1 if kind == "joints" else lengths
     outputs, out_lengths = [], []
     for r in range(repetitions):
-        g = gen.generate(list(captions), lengths.copy(), seed + r)
+        g = gen.generate(list(captions), request.copy(), seed + r)
         m = np.asarray(g.motions, dtype=np.float32)
         n = np.asarray(g.lengths if g.lengths is not None else lengths, dtype=np.int64)
         outputs.append(m)
@@ -78,7 +88,6 @@ def export_samples(out: str | os.PathLike, dataset_root: str | os.PathLike, *, g
     t_max = max(m.shape[1] for m in outputs)
     motions = np.concatenate([_pad_hold(m, t_max) for m in outputs])
     row_lengths = np.concatenate(out_lengths)
-    kind = getattr(gen, "kind", "features")
     normalization = getattr(gen, "normalization", "raw") if kind == "features" else "raw"
     meta = {"generator": gen.name, "version": gen.version, "seed": seed, "split": split,
             "dataset": str(dataset_root), "exported_by": "motioneval demo --export-samples"}
