@@ -16,8 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "not rank the generators as it should (ground truth best FID and R-precision, caption-ignoring "
                     "worst R-precision, mode-collapsed lowest diversity).",
     )
-    p.add_argument("--out", required=True,
-                   help="output folder: results, the demo dataset (unless --dataset) and, with --cache, the cache")
+    p.add_argument("--out", default=None,
+                   help="output folder (required unless --print-evaluator): results, the demo dataset (unless "
+                        "--dataset) and, with --cache, the cache")
     p.add_argument("--replications", type=int, default=None,
                    help="replications (default 3; the papers use 20)")
     p.add_argument("--preset", default="t2m", help="protocol preset: t2m (default), mdm, momask or t2m-gpt")
@@ -34,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: the demo networks are tiny and run fastest on one thread)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--print-evaluator", action="store_true",
+                   help="print the folder of the demo evaluator shipped with motioneval (for --evaluator) and exit")
     p.add_argument("--dataset-only", action="store_true",
                    help="only build (or reuse) the demo dataset and print its path; evaluate nothing")
     p.add_argument("--export-samples", metavar="DIR", default=None,
@@ -50,13 +53,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..demo.run import demo_settings, run_demo
+    from ..demo.run import demo_evaluator_dir, demo_settings, run_demo
     from ..protocol.presets import parse_override
 
     if args.replications is not None and args.replications < 1:
         raise ValueError(f"--replications must be >= 1; got {args.replications}")
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1; got {args.threads}")
+    if args.print_evaluator:
+        print(demo_evaluator_dir())
+        return 0
+    if args.out is None:
+        raise ValueError("--out is required: the folder for the results and the demo dataset")
     if args.dataset_only or args.export_samples:
         return _dataset_or_export(args)
     overrides = dict(parse_override(o) for o in args.overrides)
