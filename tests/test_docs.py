@@ -126,6 +126,16 @@ def test_minimum_sample_counts_match_the_presets():
         assert published == expect, name
 
 
+def test_report_screenshot_is_shown_and_small():
+    from PIL import Image
+
+    shot = DOCS / "img" / "report.png"
+    assert shot.stat().st_size < 300_000
+    with Image.open(shot) as im:
+        assert im.format == "PNG" and im.size[0] >= 800
+    assert "](img/report.png)" in (DOCS / "diagnostics.md").read_text(encoding="utf-8")
+
+
 # ------------------------------------------------------------------------------------------------ the pages
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
