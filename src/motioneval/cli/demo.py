@@ -14,7 +14,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "mode-collapsed, caption-ignoring) under a preset with fewer replications, print one "
                     "table and write results.{json,md,csv,tex} to --out. Exits with status 3 when the table does "
                     "not rank the generators as it should (ground truth best FID and R-precision, caption-ignoring "
-                    "worst R-precision, mode-collapsed lowest diversity).",
+                    "worst R-precision, mode-collapsed lowest diversity). With --dataset-only it only builds the dataset and "
+                    "prints its path; with --export-samples DIR it writes one demo generator's samples in the three "
+                    "input kinds that evaluate --samples reads, instead of the table (docs/evaluate-your-model.md); "
+                    "--print-evaluator prints the shipped evaluator's folder.",
     )
     p.add_argument("--out", default=None,
                    help="output folder (required unless --print-evaluator): results, the demo dataset (unless "
