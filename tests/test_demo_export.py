@@ -123,7 +123,10 @@ def test_cli_dataset_only_and_export(tiny_root, tmp_path, capsys, monkeypatch):
 def test_ground_truth_memo_gives_the_numbers_of_separate_runs(tiny_root, torch_one_thread):
     """Two generators evaluated with the demo's shared ground-truth memo give exactly the numbers of two
     separate evaluations, and the second takes every ground-truth unit from the memo."""
-    from motioneval.demo.generators import CaptionIgnoringGenerator, GroundTruthResampler
+    from motioneval.demo.generators import (
+        CaptionIgnoringGenerator,
+        GroundTruthResampler,
+    )
     from motioneval.demo.run import GroundTruthMemo, demo_evaluator_dir
     from motioneval.evaluators.t2m import T2MEvaluator
     from motioneval.protocol.evaluate import Evaluation, evaluate

@@ -40,7 +40,7 @@ def demo_generator_by_name(name: str, dataset_root: str | os.PathLike) -> Any:
     from ..representation.normalization import FeatureStats
     from .generators import demo_generators
 
-    gens = demo_generators(FeatureStats.load_dataset(dataset_root))
+    gens = demo_generators(FeatureStats.load_dataset(Path(dataset_root)))
     for g in gens:
         if g.name == name:
             return g
@@ -149,7 +149,7 @@ def _write_mdm(path: Path, raw: np.ndarray, lengths: np.ndarray, texts: list[str
     from ..representation.inverse import features_to_joints
 
     if kind == "features":
-        joints = np.empty(raw.shape[:2] + (22, 3), np.float32)
+        joints = np.empty((raw.shape[0], raw.shape[1], 22, 3), np.float32)
         for i, n in enumerate(lengths.tolist()):  # each clip at its own length; past it the last pose is held
             joints[i, :n] = features_to_joints(raw[i, :n].astype(np.float32))
             joints[i, n:] = joints[i, n - 1]
@@ -160,7 +160,7 @@ def _write_mdm(path: Path, raw: np.ndarray, lengths: np.ndarray, texts: list[str
     results = {"motion": motion, "text": list(texts), "lengths": np.asarray(lengths, dtype=np.int64),
                "num_samples": num_samples, "num_repetitions": num_repetitions}
     tmp = path.with_name(f".{path.name}.tmp.npy")
-    np.save(tmp, results, allow_pickle=True)  # a pickled dict, exactly as MDM writes it
+    np.save(tmp, results, allow_pickle=True)  # type: ignore[arg-type]  # a pickled dict, exactly as MDM writes it
     os.replace(tmp, path)
     return path
 
@@ -170,4 +170,4 @@ def describe_export(files: dict[str, Path]) -> str:
     return "\n".join(f"{k:12s} {p}" for k, p in files.items())
 
 
-__all__ = ["export_samples", "demo_generator_by_name", "EXPORT_KINDS", "MDM_FRAMES", "describe_export"]
+__all__ = ["EXPORT_KINDS", "MDM_FRAMES", "demo_generator_by_name", "describe_export", "export_samples"]

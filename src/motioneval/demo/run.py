@@ -4,7 +4,8 @@ Steps: build (or reuse) the procedural dataset under ``<out>/dataset``; load the
 ``motioneval/assets/demo`` with :meth:`~motioneval.evaluators.t2m.T2MEvaluator.load`; run
 :func:`motioneval.protocol.evaluate.evaluate` once per generator under the chosen preset, with fewer
 replications and a smaller MultiModality pass (so the result says ``custom`` and lists the differences),
-optionally sharing one cache (``<out>/cache``); and merge the rows into
+computing the ground-truth passes once for all generators (:class:`GroundTruthMemo` in memory, or the
+on-disk cache ``<out>/cache`` with ``cache=True``); and merge the rows into
 one :class:`~motioneval.protocol.results.Result` (ground truth first, then each generator) written to
 ``<out>/results.{json,md,csv,tex}``. :func:`ranking_checks` states what a sensible table must show.
 """
@@ -116,7 +117,7 @@ def _run_demo(out: str | os.PathLike, *, replications: int | None, preset: str, 
         else:
             run = Evaluation(dataset=root, evaluator=evaluator, generator=gen, preset=preset, seed=seed,
                              progress=progress, overrides=settings)
-            run.cache = shared.bind(run.cache)
+            run.cache = shared.bind(run.cache)  # type: ignore[assignment]
             per[gen.name] = run.score()
     merged = merge_results(list(per.values()), demo={"dataset": str(root), "generators": {
         g.name: {"class": type(g).__name__, "version": g.version, "description": getattr(g, "description", "")}
@@ -142,7 +143,7 @@ class GroundTruthMemo:
         self._store: dict[str, dict[str, Any]] = {}
         self.hits = 0
 
-    def bind(self, cache: Any) -> "_MemoCache":
+    def bind(self, cache: Any) -> _MemoCache:
         if getattr(cache, "enabled", False):
             raise ValueError("GroundTruthMemo replaces a disabled cache only")
         return _MemoCache(self, cache)
