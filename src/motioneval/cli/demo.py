@@ -14,10 +14,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "mode-collapsed, caption-ignoring) under a preset with fewer replications, print one "
                     "table and write results.{json,md,csv,tex} to --out. Exits with status 3 when the table does "
                     "not rank the generators as it should (ground truth best FID and R-precision, caption-ignoring "
-                    "worst R-precision, mode-collapsed lowest diversity).",
+                    "worst R-precision, mode-collapsed lowest diversity). With --dataset-only it only builds the dataset and "
+                    "prints its path; with --export-samples DIR it writes one demo generator's samples in the three "
+                    "input kinds that evaluate --samples reads, instead of the table (docs/evaluate-your-model.md); "
+                    "--print-evaluator prints the shipped evaluator's folder.",
     )
-    p.add_argument("--out", required=True,
-                   help="output folder: results, the demo dataset (unless --dataset) and, with --cache, the cache")
+    p.add_argument("--out", default=None,
+                   help="output folder (required unless --print-evaluator): results, the demo dataset (unless "
+                        "--dataset) and, with --cache, the cache")
     p.add_argument("--replications", type=int, default=None,
                    help="replications (default 3; the papers use 20)")
     p.add_argument("--preset", default="t2m", help="protocol preset: t2m (default), mdm, momask or t2m-gpt")
@@ -34,11 +38,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: the demo networks are tiny and run fastest on one thread)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--print-evaluator", action="store_true",
+                   help="print the folder of the demo evaluator shipped with motioneval (for --evaluator) and exit")
+    p.add_argument("--dataset-only", action="store_true",
+                   help="only build (or reuse) the demo dataset and print its path; evaluate nothing")
+    p.add_argument("--export-samples", metavar="DIR", default=None,
+                   help="instead of the table: write one demo generator's samples for the test split in the three "
+                        "input kinds evaluate reads: DIR/samples.npz (sample file), DIR/samples/ (sample folder) "
+                        "and DIR/results.npy (MDM's pickled dict)")
+    p.add_argument("--export-generator", default="jittery", metavar="NAME",
+                   help="demo generator to export (default jittery: joint positions, identical in all three files; "
+                        "noisy writes dataset-normalized features; also 'ground-truth resampling', "
+                        "mode-collapsed, caption-ignoring)")
+    p.add_argument("--export-repetitions", type=int, default=1, metavar="R",
+                   help="generations per caption to export (default 1; MultiModality needs more than mm_pairs)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..demo.run import demo_settings, run_demo
+    from ..demo.run import demo_evaluator_dir, demo_settings, run_demo
     from ..protocol.presets import parse_override
     from ._errors import check_device
 
@@ -47,6 +65,13 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--replications must be >= 1; got {args.replications}")
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1; got {args.threads}")
+    if args.print_evaluator:
+        print(demo_evaluator_dir())
+        return 0
+    if args.out is None:
+        raise ValueError("--out is required: the folder for the results and the demo dataset")
+    if args.dataset_only or args.export_samples:
+        return _dataset_or_export(args)
     overrides = dict(parse_override(o) for o in args.overrides)
     settings = demo_settings(args.preset, args.replications, overrides)
     print(f"motioneval demo: preset {args.preset} with {_describe(settings)}; writing to {args.out}",
@@ -64,6 +89,29 @@ def run(args: argparse.Namespace) -> int:
         print(f"{kind:9s} {path}")
     print(f"done in {demo.seconds:.0f} s")
     return 0 if all(demo.checks.values()) else 3
+
+
+def _dataset_or_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..demo import dataset
+
+    if args.export_repetitions < 1:
+        raise ValueError(f"--export-repetitions must be >= 1; got {args.export_repetitions}")
+    root = Path(args.dataset) if args.dataset is not None else Path(args.out) / "dataset"
+    dataset.build_demo_dataset(root, progress=not args.no_progress)
+    if args.dataset_only and not args.export_samples:
+        print(root)
+        return 0
+    from ..demo.export import describe_export, export_samples
+
+    print(f"motioneval demo: exporting {args.export_generator!r} samples for the test split of {root} "
+          f"({args.export_repetitions} repetition(s), seed {args.seed}) to {args.export_samples}", file=sys.stderr)
+    files = export_samples(args.export_samples, root, generator=args.export_generator,
+                           repetitions=args.export_repetitions, seed=args.seed)
+    print(f"dataset      {root}")
+    print(describe_export(files))
+    return 0
 
 
 def _describe(settings: dict) -> str:

@@ -7,4 +7,6 @@
   rebuilt by ``scripts/build_demo_assets.py``)
 - ``generators``  demo "models": ground-truth resampling, noisy, jittery, mode-collapsed, caption-ignoring
 - ``run``         ``run_demo``: evaluate every demo generator with the shipped evaluator (``motioneval demo``)
+- ``export``      ``export_samples``: one demo generator's samples as a sample file, a sample folder and MDM's
+  ``results.npy`` (``motioneval demo --export-samples``)
 """

@@ -485,18 +485,19 @@ def synthesize_batch(specs: Sequence[MotionSpec], num_frames: Any,
         raise ValueError(f"{len(specs)} classes but {len(rngs)} random generators")
     programs = [_program(spec, int(n), r) for spec, n, r in zip(specs, num_frames, rngs)]
     t_max = int(num_frames.max(initial=2))
-    flex = np.zeros((len(specs), t_max, NUM_JOINTS))
-    abd = np.zeros_like(flex)
-    yaw = np.zeros((len(specs), t_max))
-    for i, p in enumerate(programs):  # pad with the last frame (kept finite, cut below)
-        flex[i] = np.pad(p.flex, ((0, t_max - p.T), (0, 0)), mode="edge")
-        abd[i] = np.pad(p.abd, ((0, t_max - p.T), (0, 0)), mode="edge")
-        yaw[i] = np.pad(p.yaw, (0, t_max - p.T), mode="edge")
-    rel = forward_kinematics(flex.reshape(-1, NUM_JOINTS), abd.reshape(-1, NUM_JOINTS), yaw.reshape(-1))
-    rel = rel.reshape(len(specs), t_max, NUM_JOINTS, 3)
     out = np.zeros((len(specs), t_max, NUM_JOINTS, 3), np.float32)
+    if not programs:
+        return out
+    # every frame is independent in forward kinematics: run it once over the clips' own frames, end to end
+    # (no padding to the longest clip)
+    flex = np.concatenate([np.asarray(p.flex, np.float64) for p in programs])
+    abd = np.concatenate([np.asarray(p.abd, np.float64) for p in programs])
+    yaw = np.concatenate([np.asarray(p.yaw, np.float64) for p in programs])
+    rel = forward_kinematics(flex, abd, yaw)
+    start = 0
     for i, p in enumerate(programs):
-        out[i, : p.T] = _place(p, rel[i, : p.T])
+        out[i, : p.T] = _place(p, rel[start: start + p.T])
+        start += p.T
     return out
 
 

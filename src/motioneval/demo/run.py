@@ -4,7 +4,8 @@ Steps: build (or reuse) the procedural dataset under ``<out>/dataset``; load the
 ``motioneval/assets/demo`` with :meth:`~motioneval.evaluators.t2m.T2MEvaluator.load`; run
 :func:`motioneval.protocol.evaluate.evaluate` once per generator under the chosen preset, with fewer
 replications and a smaller MultiModality pass (so the result says ``custom`` and lists the differences),
-optionally sharing one cache (``<out>/cache``); and merge the rows into
+computing the ground-truth passes once for all generators (:class:`GroundTruthMemo` in memory, or the
+on-disk cache ``<out>/cache`` with ``cache=True``); and merge the rows into
 one :class:`~motioneval.protocol.results.Result` (ground truth first, then each generator) written to
 ``<out>/results.{json,md,csv,tex}``. :func:`ranking_checks` states what a sensible table must show.
 """
@@ -94,7 +95,7 @@ def _run_demo(out: str | os.PathLike, *, replications: int | None, preset: str, 
               dataset_config: DemoDatasetConfig, device: str | None, progress: bool,
               generators: Sequence[Any] | None, overrides: Mapping[str, Any] | None, cache: bool) -> DemoResult:
     from ..evaluators.t2m import T2MEvaluator
-    from ..protocol.evaluate import evaluate
+    from ..protocol.evaluate import Evaluation, evaluate
     from ..representation.normalization import FeatureStats
     from .generators import demo_generators
 
@@ -107,15 +108,69 @@ def _run_demo(out: str | os.PathLike, *, replications: int | None, preset: str, 
     evaluator = T2MEvaluator.load(evaluator_dir or demo_evaluator_dir(), device=device)
     gens = list(generators) if generators is not None else demo_generators(FeatureStats.load_dataset(root))
     per: dict[str, Any] = {}
+    shared = None if cache else GroundTruthMemo()
     for gen in gens:
         logger.info("demo: evaluating %s", gen.name)
-        per[gen.name] = evaluate(dataset=root, evaluator=evaluator, generator=gen, preset=preset, seed=seed,
-                                 cache_dir=out / "cache" if cache else None, progress=progress, overrides=settings)
+        if shared is None:  # the on-disk cache already shares the ground-truth units between generators
+            per[gen.name] = evaluate(dataset=root, evaluator=evaluator, generator=gen, preset=preset, seed=seed,
+                                     cache_dir=out / "cache", progress=progress, overrides=settings)
+        else:
+            run = Evaluation(dataset=root, evaluator=evaluator, generator=gen, preset=preset, seed=seed,
+                             progress=progress, overrides=settings)
+            run.cache = shared.bind(run.cache)  # type: ignore[assignment]
+            per[gen.name] = run.score()
     merged = merge_results(list(per.values()), demo={"dataset": str(root), "generators": {
         g.name: {"class": type(g).__name__, "version": g.version, "description": getattr(g, "description", "")}
         for g in gens}})
     files = merged.save(out)
     return DemoResult(merged, per, ranking_checks(merged), files, time.perf_counter() - t0)
+
+
+class GroundTruthMemo:
+    """In-memory store of the ground-truth units' embeddings, shared by the demo's evaluations.
+
+    Every generator of a demo run is evaluated on the same dataset, evaluator, preset and seed, so the two
+    ground-truth passes of each replication are the same for all of them; their units carry the same
+    content keys (:meth:`motioneval.protocol.evaluate.Evaluation.embedding_key`, which do not involve the
+    generator). Without an on-disk cache each evaluation would recompute them; this memo keeps them (a few
+    hundred kB) for the run. :meth:`bind` wraps an evaluation's own disabled cache: generated units are
+    never stored, nothing is written to disk, and the numbers are those of separate runs, bit for bit.
+    """
+
+    GROUND_TRUTH_STAGES = ("gt_match", "gt_fid")
+
+    def __init__(self) -> None:
+        self._store: dict[str, dict[str, Any]] = {}
+        self.hits = 0
+
+    def bind(self, cache: Any) -> _MemoCache:
+        if getattr(cache, "enabled", False):
+            raise ValueError("GroundTruthMemo replaces a disabled cache only")
+        return _MemoCache(self, cache)
+
+
+class _MemoCache:
+    """The :class:`~motioneval.protocol.cache.Cache` interface used by ``Evaluation``: ground-truth
+    embeddings from/to the memo, everything else passed to the wrapped (disabled) cache."""
+
+    def __init__(self, memo: GroundTruthMemo, inner: Any) -> None:
+        self._memo = memo
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:  # root, enabled, hits, misses, path, ... of the wrapped cache
+        return getattr(self._inner, name)
+
+    def load(self, kind: str, key: str) -> dict[str, Any] | None:
+        arrays = self._memo._store.get(key) if kind == "embeddings" else None
+        if arrays is None:
+            return self._inner.load(kind, key)
+        self._memo.hits += 1
+        return {k: v.copy() for k, v in arrays.items()}
+
+    def save(self, kind: str, key: str, parts: Mapping[str, Any] | None = None, **arrays: Any) -> Any:
+        if kind == "embeddings" and parts is not None and parts.get("stage") in GroundTruthMemo.GROUND_TRUTH_STAGES:
+            self._memo._store[key] = {k: v.copy() for k, v in arrays.items()}
+        return self._inner.save(kind, key, parts, **arrays)
 
 
 def merge_results(results: Sequence[Any], *, demo: Mapping[str, Any] | None = None) -> Any:
