@@ -94,7 +94,7 @@ def export_samples(out: str | os.PathLike, dataset_root: str | os.PathLike, *, g
     s = len(ids)
     samples = SampleSet(captions=captions * repetitions, lengths=row_lengths, motions=motions, kind=kind,
                         normalization=normalization, tokens=tokens * repetitions, ids=ids * repetitions,
-                        num_repetitions=repetitions, metadata=meta)
+                        num_repetitions=repetitions, metadata=meta, frames="all")  # frames past each length kept
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -123,7 +123,9 @@ def _pad_hold(m: np.ndarray, frames: int) -> np.ndarray:
 
 
 def _write_folder(folder: Path, samples: Any, meta: dict[str, Any]) -> Path:
-    """A per-sample folder (``docs/formats.md``): ``<id>.npy`` trimmed to each length, ``manifest.json`` last."""
+    """A per-sample folder (``docs/formats.md``): ``<id>.npy`` with every generated frame (the manifest's
+    ``length`` says how many are the motion; the rest is what the generator produced past it, as MDM keeps
+    them), ``manifest.json`` last."""
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
     s, reps = samples.num_samples, samples.num_repetitions
@@ -131,7 +133,8 @@ def _write_folder(folder: Path, samples: Any, meta: dict[str, Any]) -> Path:
         sid, r = samples.ids[i], i // s
         name = f"{sid}.npy" if reps == 1 else f"{sid}_r{r}.npy"
         n = int(samples.lengths[i])
-        np.save(folder / name, np.ascontiguousarray(samples.motions[i, :n]), allow_pickle=False)
+        kept = int(samples.frames[i])
+        np.save(folder / name, np.ascontiguousarray(samples.motions[i, :kept]), allow_pickle=False)
         row = {"id": sid, "caption": samples.captions[i], "tokens": list(samples.tokens[i]), "length": n,
                "file": name}
         if reps > 1:
