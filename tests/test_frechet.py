@@ -517,3 +517,16 @@ def test_fid_of_features_equals_fid_of_gaussian_stats():
     a = fid(x.astype(np.float32), y.astype(np.float32))
     b = frechet_distance(gaussian_stats(x.astype(np.float32)), gaussian_stats(y.astype(np.float32)))
     assert a == pytest.approx(b, rel=1e-12)
+
+
+def test_complex_reference_root_is_no_warning_under_the_exact_method(metrics_ref):
+    """A complex sqrtm whose real part gives the exact value is noise when the user asked for the exact FID
+    (it stays in the diagnostics); with method="reference" it is reported."""
+    m = metrics_ref
+    args = (m["gt_mu"], m["gt_cov"], m["gen_mu"], m["gen_cov"])
+    exact = frechet_distance(*args, return_diagnostics=True)
+    assert exact.diagnostics["reference_complex"] and exact.diagnostics["reference_max_imag"] > 0
+    assert abs(exact.reference_value - exact.value) <= 1e-6 * exact.value
+    assert not any("came back complex" in w for w in exact.warnings)
+    ref = frechet_distance(*args, method="reference", return_diagnostics=True)
+    assert any("came back complex" in w for w in ref.warnings)
