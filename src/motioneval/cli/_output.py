@@ -1,0 +1,502 @@
+"""One output style for the long ``motioneval`` commands (README "Output").
+
+A run prints, in this order:
+
+1. a **header** on stderr saying what will run (preset, counts, devices, cache, threads);
+2. **phases** on stderr, each with a progress bar (rate and ETA when the amount of work is known, the
+   elapsed time otherwise) for anything that may take over a second;
+3. the **table** on stdout;
+4. at most :data:`MAX_WARNING_LINES` **grouped warning lines** on stderr: messages that differ only in
+   their numbers (``replication 3``, ``up to 6.4e-09``) or in a parenthesised label (``FID (noisy)``) are one
+   line with their ranges and a count, and what does not fit is summed up in a last line pointing to
+   ``--verbose``.
+
+``--verbose`` lists every warning (with the Python source of those raised with :func:`warnings.warn`);
+``--quiet`` prints the table only; ``--json`` prints one JSON object on stdout and nothing else (stray
+prints go to stderr; errors keep the one error style on stderr with a non-zero exit).
+
+While an :class:`Output` is active (``with Output(...) as out``) Python warnings and ``WARNING`` log records
+are collected instead of printed as they happen, so that a warning the run also reports (for example one of
+``Result.warnings``) is shown once, not once through ``logging.captureWarnings`` with a source line and
+once more by the command.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import logging
+import math
+import re
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO, TypeVar
+
+from .._progress import progress as _progress
+
+T = TypeVar("T")
+
+#: Most warning lines a default run prints (the rest: ``--verbose``).
+MAX_WARNING_LINES = 5
+
+#: Phases that end within this many seconds leave no line behind.
+QUIET_SECONDS = 1.0
+
+MODES = ("normal", "verbose", "quiet", "json")
+
+# A number standing on its own: not part of a word (t2m, sha256) or a dotted name.
+_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?(?![\w])")
+# A parenthesised label without numbers, e.g. "(ground-truth resampling)".
+_LABEL = re.compile(r"\(([^()\d]*)\)")
+_SLOT = re.compile(f"{_NUMBER.pattern}|{_LABEL.pattern}")
+
+
+def add_output_options(parser: argparse.ArgumentParser, *, json_option: bool = True) -> None:
+    """Add ``--verbose`` / ``--quiet`` (and ``--json`` unless the command has its own) to a subcommand.
+
+    ``--verbose`` sets ``args.all_warnings`` (``args.verbose`` stays the global ``-v`` count of log output)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--verbose", dest="all_warnings", action="store_true",
+                       help="list every warning (by default similar ones are grouped and at most "
+                            f"{MAX_WARNING_LINES} lines are shown)")
+    group.add_argument("--quiet", action="store_true",
+                       help="print the table only: no header, progress or warnings")
+    if json_option:
+        group.add_argument("--json", action="store_true",
+                           help="print one JSON object on stdout (results, files written, every warning) and "
+                                "nothing else")
+
+
+def mode_from_args(args: argparse.Namespace) -> str:
+    """``"json"``, ``"quiet"``, ``"verbose"`` (``--verbose`` or the global ``-v``) or ``"normal"``."""
+    if getattr(args, "json", False):
+        return "json"
+    if getattr(args, "quiet", False):
+        return "quiet"
+    if getattr(args, "all_warnings", False) or (getattr(args, "verbose", 0) or 0) >= 1:
+        return "verbose"
+    return "normal"
+
+
+@dataclass
+class _Warning:
+    message: str
+    source: str = ""  # "UserWarning at file.py:12" for Python warnings, the logger's name for log records
+
+
+@dataclass
+class WarningGroup:
+    """Messages that share a template: the same text once numbers and parenthesised labels are set aside."""
+
+    template: tuple[str, ...]
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.messages)
+
+    def summary(self) -> str:
+        """The group as one line: varying numbers as ``min..max``, varying labels listed (at most three),
+        and ``(N times)`` when there is more than one message."""
+        if self.count == 1:
+            return self.messages[0]
+        slots = [_split(m)[1] for m in self.messages]
+        parts = [self.template[0]]
+        for i, literal in enumerate(self.template[1:]):
+            parts.append(_merge_slot([s[i] for s in slots]))
+            parts.append(literal)
+        return f"{''.join(parts)} ({self.count} times)"
+
+
+def _split(message: str) -> tuple[tuple[str, ...], list[str]]:
+    """``(literal pieces, slot values)``: slots are numbers and number-free parenthesised labels."""
+    literals: list[str] = []
+    values: list[str] = []
+    pos = 0
+    for match in _SLOT.finditer(message):
+        literals.append(message[pos:match.start()])
+        values.append(match.group(0))
+        pos = match.end()
+    literals.append(message[pos:])
+    return tuple(literals), values
+
+
+def _merge_slot(values: list[str]) -> str:
+    distinct = list(dict.fromkeys(values))
+    if len(distinct) == 1:
+        return distinct[0]
+    if all(_NUMBER.fullmatch(v) for v in distinct):
+        ordered = sorted(distinct, key=float)
+        return f"{ordered[0]}..{ordered[-1]}"
+    labels = [v[1:-1] if v.startswith("(") else v for v in distinct]
+    shown = ", ".join(labels[:3]) + (f", +{len(labels) - 3} more" if len(labels) > 3 else "")
+    return f"({shown})"
+
+
+def group_warnings(messages: Iterable[str]) -> list[WarningGroup]:
+    """Group messages by template (see :class:`WarningGroup`), groups in the order of their first message."""
+    groups: dict[tuple[str, ...], WarningGroup] = {}
+    for message in dict.fromkeys(messages):
+        template, _ = _split(message)
+        groups.setdefault(template, WarningGroup(template)).messages.append(message)
+    return list(groups.values())
+
+
+def warning_lines(messages: Sequence[str], *, limit: int = MAX_WARNING_LINES) -> list[str]:
+    """At most ``limit`` lines for ``messages``: one per group, and when the groups do not fit, the first
+    ``limit - 1`` groups and a line counting the rest with the way to see them (``--verbose``)."""
+    groups = group_warnings(messages)
+    if len(groups) <= limit:
+        return [f"warning: {_one_line(g.summary())}" for g in groups]
+    shown, rest = groups[:limit - 1], groups[limit - 1:]
+    hidden = sum(g.count for g in rest)
+    lines = [f"warning: {_one_line(g.summary())}" for g in shown]
+    lines.append(f"warning: {hidden} more ({len(rest)} kind{'s' if len(rest) != 1 else ''}): rerun with "
+                 f"--verbose to see every warning")
+    return lines
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class Output:
+    """Header, phases, table and warnings of one command run, in the style of the module docstring.
+
+    Use as a context manager around the run: inside it Python warnings and ``WARNING`` log records are
+    collected (and shown grouped at the end) rather than printed as they happen."""
+
+    def __init__(self, command: str, mode: str = "normal", *, progress: bool = True,
+                 stdout: TextIO | None = None, stderr: TextIO | None = None,
+                 max_warning_lines: int = MAX_WARNING_LINES) -> None:
+        if mode not in MODES:
+            raise ValueError(f"output mode {mode!r}: expected one of {', '.join(MODES)}")
+        self.command = command
+        self.mode = mode
+        self.show_progress = progress and mode in ("normal", "verbose")
+        self._stdout = stdout
+        self._stderr = stderr
+        self.max_warning_lines = max_warning_lines
+        self._warnings: dict[str, _Warning] = {}
+        self._shown: set[str] = set()  # already on screen (e.g. notes under the table): not repeated
+        self._lock = threading.Lock()
+        self._payload: dict[str, Any] = {}
+        self._stack: contextlib.ExitStack | None = None
+        self._finished = False
+
+    @classmethod
+    def from_args(cls, command: str, args: argparse.Namespace, **kwargs: Any) -> Output:
+        """An :class:`Output` for the options of :func:`add_output_options` (and ``--no-progress``)."""
+        return cls(command, mode_from_args(args), progress=not getattr(args, "no_progress", False), **kwargs)
+
+    # streams are looked up when used, so that redirections (and pytest's capsys) apply
+    @property
+    def stdout(self) -> TextIO:
+        return self._stdout if self._stdout is not None else sys.stdout
+
+    @property
+    def stderr(self) -> TextIO:
+        return self._stderr if self._stderr is not None else sys.stderr
+
+    @property
+    def chatty(self) -> bool:
+        """Whether header, info lines and warnings are printed (``normal`` and ``verbose``)."""
+        return self.mode in ("normal", "verbose")
+
+    # -- the run ----------------------------------------------------------------------------------------
+    def __enter__(self) -> Output:
+        stack = contextlib.ExitStack()
+        stack.enter_context(self._capture_python_warnings())
+        stack.enter_context(self._capture_log_warnings())
+        if self.mode == "json":  # stdout is the one JSON object: stray prints go to stderr
+            stdout = self.stdout
+            self._stdout = stdout
+            stack.enter_context(contextlib.redirect_stdout(self.stderr))
+        self._stack = stack
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            stack.close()
+        if exc_type is None:
+            self.finish()
+        elif self.chatty:  # the error follows (main's one style); the warnings so far may explain it
+            self._print_warnings()
+
+    @contextlib.contextmanager
+    def _capture_python_warnings(self) -> Iterator[None]:
+        with warnings.catch_warnings():
+            warnings.showwarning = self._showwarning
+            yield
+
+    def _showwarning(self, message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                     file: TextIO | None = None, line: str | None = None) -> None:
+        self.warn(str(message), source=f"{category.__name__} at {filename}:{lineno}")
+
+    @contextlib.contextmanager
+    def _capture_log_warnings(self) -> Iterator[None]:
+        handlers = list(logging.getLogger().handlers)
+        catcher = _LogWarningCatcher(self)
+        for handler in handlers:
+            handler.addFilter(catcher)
+        try:
+            yield
+        finally:
+            for handler in handlers:
+                handler.removeFilter(catcher)
+
+    # -- what the command prints ------------------------------------------------------------------------
+    def header(self, title: str, items: Iterable[tuple[str, Any]] = ()) -> None:
+        """``motioneval <command>: <title>`` then one indented ``name  value`` line per item (stderr)."""
+        if not self.chatty:
+            return
+        rows = [(name, str(value)) for name, value in items if value is not None and value != ""]
+        lines = [f"motioneval {self.command}: {title}" if title else f"motioneval {self.command}"]
+        width = max((len(name) for name, _ in rows), default=0)
+        lines += [f"  {name.ljust(width)}  {value}" for name, value in rows]
+        self._err("\n".join(lines))
+
+    def progress(self, iterable: Iterable[T], *, total: int | None = None, desc: str = "",
+                 unit: str = "it") -> Iterator[T]:
+        """Iterate over ``iterable`` with a progress bar (rate, ETA) on stderr unless quiet / json."""
+        return _progress(iterable, total=total, desc=desc, enable=self.show_progress, unit=unit)
+
+    @contextlib.contextmanager
+    def phase(self, desc: str, *, total: int | None = None, unit: str = "it") -> Iterator[Phase]:
+        """A phase of work that is not a plain loop: ``with out.phase("embedding", total=n) as p:
+        ... p.advance(k)``. Shows a live line (count, rate and ETA when ``total`` is known, else the
+        elapsed time); a phase that took over :data:`QUIET_SECONDS` leaves a ``desc: done in N s`` line."""
+        bar = Phase(desc, total=total, unit=unit, stream=self.stderr if self.show_progress else None)
+        bar.start()
+        try:
+            yield bar
+        finally:
+            bar.close()
+
+    def table(self, text: str) -> None:
+        """The table (stdout) in every mode but ``json``; warnings already shown under it are remembered."""
+        if self.mode == "json":
+            return
+        print(text, file=self.stdout)
+        self.stdout.flush()
+
+    def info(self, text: str) -> None:
+        """A line of the run's result other than the table (files written): stdout, not with quiet / json."""
+        if self.chatty:
+            print(text, file=self.stdout)
+
+    def note(self, text: str) -> None:
+        """A status line (stderr), not with quiet / json."""
+        if self.chatty:
+            self._err(text)
+
+    def shown(self, messages: Iterable[str]) -> None:
+        """Messages already printed (e.g. the notes under the table): not repeated among the warnings."""
+        self._shown.update(messages)
+
+    def warn(self, message: str, *, source: str = "") -> None:
+        """Record a warning (once per exact text) for the end of the run."""
+        with self._lock:
+            if message not in self._warnings:
+                self._warnings[message] = _Warning(message, source)
+            elif source and not self._warnings[message].source:
+                self._warnings[message].source = source
+
+    @property
+    def warnings(self) -> list[str]:
+        """Every distinct warning recorded so far, in order."""
+        return list(self._warnings)
+
+    def report_result(self, result: Any) -> None:
+        """Show a :class:`~motioneval.protocol.results.Result`: its table (with the notes under it), its
+        warnings for the end of the run, and with ``--json`` its ``results.json`` object as ``result``."""
+        notes = list((getattr(result, "settings", None) or {}).get("table_notes") or [])
+        self.table(result.to_markdown())
+        self.shown(notes)
+        for message in getattr(result, "warnings", None) or []:
+            self.warn(message)
+        if self.mode == "json":
+            self.set(result=json.loads(result.to_json()))
+
+    def set(self, **payload: Any) -> None:
+        """Fields of the ``--json`` object (e.g. ``result=...``, ``files=[...]``)."""
+        self._payload.update(payload)
+
+    # -- the end ----------------------------------------------------------------------------------------
+    def finish(self) -> None:
+        """Print the warnings (or, with ``--json``, the JSON object). Called by ``__exit__``."""
+        if self._finished:
+            return
+        self._finished = True
+        if self.mode == "json":
+            payload = dict(self._payload)
+            payload["warnings"] = list(dict.fromkeys([*payload.get("warnings", []), *self._warnings]))
+            print(json.dumps(payload, default=_jsonable), file=self.stdout)
+            self.stdout.flush()
+            return
+        self._print_warnings()
+
+    def warning_lines(self) -> list[str]:
+        """The warning lines this mode prints: grouped and capped by default, all with ``--verbose``."""
+        pending = [w for w in self._warnings.values() if w.message not in self._shown]
+        if self.mode == "verbose":
+            return [f"warning: {w.message}" + (f"  [{w.source}]" if w.source else "") for w in pending]
+        if self.mode != "normal":
+            return []
+        return warning_lines([w.message for w in pending], limit=self.max_warning_lines)
+
+    def _print_warnings(self) -> None:
+        lines = self.warning_lines()
+        if lines:
+            self._err("\n".join(lines))
+
+    def _err(self, text: str) -> None:
+        print(text, file=self.stderr)
+        self.stderr.flush()
+
+
+class _LogWarningCatcher(logging.Filter):
+    """On the root handlers during a run: ``WARNING`` records go to the :class:`Output` (shown grouped at
+    the end); other levels pass."""
+
+    def __init__(self, output: Output) -> None:
+        super().__init__()
+        self.output = output
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed log call: let the handler report it as usual
+            return True
+        if record.name == "py.warnings":  # logging.captureWarnings' text: "file:line: Category: message\n..."
+            message = _warning_text(message)
+        self.output.warn(message, source=record.name)
+        return False
+
+
+def _warning_text(formatted: str) -> str:
+    """The message of a ``warnings.formatwarning`` text (``path:line: Category: message`` + source line)."""
+    first = formatted.split("\n", 1)[0]
+    match = re.match(r".*?:\d+: \w+: (.*)$", first)
+    return match.group(1) if match else formatted.strip()
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return str(value)
+
+
+class Phase:
+    """A live progress line on ``stream`` (``None``: silent): ``desc: n/total pct [elapsed<eta, rate]``
+    or ``desc: elapsed`` when the total is unknown, redrawn by a ticker thread every ``interval`` s on a
+    terminal (a file or pipe only gets the final line)."""
+
+    def __init__(self, desc: str, *, total: int | None = None, unit: str = "it", stream: TextIO | None = None,
+                 interval: float = 0.5) -> None:
+        self.desc = desc
+        self.total = total
+        self.unit = unit
+        self.stream = stream
+        self.interval = interval
+        self.n = 0
+        self._start = time.monotonic()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._drawn = False
+        self.seconds = 0.0
+
+    @property
+    def live(self) -> bool:
+        return self.stream is not None and _isatty(self.stream)
+
+    def start(self) -> None:
+        self._start = time.monotonic()
+        if self.live:
+            self._thread = threading.Thread(target=self._tick, name=f"progress {self.desc}", daemon=True)
+            self._thread.start()
+
+    def advance(self, n: int = 1) -> None:
+        """``n`` more units done."""
+        with self._lock:
+            self.n += n
+
+    def set_total(self, total: int | None) -> None:
+        with self._lock:
+            self.total = total
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._draw()
+
+    def text(self, elapsed: float | None = None) -> str:
+        """The line as it is drawn now."""
+        elapsed = time.monotonic() - self._start if elapsed is None else elapsed
+        with self._lock:
+            n, total = self.n, self.total
+        if total:
+            rate = n / elapsed if elapsed > 0 else 0.0
+            eta = _seconds((total - n) / rate) if rate > 0 else "?"
+            return (f"{self.desc}: {n}/{total} {100 * n / total:3.0f}% [{_seconds(elapsed)}<{eta}, "
+                    f"{rate:.2f} {self.unit}/s]")
+        if n:
+            return f"{self.desc}: {n} {self.unit} [{_seconds(elapsed)}]"
+        return f"{self.desc}: {_seconds(elapsed)}"
+
+    def _draw(self) -> None:
+        if self.stream is None:
+            return
+        line = self.text()
+        try:
+            self.stream.write(f"\r{line}\033[K")
+            self.stream.flush()
+            self._drawn = True
+        except (OSError, ValueError):  # the stream went away (closed terminal): stop drawing
+            self._stop.set()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.seconds = time.monotonic() - self._start
+        if self.stream is None:
+            return
+        try:
+            if self.seconds >= QUIET_SECONDS:
+                prefix = "\r" if self._drawn else ""
+                tail = f"{self.n}/{self.total} {self.unit}, " if self.total else (
+                    f"{self.n} {self.unit}, " if self.n else "")
+                self.stream.write(f"{prefix}{self.desc}: done ({tail}{_seconds(self.seconds)})"
+                                  f"{chr(27) + '[K' if self._drawn else ''}\n")
+            elif self._drawn:
+                self.stream.write("\r\033[K")
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def _seconds(s: float) -> str:
+    if not math.isfinite(s):
+        return "?"
+    if s < 60:
+        return f"{s:.1f} s" if s < 10 else f"{s:.0f} s"
+    m, sec = divmod(int(round(s)), 60)
+    return f"{m}:{sec:02d} min" if m < 60 else f"{m // 60}:{m % 60:02d}:{sec:02d} h"
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, io.UnsupportedOperation):
+        return False
