@@ -10,10 +10,10 @@ import warnings
 
 import pytest
 
+from motioneval._progress import Phase, phase
 from motioneval.cli._output import (
     MAX_WARNING_LINES,
     Output,
-    Phase,
     add_output_options,
     group_warnings,
     mode_from_args,
@@ -267,7 +267,7 @@ def test_log_records_of_captured_python_warnings_keep_only_the_message(cli_loggi
 
 # -- phases -----------------------------------------------------------------------------------------------
 def test_phase_on_a_terminal_redraws_and_leaves_a_done_line(monkeypatch):
-    monkeypatch.setattr("motioneval.cli._output.QUIET_SECONDS", 0.0)
+    monkeypatch.setattr("motioneval._progress.QUIET_SECONDS", 0.0)
     stream = _Tty()
     bar = Phase("embedding", total=10, unit="clip", stream=stream, interval=0.01)
     bar.start()
@@ -296,7 +296,7 @@ def test_short_phase_leaves_nothing_and_a_pipe_gets_only_the_final_line(monkeypa
     bar.start()
     bar.close()
     assert stream.getvalue() == ""
-    monkeypatch.setattr("motioneval.cli._output.QUIET_SECONDS", 0.0)
+    monkeypatch.setattr("motioneval._progress.QUIET_SECONDS", 0.0)
     pipe = io.StringIO()  # not a terminal: no redraws
     bar = Phase("slow", stream=pipe, interval=0.001)
     bar.start()
@@ -342,3 +342,14 @@ def test_options_parse_and_do_not_clobber_the_global_verbose_count():
 def test_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="output mode 'loud'"):
         Output("x", "loud")
+
+
+def test_library_phase_is_silent_unless_enabled(monkeypatch):
+    monkeypatch.setattr("motioneval._progress.QUIET_SECONDS", 0.0)
+    stream = io.StringIO()
+    with phase("reading", total=4, enable=False, stream=stream) as p:
+        p.advance(4)
+    assert stream.getvalue() == "" and p.n == 4
+    with phase("reading", total=4, enable=True, stream=stream) as p:
+        p.advance(4)
+    assert stream.getvalue().startswith("reading: done (4/4 it, ")

@@ -24,28 +24,24 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import logging
 import math
 import re
 import sys
 import threading
-import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO, TypeVar
 
+from .._progress import Phase
 from .._progress import progress as _progress
 
 T = TypeVar("T")
 
 #: Most warning lines a default run prints (the rest: ``--verbose``).
 MAX_WARNING_LINES = 5
-
-#: Phases that end within this many seconds leave no line behind.
-QUIET_SECONDS = 1.0
 
 MODES = ("normal", "verbose", "quiet", "json")
 
@@ -272,12 +268,8 @@ class Output:
         """A phase of work that is not a plain loop: ``with out.phase("embedding", total=n) as p:
         ... p.advance(k)``. Shows a live line (count, rate and ETA when ``total`` is known, else the
         elapsed time); a phase that took over :data:`QUIET_SECONDS` leaves a ``desc: done in N s`` line."""
-        bar = Phase(desc, total=total, unit=unit, stream=self.stderr if self.show_progress else None)
-        bar.start()
-        try:
+        with Phase(desc, total=total, unit=unit, stream=self.stderr if self.show_progress else None) as bar:
             yield bar
-        finally:
-            bar.close()
 
     def table(self, text: str) -> None:
         """The table (stdout) in every mode but ``json``; warnings already shown under it are remembered."""
@@ -395,108 +387,3 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return str(value)
-
-
-class Phase:
-    """A live progress line on ``stream`` (``None``: silent): ``desc: n/total pct [elapsed<eta, rate]``
-    or ``desc: elapsed`` when the total is unknown, redrawn by a ticker thread every ``interval`` s on a
-    terminal (a file or pipe only gets the final line)."""
-
-    def __init__(self, desc: str, *, total: int | None = None, unit: str = "it", stream: TextIO | None = None,
-                 interval: float = 0.5) -> None:
-        self.desc = desc
-        self.total = total
-        self.unit = unit
-        self.stream = stream
-        self.interval = interval
-        self.n = 0
-        self._start = time.monotonic()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._drawn = False
-        self.seconds = 0.0
-
-    @property
-    def live(self) -> bool:
-        return self.stream is not None and _isatty(self.stream)
-
-    def start(self) -> None:
-        self._start = time.monotonic()
-        if self.live:
-            self._thread = threading.Thread(target=self._tick, name=f"progress {self.desc}", daemon=True)
-            self._thread.start()
-
-    def advance(self, n: int = 1) -> None:
-        """``n`` more units done."""
-        with self._lock:
-            self.n += n
-
-    def set_total(self, total: int | None) -> None:
-        with self._lock:
-            self.total = total
-
-    def _tick(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._draw()
-
-    def text(self, elapsed: float | None = None) -> str:
-        """The line as it is drawn now."""
-        elapsed = time.monotonic() - self._start if elapsed is None else elapsed
-        with self._lock:
-            n, total = self.n, self.total
-        if total:
-            rate = n / elapsed if elapsed > 0 else 0.0
-            eta = _seconds((total - n) / rate) if rate > 0 else "?"
-            return (f"{self.desc}: {n}/{total} {100 * n / total:3.0f}% [{_seconds(elapsed)}<{eta}, "
-                    f"{rate:.2f} {self.unit}/s]")
-        if n:
-            return f"{self.desc}: {n} {self.unit} [{_seconds(elapsed)}]"
-        return f"{self.desc}: {_seconds(elapsed)}"
-
-    def _draw(self) -> None:
-        if self.stream is None:
-            return
-        line = self.text()
-        try:
-            self.stream.write(f"\r{line}\033[K")
-            self.stream.flush()
-            self._drawn = True
-        except (OSError, ValueError):  # the stream went away (closed terminal): stop drawing
-            self._stop.set()
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        self.seconds = time.monotonic() - self._start
-        if self.stream is None:
-            return
-        try:
-            if self.seconds >= QUIET_SECONDS:
-                prefix = "\r" if self._drawn else ""
-                tail = f"{self.n}/{self.total} {self.unit}, " if self.total else (
-                    f"{self.n} {self.unit}, " if self.n else "")
-                self.stream.write(f"{prefix}{self.desc}: done ({tail}{_seconds(self.seconds)})"
-                                  f"{chr(27) + '[K' if self._drawn else ''}\n")
-            elif self._drawn:
-                self.stream.write("\r\033[K")
-            self.stream.flush()
-        except (OSError, ValueError):
-            pass
-
-
-def _seconds(s: float) -> str:
-    if not math.isfinite(s):
-        return "?"
-    if s < 60:
-        return f"{s:.1f} s" if s < 10 else f"{s:.0f} s"
-    m, sec = divmod(int(round(s)), 60)
-    return f"{m}:{sec:02d} min" if m < 60 else f"{m // 60}:{m % 60:02d}:{sec:02d} h"
-
-
-def _isatty(stream: TextIO) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError, io.UnsupportedOperation):
-        return False
