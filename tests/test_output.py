@@ -353,3 +353,32 @@ def test_library_phase_is_silent_unless_enabled(monkeypatch):
     with phase("reading", total=4, enable=True, stream=stream) as p:
         p.advance(4)
     assert stream.getvalue().startswith("reading: done (4/4 it, ")
+
+
+def test_the_header_waits_for_the_first_output_so_an_immediate_error_stays_short(monkeypatch):
+    output, out, err = _output()
+    with pytest.raises(FileNotFoundError), output as o:
+        o.header("preset t2m", [("dataset", "nope/")])
+        with o.phase("reading the dataset"):
+            raise FileNotFoundError("dataset folder not found: nope/")
+    assert err.getvalue() == ""  # neither the header nor a "done" line for the failed phase
+
+    monkeypatch.setattr("motioneval._progress.QUIET_SECONDS", 0.0)
+    output, out, err = _output()
+    with output as o:
+        o.header("preset t2m", [("dataset", "d/")])
+        assert err.getvalue() == ""
+        with o.phase("reading the dataset"):
+            pass
+        o.table("TABLE")
+    assert err.getvalue().startswith("motioneval evaluate: preset t2m\n  dataset  d/\nreading the dataset: done (")
+
+
+def test_lines_learnt_later_join_the_header_while_it_is_not_shown():
+    output, out, err = _output()
+    with output as o:
+        o.header("preset t2m", [("dataset", "d/")])
+        o.add_to_header("plan", "3 replications")
+        o.table("TABLE")
+        o.add_to_header("late", "x")  # the header is out: a note
+    assert err.getvalue() == "motioneval evaluate: preset t2m\n  dataset  d/\n  plan     3 replications\n  late     x\n"

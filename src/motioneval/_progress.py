@@ -96,8 +96,8 @@ class Phase:
         self.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        self.close(failed=exc_type is not None)
 
     @property
     def live(self) -> bool:
@@ -147,7 +147,9 @@ class Phase:
         except (OSError, ValueError):  # the stream went away (closed terminal): stop drawing
             self._stop.set()
 
-    def close(self) -> None:
+    def close(self, *, failed: bool = False) -> None:
+        """Stop the ticker; leave a ``desc: done (...)`` line when the phase took over :data:`QUIET_SECONDS`
+        (``failed``: only clear the live line; the error says what happened)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
@@ -155,7 +157,7 @@ class Phase:
         if self.stream is None:
             return
         try:
-            if self.seconds >= QUIET_SECONDS:
+            if self.seconds >= QUIET_SECONDS and not failed:
                 prefix = "\r" if self._drawn else ""
                 tail = f"{self.n}/{self.total} {self.unit}, " if self.total else (
                     f"{self.n} {self.unit}, " if self.n else "")

@@ -184,6 +184,8 @@ class Output:
         self._payload: dict[str, Any] = {}
         self._stack: contextlib.ExitStack | None = None
         self._finished = False
+        self._pending_header: str | None = None
+        self._header_width = 0
 
     @classmethod
     def from_args(cls, command: str, args: argparse.Namespace, **kwargs: Any) -> Output:
@@ -223,6 +225,7 @@ class Output:
         if exc_type is None:
             self.finish()
         elif self.chatty:  # the error follows (main's one style); the warnings so far may explain it
+            self._pending_header = None  # an error before anything was shown stays one or two lines
             self._print_warnings()
 
     @contextlib.contextmanager
@@ -249,18 +252,41 @@ class Output:
 
     # -- what the command prints ------------------------------------------------------------------------
     def header(self, title: str, items: Iterable[tuple[str, Any]] = ()) -> None:
-        """``motioneval <command>: <title>`` then one indented ``name  value`` line per item (stderr)."""
+        """``motioneval <command>: <title>`` then one indented ``name  value`` line per item (stderr).
+
+        Shown before the first thing the run prints (a phase line, a note, the table), so that a command
+        that fails at once (a missing folder) prints its one- or two-line error only."""
         if not self.chatty:
             return
         rows = [(name, str(value)) for name, value in items if value is not None and value != ""]
         lines = [f"motioneval {self.command}: {title}" if title else f"motioneval {self.command}"]
-        width = max((len(name) for name, _ in rows), default=0)
-        lines += [f"  {name.ljust(width)}  {value}" for name, value in rows]
-        self._err("\n".join(lines))
+        self._header_width = max((len(name) for name, _ in rows), default=0)
+        lines += [self._header_line(name, value) for name, value in rows]
+        self._pending_header = "\n".join(lines)
+
+    def _header_line(self, name: str, value: Any) -> str:
+        return f"  {name.ljust(self._header_width)}  {value}"
+
+    def add_to_header(self, name: str, value: Any) -> None:
+        """An item learnt after the header was set (e.g. the sizes once the data is read): part of the header
+        while it is not shown yet, a note (stderr) otherwise."""
+        line = self._header_line(name, value)
+        if self._pending_header is not None:
+            self._pending_header += f"\n{line}"
+        else:
+            self.note(line)
+
+    def _flush_header(self) -> None:
+        header, self._pending_header = self._pending_header, None
+        if header is not None:
+            print(header, file=self.stderr)
+            self.stderr.flush()
 
     def progress(self, iterable: Iterable[T], *, total: int | None = None, desc: str = "",
                  unit: str = "it") -> Iterator[T]:
         """Iterate over ``iterable`` with a progress bar (rate, ETA) on stderr unless quiet / json."""
+        if self.show_progress:
+            self._flush_header()
         return _progress(iterable, total=total, desc=desc, enable=self.show_progress, unit=unit)
 
     @contextlib.contextmanager
@@ -268,19 +294,22 @@ class Output:
         """A phase of work that is not a plain loop: ``with out.phase("embedding", total=n) as p:
         ... p.advance(k)``. Shows a live line (count, rate and ETA when ``total`` is known, else the
         elapsed time); a phase that took over :data:`QUIET_SECONDS` leaves a ``desc: done in N s`` line."""
-        with Phase(desc, total=total, unit=unit, stream=self.stderr if self.show_progress else None) as bar:
+        stream = _HeaderFirst(self) if self.show_progress else None
+        with Phase(desc, total=total, unit=unit, stream=stream) as bar:  # type: ignore[arg-type]
             yield bar
 
     def table(self, text: str) -> None:
         """The table (stdout) in every mode but ``json``; warnings already shown under it are remembered."""
         if self.mode == "json":
             return
+        self._flush_header()
         print(text, file=self.stdout)
         self.stdout.flush()
 
     def info(self, text: str) -> None:
         """A line of the run's result other than the table (files written): stdout, not with quiet / json."""
         if self.chatty:
+            self._flush_header()
             print(text, file=self.stdout)
 
     def note(self, text: str) -> None:
@@ -328,7 +357,8 @@ class Output:
         self._finished = True
         if self.mode == "json":
             payload = dict(self._payload)
-            payload["warnings"] = list(dict.fromkeys([*payload.get("warnings", []), *self._warnings]))
+            if self._warnings or "warnings" in payload:
+                payload["warnings"] = list(dict.fromkeys([*payload.get("warnings", []), *self._warnings]))
             print(json.dumps(payload, default=_jsonable), file=self.stdout)
             self.stdout.flush()
             return
@@ -349,8 +379,29 @@ class Output:
             self._err("\n".join(lines))
 
     def _err(self, text: str) -> None:
+        self._flush_header()
         print(text, file=self.stderr)
         self.stderr.flush()
+
+
+class _HeaderFirst:
+    """The run's stderr for a phase line: the pending header is printed before the line's first write."""
+
+    def __init__(self, output: Output) -> None:
+        self.output = output
+
+    def write(self, text: str) -> int:
+        self.output._flush_header()
+        return self.output.stderr.write(text)
+
+    def flush(self) -> None:
+        self.output.stderr.flush()
+
+    def isatty(self) -> bool:
+        try:
+            return bool(self.output.stderr.isatty())
+        except (AttributeError, ValueError, OSError):
+            return False
 
 
 class _LogWarningCatcher(logging.Filter):
