@@ -10,15 +10,9 @@ import warnings
 
 import pytest
 
+from motioneval._messages import MAX_WARNING_LINES, group_warnings, warning_lines
 from motioneval._progress import Phase, phase
-from motioneval.cli._output import (
-    MAX_WARNING_LINES,
-    Output,
-    add_output_options,
-    group_warnings,
-    mode_from_args,
-    warning_lines,
-)
+from motioneval.cli._output import Output, add_output_options, mode_from_args
 
 COMPLEX = ("FID ({row}): the reference's matrix square root came back complex (imaginary parts up to {imag}) "
            "and it kept the real part")
