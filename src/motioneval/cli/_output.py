@@ -6,10 +6,10 @@ A run prints, in this order:
 2. **phases** on stderr, each with a progress bar (rate and ETA when the amount of work is known, the
    elapsed time otherwise) for anything that may take over a second;
 3. the **table** on stdout;
-4. at most :data:`MAX_WARNING_LINES` **grouped warning lines** on stderr: messages that differ only in
-   their numbers (``replication 3``, ``up to 6.4e-09``) or in a parenthesised label (``FID (noisy)``) are one
-   line with their ranges and a count, and what does not fit is summed up in a last line pointing to
-   ``--verbose``.
+4. at most :data:`~motioneval._messages.MAX_WARNING_LINES` **grouped warning lines** on stderr: messages
+   that differ only in their numbers (``replication 3``, ``up to 6.4e-09``) or in a parenthesised label
+   (``FID (noisy)``) are one line with their ranges and a count (:mod:`motioneval._messages`), and what does
+   not fit is summed up in a last line pointing to ``--verbose``.
 
 ``--verbose`` lists every warning (with the Python source of those raised with :func:`warnings.warn`);
 ``--quiet`` prints the table only; ``--json`` prints one JSON object on stdout and nothing else (stray
