@@ -376,3 +376,17 @@ def test_lines_learnt_later_join_the_header_while_it_is_not_shown():
         o.table("TABLE")
         o.add_to_header("late", "x")  # the header is out: a note
     assert err.getvalue() == "motioneval evaluate: preset t2m\n  dataset  d/\n  plan     3 replications\n  late     x\n"
+
+
+def test_show_header_prints_it_before_library_bars_only_when_progress_is_on():
+    output, out, err = _output()
+    with output as o:
+        o.header("preset t2m", [("dataset", "d/")])
+        o.show_header()
+        assert err.getvalue() == "motioneval evaluate: preset t2m\n  dataset  d/\n"
+    output, out, err = _output(progress=False)
+    with pytest.raises(RuntimeError), output as o:
+        o.header("preset t2m", [("dataset", "d/")])
+        o.show_header()
+        raise RuntimeError("the generator failed")
+    assert err.getvalue() == ""

@@ -60,6 +60,18 @@ def add_output_options(parser: argparse.ArgumentParser, *, json_option: bool = T
                                 "nothing else")
 
 
+def device_line(device: str | None, threads: int | None = None) -> str:
+    """``"cpu, 1 CPU thread"``: the torch device a run will use (``None``: cuda when available) and torch's
+    intra-op threads (``threads``, or torch's current setting)."""
+    try:
+        import torch
+    except ImportError:
+        return device or "cpu"
+    name = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    n = int(threads) if threads is not None else torch.get_num_threads()
+    return f"{name}, {n} CPU thread{'s' if n != 1 else ''}"
+
+
 def mode_from_args(args: argparse.Namespace) -> str:
     """``"json"``, ``"quiet"``, ``"verbose"`` (``--verbose`` or the global ``-v``) or ``"normal"``."""
     if getattr(args, "json", False):
@@ -191,6 +203,12 @@ class Output:
             self._pending_header += f"\n{line}"
         else:
             self.note(line)
+
+    def show_header(self) -> None:
+        """Print the header now if progress lines follow (library code about to draw its own bars); without
+        progress it waits for the first output as usual."""
+        if self.show_progress:
+            self._flush_header()
 
     def _flush_header(self) -> None:
         header, self._pending_header = self._pending_header, None
