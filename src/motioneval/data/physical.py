@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import _npio
+from ..constants import HUMANML3D_DATASET, KIT_DATASET
 from ..metrics.physical import METRICS, PhysicalConfig, get_variant, physical_metrics
 from .samples import SampleSet
 
@@ -199,11 +200,11 @@ def _array_to_samples(arr: np.ndarray, path: Path) -> SampleSet:
         raise ValueError(f"{path}: expected a numeric array of joints or features; got dtype {arr.dtype}")
     if arr.ndim in (3, 4) and arr.shape[-1] == 3:
         kind, batch = "joints", arr if arr.ndim == 4 else arr[None]
-    elif arr.ndim in (2, 3) and arr.shape[-1] in (263, 251):
+    elif arr.ndim in (2, 3) and arr.shape[-1] in (HUMANML3D_DATASET.dim, KIT_DATASET.dim):
         kind, batch = "features", arr if arr.ndim == 3 else arr[None]
     else:
         raise ValueError(f"{path}: array of shape {arr.shape} is neither joints (T, J, 3) / (N, T, J, 3) nor "
-                         f"263/251-d features (T, D) / (N, T, D)")
+                         f"{HUMANML3D_DATASET.dim}/{KIT_DATASET.dim}-d features (T, D) / (N, T, D)")
     n, t = batch.shape[:2]
     bad = np.flatnonzero(~np.isfinite(batch.reshape(n, -1)).all(axis=1))
     if bad.size:

@@ -29,9 +29,10 @@ from typing import Any
 import numpy as np
 
 from .._io import atomic_write_json
+from ..constants import MAX_MOTION_FRAMES
 
 #: MDM generates 196 frames per HumanML3D motion (``max_frames``) and stores all of them.
-MDM_FRAMES = 196
+MDM_FRAMES = MAX_MOTION_FRAMES
 EXPORT_KINDS = ("samples.npz", "samples", "results.npy")
 
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import _npio
 from .._arrays import to_numpy
+from ..constants import HUMANML3D_DATASET, KIT_DATASET, MAX_MOTION_FRAMES, UNIT_LENGTH
 from ..data.fingerprints import STATUSES, FileVerdict, verify_dataset_folder, verify_evaluator_folder, worst_severity
 from ..representation.layout import FeatureLayout
 from ..representation.normalization import FeatureStats
@@ -54,7 +55,7 @@ FIT_LIMIT = 1.5
 STATE_MARGIN = 0.5
 EMBEDDING_DIM = 512
 #: protocol length bounds (min inclusive, max inclusive for generated motions: the evaluator pads to 196)
-LENGTH_BOUNDS = {22: (40, 196), 21: (24, 196)}
+LENGTH_BOUNDS = {spec.num_joints: (spec.min_length, MAX_MOTION_FRAMES) for spec in (HUMANML3D_DATASET, KIT_DATASET)}
 
 
 @dataclass
@@ -501,7 +502,7 @@ def doctor(
     else:
         num_joints = s.motions.shape[2]
         dims_ok = True
-    bounds = length_bounds or LENGTH_BOUNDS.get(num_joints, (40, 196))
+    bounds = length_bounds or LENGTH_BOUNDS.get(num_joints, LENGTH_BOUNDS[HUMANML3D_DATASET.num_joints])
     if s.kind == "joints":  # L joint frames give L - 1 feature rows, as `evaluate` converts and counts them
         length_finding = _values.check_lengths(np.asarray(s.lengths) - 1, s.ids, min_length=bounds[0],
                                                max_length=bounds[1], t_max=t - 1)
@@ -604,8 +605,8 @@ def _embed(ev: Any, s: _Samples, chain: tuple[str, ...], stats: dict[str, Featur
 
 
 def _embed_clips(ev: Any, clips: list[np.ndarray], estats: FeatureStats) -> np.ndarray:
-    lens = np.array([min(c.shape[0], 196) // 4 * 4 for c in clips])
-    x = np.zeros((len(clips), 196, clips[0].shape[1]), np.float32)
+    lens = np.array([min(c.shape[0], MAX_MOTION_FRAMES) // UNIT_LENGTH * UNIT_LENGTH for c in clips])
+    x = np.zeros((len(clips), MAX_MOTION_FRAMES, clips[0].shape[1]), np.float32)
     for i, c in enumerate(clips):
         x[i, : lens[i]] = estats.normalize(c[: lens[i]])
     return np.asarray(to_numpy(ev.embed_motion(x, lens)), dtype=np.float64)

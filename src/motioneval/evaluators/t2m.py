@@ -37,6 +37,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from .._arrays import to_numpy
 from .._io import sha256_file
 from .._progress import progress as _progress
+from ..constants import HUMANML3D_DATASET, KIT_DATASET
 from ..representation.layout import FeatureLayout
 from ..representation.normalization import FeatureStats
 from .t2m_modules import (
@@ -419,7 +420,7 @@ def _as_lengths(lengths: Any, name: str) -> np.ndarray:
 
 
 def _stats_hint(dim: int, dim_pose: int, what: str = "statistics") -> str:
-    known = {263: "HumanML3D (t2m)", 251: "KIT-ML (kit)"}
+    known = {HUMANML3D_DATASET.dim: "HumanML3D (t2m)", KIT_DATASET.dim: "KIT-ML (kit)"}
     if dim in known and dim != dim_pose + 4:
         return f"these {what} are {known[dim]}-sized; use the evaluator and {what} of the same dataset."
     return f"expected {dim_pose + 4}-dim {what} for this evaluator."

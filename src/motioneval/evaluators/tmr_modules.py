@@ -30,10 +30,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..constants import HUMANML3D_DATASET
+
 #: Positions of TMR's positional table: a sequence (tokens + frames) may not be longer.
 MAX_POSITIONS = 5000
 #: Feature dims of TMR's motion input (``guoh3dfeats``: HumanML3D features, all 263 dims).
-MOTION_NFEATS = 263
+MOTION_NFEATS = HUMANML3D_DATASET.dim
 #: Frames per second of TMR's motion features (``configs/data/motion_loader/guoh3dfeats.yaml``).
 FPS = 20.0
 #: ``Normalizer.eps`` of TMR: features are normalized as ``(x - mean) / (std + eps)``.

