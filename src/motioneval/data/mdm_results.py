@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .. import _npio
+from .._checks import as_positive_int
 from .._io import sha256_file
 from .samples import SampleSet, SampleSetError
 
@@ -68,8 +69,8 @@ def mdm_results_to_samples(results: dict[str, Any], *, source: PathLike | None =
     if missing:
         raise ValueError(f"{where}: missing key(s) {missing}; found {sorted(map(str, results))}. Expected MDM's "
                          f"results.npy from sample/generate.py")
-    num_samples = _positive_int(results["num_samples"], "num_samples", where)
-    num_repetitions = _positive_int(results["num_repetitions"], "num_repetitions", where)
+    num_samples = as_positive_int(results["num_samples"], "num_samples", where=where)
+    num_repetitions = as_positive_int(results["num_repetitions"], "num_repetitions", where=where)
     rows = num_samples * num_repetitions
     motion = np.asarray(results["motion"])
     if motion.ndim != 4 or motion.shape[2] != 3 or motion.shape[1] not in (21, 22):
@@ -159,12 +160,3 @@ def joints_to_feature_samples(samples: SampleSet, *, skeleton: Any = None, full:
         metadata=metadata,
         frames=(conv - 1) if full else None,
     )
-
-
-def _positive_int(value: Any, name: str, where: str) -> int:
-    arr = np.asarray(value)
-    item = arr.reshape(()).item() if arr.size == 1 and arr.dtype != object else value
-    whole = isinstance(item, int) or (isinstance(item, float) and item.is_integer())
-    if isinstance(item, bool) or not whole or item < 1:
-        raise ValueError(f"{where}: {name!r} must be a positive integer; got {value!r}")
-    return int(item)

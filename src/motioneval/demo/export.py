@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import check_positive_int
 from .._io import atomic_write_json
 from ..constants import MAX_MOTION_FRAMES
 
@@ -61,8 +62,7 @@ def export_samples(out: str | os.PathLike, dataset_root: str | os.PathLike, *, g
     from ..data.dataset import MotionDataset
     from ..data.samples import SampleSet
 
-    if isinstance(repetitions, bool) or not isinstance(repetitions, int) or repetitions < 1:
-        raise ValueError(f"repetitions must be a positive integer; got {repetitions!r}")
+    check_positive_int(repetitions, "repetitions", numpy=False)
     gen = demo_generator_by_name(generator, dataset_root) if isinstance(generator, str) else generator
     ds = MotionDataset(dataset_root, split)
     if len(ds) == 0:

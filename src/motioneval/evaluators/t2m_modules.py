@@ -27,6 +27,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 # Protocol facts, re-exported from motioneval.constants: frames per movement token, frames every motion is
 # padded to, frames past a length that the last movement token still sees.
+from .._checks import check_positive_int
 from ..constants import LOOKAHEAD_FRAMES as LOOKAHEAD_FRAMES
 from ..constants import MAX_MOTION_FRAMES
 from ..constants import UNIT_LENGTH as UNIT_LENGTH
@@ -54,9 +55,7 @@ class T2MConfig:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            value = getattr(self, f.name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"T2MConfig.{f.name} must be a positive integer; got {value!r}")
+            check_positive_int(getattr(self, f.name), f"T2MConfig.{f.name}", numpy=False)
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)

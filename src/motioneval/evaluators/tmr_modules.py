@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._checks import check_positive_int
 from ..constants import HUMANML3D_DATASET
 
 #: Positions of TMR's positional table: a sequence (tokens + frames) may not be longer.
@@ -71,8 +72,8 @@ class TMREncoderConfig:
             elif f.name == "activation":
                 if v not in ("gelu", "relu"):
                     raise ValueError(f"TMREncoderConfig.activation must be 'gelu' or 'relu'; got {v!r}")
-            elif not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"TMREncoderConfig.{f.name} must be a positive integer; got {v!r}")
+            else:
+                check_positive_int(v, f"TMREncoderConfig.{f.name}", numpy=False)
         if self.latent_dim % self.num_heads:
             raise ValueError(f"latent_dim {self.latent_dim} is not divisible by num_heads {self.num_heads}")
         if self.latent_dim % 2:
