@@ -22,6 +22,7 @@ lot for ``noisy``, whose feature noise becomes position noise and then large vel
 """
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from .._checks import check_positive_int
-from .._io import atomic_write_json
-from ..constants import MAX_MOTION_FRAMES
+from .._io import atomic_write_bytes, atomic_write_json
+from ..constants import HUMANML3D_DATASET, MAX_MOTION_FRAMES
 
 #: MDM generates 196 frames per HumanML3D motion (``max_frames``) and stores all of them.
 MDM_FRAMES = MAX_MOTION_FRAMES
@@ -153,7 +154,7 @@ def _write_mdm(path: Path, raw: np.ndarray, lengths: np.ndarray, texts: list[str
     from ..representation.inverse import features_to_joints
 
     if kind == "features":
-        joints = np.empty((raw.shape[0], raw.shape[1], 22, 3), np.float32)
+        joints = np.empty((raw.shape[0], raw.shape[1], HUMANML3D_DATASET.num_joints, 3), np.float32)
         for i, n in enumerate(lengths.tolist()):  # each clip at its own length; past it the last pose is held
             joints[i, :n] = features_to_joints(raw[i, :n].astype(np.float32))
             joints[i, n:] = joints[i, n - 1]
@@ -163,10 +164,9 @@ def _write_mdm(path: Path, raw: np.ndarray, lengths: np.ndarray, texts: list[str
     motion = np.ascontiguousarray(joints.transpose(0, 2, 3, 1))  # (N, J, 3, F), as MDM stores it
     results = {"motion": motion, "text": list(texts), "lengths": np.asarray(lengths, dtype=np.int64),
                "num_samples": num_samples, "num_repetitions": num_repetitions}
-    tmp = path.with_name(f".{path.name}.tmp.npy")
-    np.save(tmp, results, allow_pickle=True)  # type: ignore[arg-type]  # a pickled dict, exactly as MDM writes it
-    os.replace(tmp, path)
-    return path
+    buf = io.BytesIO()
+    np.save(buf, results, allow_pickle=True)  # type: ignore[arg-type]  # a pickled dict, exactly as MDM writes it
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def describe_export(files: dict[str, Path]) -> str:
