@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["is_int", "check_scalar", "check_positive_int", "as_positive_int"]
+__all__ = ["is_int", "check_int", "check_scalar", "check_positive_int", "as_positive_int"]
 
 
 def is_int(value: Any, *, numpy: bool = True) -> bool:
@@ -44,6 +44,17 @@ def check_scalar(value: Any, name: str, target_type: type | tuple[type, ...] = n
     if max_val is not None and (value > max_val or (value == max_val and not right_closed)):
         raise ValueError(f"{name} must be {'<=' if right_closed else '<'} {max_val}; got {value}")
     return value
+
+
+def check_int(value: Any, name: str, low: int, high: int | None = None, hint: str = "") -> int:
+    """``int(value)`` for an integer (``np.integer`` included, ``bool`` refused) in ``[low, high]`` (``high``
+    ``None``: no upper bound); ``TypeError`` for another type, ``ValueError`` out of range (``hint`` appended)."""
+    if not is_int(value):
+        raise TypeError(f"{name} must be an int; got {type(value).__name__}")
+    if value < low or (high is not None and value > high):
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be {bound}; got {value}{hint}")
+    return int(value)
 
 
 def check_positive_int(value: Any, name: str, *, numpy: bool = True, what: str = "a positive integer",

@@ -53,7 +53,7 @@ from scipy.linalg import lapack
 
 from .._arrays import nonfinite_rows, to_numpy
 from .._io import json_float, jsonable
-from .stats import GaussianStats
+from .stats import GaussianStats, gaussian_stats
 
 __all__ = ["FrechetResult", "FrechetWarning", "frechet_distance", "fid", "METHODS", "EIGEN_ROUTE_RTOL"]
 
@@ -256,7 +256,7 @@ def _scaled_side(x: np.ndarray | None, mu: Any, cov: Any, n: int | None, e: int,
             return np.ldexp(mu_a.astype(np.float64), e), np.ldexp(cov_a.astype(np.float64), 2 * e), n
     if e:
         x = np.ldexp(x.astype(np.float64), e)
-    stats = GaussianStats(x.shape[1])._add(x, name, name)
+    stats = gaussian_stats(x, name=name)  # _raw_side checked the shape (N >= 2, 2-D)
     return stats.mean, stats.cov, stats.n
 
 
