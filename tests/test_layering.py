@@ -43,8 +43,6 @@ ALLOWED_UPWARD: dict[tuple[str, str], str] = {
 }
 # strongly connected components (import cycles), allowed for now. Remove an entry with the cycle.
 ALLOWED_CYCLES: dict[frozenset[str], str] = {
-    # the sample-file dispatcher and the MDM reader import each other (issue 14: one dispatcher module)
-    frozenset({"motioneval.data.samples", "motioneval.data.mdm_results"}): "sample readers",
     # protocol.distributed -> protocol._dist_cli -> cli.evaluate -> protocol.distributed (the torchrun glue)
     frozenset({"motioneval.protocol.distributed", "motioneval.protocol._dist_cli",
                "motioneval.cli.evaluate"}): "torchrun glue in protocol/",

@@ -24,7 +24,7 @@ import numpy as np
 from .. import _npio
 from .._checks import as_positive_int
 from .._io import sha256_file
-from .samples import SampleSet, SampleSetError
+from .sample_set import SampleSet, SampleSetError
 
 PathLike = str | os.PathLike
 
