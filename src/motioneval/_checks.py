@@ -35,13 +35,14 @@ def check_scalar(value: Any, name: str, target_type: type | tuple[type, ...] = n
         raise TypeError(f"{name} must be {want}; got {type(value).__name__} {value!r}")
     if include_boundaries not in ("both", "left", "right", "neither"):
         raise ValueError(f"include_boundaries must be 'both', 'left', 'right' or 'neither'; got {include_boundaries!r}")
-    if value != value:  # NaN is in no range
+    number: Any = value
+    if number != number:  # NaN is in no range
         raise ValueError(f"{name} must be a number; got {value!r}")
     left_closed = include_boundaries in ("both", "left")
     right_closed = include_boundaries in ("both", "right")
-    if min_val is not None and (value < min_val or (value == min_val and not left_closed)):
+    if min_val is not None and (number < min_val or (number == min_val and not left_closed)):
         raise ValueError(f"{name} must be {'>=' if left_closed else '>'} {min_val}; got {value}")
-    if max_val is not None and (value > max_val or (value == max_val and not right_closed)):
+    if max_val is not None and (number > max_val or (number == max_val and not right_closed)):
         raise ValueError(f"{name} must be {'<=' if right_closed else '<'} {max_val}; got {value}")
     return value
 
