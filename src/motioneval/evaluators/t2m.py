@@ -40,6 +40,7 @@ from .._progress import progress as _progress
 from ..constants import HUMANML3D_DATASET, KIT_DATASET
 from ..representation.layout import FeatureLayout
 from ..representation.normalization import FeatureStats
+from .files import META_PREFERENCE, find_stats
 from .t2m_modules import (
     LOOKAHEAD_FRAMES,
     MAX_MOTION_LENGTH,
@@ -56,8 +57,8 @@ from .word_vectorizer import DEFAULT_MAX_TEXT_LEN, GLOVE_FILES, WordVectorizer, 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_RELPATH = Path("text_mot_match", "model", "finest.tar")
-#: Folder names of the reference statistics ("meta") inside ``checkpoints/<dataset>/``.
-_META_PREFERENCE = ("Comp_v6_KLD01", "Comp_v6_KLD005")
+#: Folder names of the reference statistics ("meta") inside ``checkpoints/<dataset>/`` (the search: ``files``).
+_META_PREFERENCE = META_PREFERENCE
 
 
 def default_device() -> torch.device:
@@ -534,46 +535,11 @@ def _find_glove(roots: list[Path]) -> Path:
     )
 
 
-def _meta_rank(path: Path) -> tuple[int, str]:
-    """Sort key of a ``<name>/meta/mean.npy``: ``Comp_v6_KLD01`` first, then ``Comp_v6_KLD005``, then by name.
-    (Sorting the names alone would put ``KLD005`` before ``KLD01``.)"""
-    name = path.parent.parent.name
-    rank = _META_PREFERENCE.index(name) if name in _META_PREFERENCE else len(_META_PREFERENCE)
-    return rank, str(path)
-
-
 def _find_stats(roots: list[Path], dataset: str, mean: Any, std: Any, *,
                 preferred: str | None = None) -> tuple[Path, Path]:
+    """``(mean, std)`` as given, or searched below ``roots`` (:func:`motioneval.evaluators.files.find_stats`)."""
     if (mean is None) != (std is None):
         raise ValueError("pass both mean= and std= (the evaluator's statistics files), or neither to search for them")
     if mean is not None:
         return Path(mean), Path(std)
-    tried: list[str] = []
-    if preferred:  # the lineage's own meta folder wins wherever it exists
-        for root in roots:
-            for m in (root / "checkpoints" / dataset / preferred / "meta" / "mean.npy",
-                      root / dataset / preferred / "meta" / "mean.npy"):
-                tried.append(str(m))
-                if m.is_file() and m.with_name("std.npy").is_file():
-                    return m, m.with_name("std.npy")
-    for root in roots:
-        pairs = [
-            (root / f"{dataset}_mean.npy", root / f"{dataset}_std.npy"),
-            (root / "dataset" / f"{dataset}_mean.npy", root / "dataset" / f"{dataset}_std.npy"),
-            (root / dataset / "meta" / "mean.npy", root / dataset / "meta" / "std.npy"),
-        ]
-        metas = sorted({*root.glob(f"checkpoints/{dataset}/*/meta/mean.npy"), *root.glob(f"{dataset}/*/meta/mean.npy")},
-                       key=_meta_rank)
-        pairs += [(m, m.with_name("std.npy")) for m in metas]
-        for m, s in pairs:
-            tried.append(str(m))
-            if m.is_file() and s.is_file():
-                if len(metas) > 1 and m in metas:
-                    logger.info("several meta statistics found for %s; using %s", dataset, m.parent)
-                return m, s
-    raise FileNotFoundError(
-        f"no {dataset!r} evaluator statistics found; looked for " + ", ".join(tried)
-        + f". They ship with MDM as dataset/{dataset}_mean.npy and dataset/{dataset}_std.npy, or with text-to-motion as "
-        f"checkpoints/{dataset}/Comp_v6_KLD01/meta/mean.npy and std.npy; pass mean=<path>, std=<path>. "
-        f"(Not the dataset's own Mean.npy/Std.npy: the evaluator was trained with different statistics.)"
-    )
+    return find_stats(roots, dataset, preferred=preferred)
