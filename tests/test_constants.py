@@ -107,3 +107,21 @@ def test_viz_labels_come_from_the_catalog():
     assert report._LABELS["fid"] == "FID ↓" and report._LABELS["diversity"] == "Diversity →"
     assert plots._label("multimodality") == "MultiModality (higher is better)"
     assert plots._label("not_a_metric") == "not_a_metric"
+
+
+def test_skeletons_and_layouts_agree_with_the_dataset_specs():
+    from motioneval.representation.layout import HUMANML3D_LAYOUT, KIT_LAYOUT
+    from motioneval.representation.skeleton import HUMANML3D, KIT, skeleton_for_joints
+
+    for skel, layout, spec in ((HUMANML3D, HUMANML3D_LAYOUT, constants.HUMANML3D_DATASET),
+                               (KIT, KIT_LAYOUT, constants.KIT_DATASET)):
+        assert (skel.num_joints, skel.feature_dim, skel.fps) == (spec.num_joints, spec.dim, spec.fps)
+        assert layout.dim == spec.dim and 12 * spec.num_joints - 1 == spec.dim
+        assert skeleton_for_joints(spec.num_joints) is skel
+        assert constants.dataset_spec_for_dim(spec.dim) is spec
+        assert constants.dataset_spec_for_joints(spec.num_joints) is spec
+    for bad in (20, 23):  # never a silent default
+        with pytest.raises(ValueError, match=f"no known skeleton has {bad} joints"):
+            skeleton_for_joints(bad)
+        with pytest.raises(ValueError, match="name the kind explicitly|matches no known"):
+            constants.dataset_spec_for_dim(12 * bad - 1)

@@ -127,9 +127,7 @@ def joints_to_feature_samples(samples: SampleSet, *, skeleton: Any = None, full:
 
     num_joints = samples.motions.shape[2]
     if skeleton is None:
-        skeleton = {22: skeletons.HUMANML3D, 21: skeletons.KIT}.get(num_joints)
-        if skeleton is None:
-            raise ValueError(f"no default skeleton for {num_joints} joints; pass skeleton=")
+        skeleton = skeletons.skeleton_for_joints(num_joints)
     short = np.flatnonzero(samples.lengths < 2)
     if short.size:
         raise ValueError(f"{short.size} row(s) have fewer than 2 frames and give no feature row "

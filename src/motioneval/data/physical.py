@@ -96,13 +96,11 @@ def samples_to_joints(samples: SampleSet, *, skeleton: Any = None, stats: Any = 
     Features normalized with ``"dataset"`` or ``"evaluator"`` statistics need those statistics as ``stats``
     (a :class:`~motioneval.representation.normalization.FeatureStats`).
     """
-    from ..representation.skeleton import HUMANML3D, KIT, skeleton_for_dim
+    from ..representation.skeleton import skeleton_for_dim, skeleton_for_joints
 
     if samples.kind == "joints":
         num_joints = samples.motions.shape[2]
-        skel = skeleton or {22: HUMANML3D, 21: KIT}.get(num_joints)
-        if skel is None:
-            raise ValueError(f"no default skeleton for {num_joints} joints (HumanML3D: 22, KIT-ML: 21); pass skeleton=")
+        skel = skeleton or skeleton_for_joints(num_joints)
         return samples.motions, samples.lengths, skel
     from ..representation.inverse import features_to_joints
 

@@ -252,13 +252,10 @@ def foot_joint_indices(skeleton: Any, which: str = "toes") -> tuple[int, ...]:
 def _default_skeleton(num_joints: int) -> Any:
     # representation.skeleton is numpy-only; imported lazily so that the numeric core has no import-time
     # dependency on the representation layer.
-    from ..representation.skeleton import HUMANML3D, KIT
+    from ..representation.skeleton import skeleton_for_joints
 
-    for skel in (HUMANML3D, KIT):
-        if skel.num_joints == num_joints:
-            return skel
-    raise ValueError(f"no default skeleton has {num_joints} joints (HumanML3D: 22, KIT-ML: 21); pass skeleton= "
-                     f"(any object with num_joints, left_foot_joints and right_foot_joints)")
+    return skeleton_for_joints(num_joints, hint=" (any object with num_joints, left_foot_joints and "
+                                                "right_foot_joints)")
 
 
 def _as_batch(joints: Any, lengths: Any | None, unit: str) -> tuple[np.ndarray, np.ndarray, bool]:

@@ -66,15 +66,9 @@ def _skeleton_for(num_joints: int, skeleton: Any = None) -> Any:
     """The skeleton to draw: ``skeleton`` if given (a ``Skeleton`` or a list of chains), else the shipped one."""
     if skeleton is not None:
         return skeleton
-    from ..representation.skeleton import HUMANML3D, KIT
+    from ..representation.skeleton import skeleton_for_joints
 
-    for candidate in (HUMANML3D, KIT):
-        if candidate.num_joints == num_joints:
-            return candidate
-    raise ValueError(
-        f"no known skeleton has {num_joints} joints (HumanML3D: 22, KIT-ML: 21); pass skeleton= (a Skeleton or "
-        f"a list of kinematic chains) to draw it"
-    )
+    return skeleton_for_joints(num_joints, hint=" (a Skeleton or a list of kinematic chains) to draw it")
 
 
 def _chains_for(num_joints: int, skeleton: Any = None) -> list[list[int]]:
