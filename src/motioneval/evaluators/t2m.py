@@ -22,6 +22,7 @@ consecutive linear maps between the convolutions and the motion GRU (movement ``
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 import pickle
 import zipfile
@@ -35,6 +36,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from .._arrays import to_numpy
+from .._checks import check_scalar
 from .._io import sha256_file
 from .._progress import progress as _progress
 from ..constants import HUMANML3D_DATASET, KIT_DATASET
@@ -376,8 +378,7 @@ class T2MEvaluator:
     def _chunks(self, order: np.ndarray, batch_size: int | None, progress: bool, what: str):
         if batch_size is None:
             batch_size = 1024 if self.device.type == "cuda" else 256
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+        check_scalar(batch_size, "batch_size", numbers.Integral, min_val=1)
         starts = range(0, len(order), batch_size)
         for s in _progress(starts, total=len(starts), desc=f"embedding {what}", enable=progress, unit="batch"):
             yield order[s:s + batch_size]

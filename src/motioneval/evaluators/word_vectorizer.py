@@ -15,6 +15,7 @@ alphabetic dropped, lemmas for nouns and verbs except ``left``) with the optiona
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 import pickle
 from collections.abc import Iterable, Sequence
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .. import _npio
+from .._checks import check_scalar
 from .._io import atomic_save_npy, atomic_write_bytes, sha256_file
 from ..constants import EOS as EOS
 from ..constants import MAX_TEXT_TOKENS, pad_tokens
@@ -222,8 +224,7 @@ class WordVectorizer:
         self, captions: Sequence[Sequence[str]], max_text_len: int = DEFAULT_MAX_TEXT_LEN
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Token lists -> vector rows ``(N, L+2)``, class indices ``(N, L+2)`` and lengths ``(N,)`` (int64)."""
-        if max_text_len < 1:
-            raise ValueError(f"max_text_len must be >= 1; got {max_text_len}")
+        check_scalar(max_text_len, "max_text_len", numbers.Integral, min_val=1)
         n = len(captions)
         width = max_text_len + 2
         rows = np.empty((n, width), np.int64)

@@ -41,12 +41,14 @@ what differs. Numpy only; torch tensors are accepted and converted.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .._arrays import to_numpy
+from .._checks import check_scalar
 
 __all__ = [
     "METRICS",
@@ -338,8 +340,7 @@ def physical_metrics(joints: Any, fps: float, lengths: Any | None = None, *,
     else:
         floors = floor_heights(arr, lens, chosen, unit=unit)  # type: ignore[arg-type]
 
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1; got {chunk_size}")
+    check_scalar(chunk_size, "chunk_size", numbers.Integral, min_val=1)
     out = {k: np.empty(n, np.float64) for k in METRICS}
     scale = _UNITS[unit]
     for lo in range(0, n, chunk_size):
