@@ -24,6 +24,7 @@ import numpy as np
 from .. import _npio
 from .._checks import as_positive_int
 from .._io import sha256_file
+from ..constants import HUMANML3D_DATASET, KIT_DATASET
 from .sample_set import SampleSet, SampleSetError
 
 PathLike = str | os.PathLike
@@ -73,7 +74,7 @@ def mdm_results_to_samples(results: dict[str, Any], *, source: PathLike | None =
     num_repetitions = as_positive_int(results["num_repetitions"], "num_repetitions", where=where)
     rows = num_samples * num_repetitions
     motion = np.asarray(results["motion"])
-    if motion.ndim != 4 or motion.shape[2] != 3 or motion.shape[1] not in (21, 22):
+    if motion.ndim != 4 or motion.shape[2] != 3 or motion.shape[1] not in (KIT_DATASET.num_joints, HUMANML3D_DATASET.num_joints):
         raise ValueError(f"{where}: 'motion' has shape {motion.shape}; expected (num_samples * num_repetitions, "
                          f"22, 3, frames) joint positions (21 joints for KIT-ML)")
     if motion.shape[0] != rows:

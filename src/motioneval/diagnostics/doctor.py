@@ -191,7 +191,7 @@ def _dataset_reference_clips(dataset: Any, dim: int, bounds: tuple[int, int], ma
             x = _npio.load(p, allow_pickle=False)
         except (OSError, ValueError):
             continue
-        if x.ndim == 2 and x.shape[1] == dim and bounds[0] <= x.shape[0] < 200 and np.isfinite(x).all():
+        if x.ndim == 2 and x.shape[1] == dim and bounds[0] <= x.shape[0] < HUMANML3D_DATASET.max_length and np.isfinite(x).all():
             clips.append(x.astype(np.float64))
             if len(clips) >= max_clips:
                 break

@@ -38,7 +38,7 @@ MAX_POSITIONS = 5000
 #: Feature dims of TMR's motion input (``guoh3dfeats``: HumanML3D features, all 263 dims).
 MOTION_NFEATS = HUMANML3D_DATASET.dim
 #: Frames per second of TMR's motion features (``configs/data/motion_loader/guoh3dfeats.yaml``).
-FPS = 20.0
+FPS = HUMANML3D_DATASET.fps
 #: ``Normalizer.eps`` of TMR: features are normalized as ``(x - mean) / (std + eps)``.
 NORMALIZER_EPS = 1e-12
 #: Modules TMR's embeddings need (the released folder also holds ``motion_decoder.pt``, unused here).

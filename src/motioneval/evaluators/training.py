@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from .._checks import check_scalar
 from .._io import atomic_save_npy, atomic_write_bytes, atomic_write_json
 from .._progress import progress as _progress
+from ..constants import MAX_TEXT_TOKENS
 from ..representation.layout import FeatureLayout
 from ..representation.normalization import FeatureStats, dataset_statistics
 from .t2m import CHECKPOINT_RELPATH, T2MEvaluator, default_device
@@ -87,7 +88,7 @@ class TrainingConfig:
     batch_size: int = 32
     lr: float = 1e-4
     margin: float = 10.0
-    max_text_len: int = 20
+    max_text_len: int = MAX_TEXT_TOKENS
     max_motion_length: int = MAX_MOTION_LENGTH
     grad_clip: float | None = None  #: max gradient norm per encoder (``None``: no clipping, as published)
     # statistics computed from the training split when none are given

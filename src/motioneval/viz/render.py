@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .._arrays import to_numpy
+from ..constants import HUMANML3D_DATASET
 
 GT_COLOR = (31, 119, 180)  # ground truth: blue (matplotlib "tab:blue")
 GEN_COLOR = (255, 127, 14)  # generated: orange ("tab:orange")
@@ -471,7 +472,7 @@ def _build_cells(motions: Any, *, kind: str, lengths: Any, captions: Any, refere
 
 def _default_fps(cells: list[_Cell], skeleton: Any) -> float:
     fps = getattr(_skeleton_for(cells[0].panels[0].joints.shape[1], skeleton), "fps", None)
-    return float(fps) if fps else 20.0
+    return float(fps) if fps else HUMANML3D_DATASET.fps
 
 
 def _pad_to_multiple(frame: np.ndarray, m: int) -> np.ndarray:
