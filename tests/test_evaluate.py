@@ -12,11 +12,11 @@ import scipy.linalg
 
 pytest.importorskip("motioneval.metrics.frechet", reason="the Fréchet distance module (issue 2) is not installed")
 
-from motioneval.protocol._toy import ToyEvaluator, ToyGenerator, write_toy_dataset  # noqa: E402
 from motioneval.protocol.evaluate import Evaluation, evaluate
 from motioneval.protocol.generators import CallableGenerator
 from motioneval.protocol.ground_truth import pass_features, pass_raw_tokens
 from motioneval.representation.normalization import FeatureStats
+from motioneval.testing import ToyEvaluator, ToyGenerator, write_toy_dataset  # noqa: E402
 
 # a small custom protocol: 96 ground-truth rows (3 groups of 32), 2 replications, MultiModality on one group
 SMALL = dict(replications=2, mm_captions=32, mm_repeats=12, mm_pairs=5, diversity_pairs=50,
@@ -289,7 +289,7 @@ def _write_mdm_results(root, path, repetitions=2, frames=64):
     """MDM's results.npy: joint positions (N*R, 22, 3, F) repetition-major, captions, lengths; frames past each
     length are kept (MDM does not trim them)."""
     from motioneval.data.dataset import MotionDataset
-    from motioneval.protocol._toy import toy_joints
+    from motioneval.testing import toy_joints
 
     ds = MotionDataset(root, "test")
     rng = np.random.default_rng(1)
@@ -338,15 +338,15 @@ def one_torch_thread():
 def test_cli_with_official_layout_evaluator(toy, tmp_path, capsys, one_torch_thread):
     """The CLI and the API, on a random-weight T2M evaluator saved in the official folder layout."""
     from motioneval.cli.main import main
-    from motioneval.protocol._toy import write_toy_evaluator
     from motioneval.protocol.results import Result
+    from motioneval.testing import write_toy_evaluator
 
     root, ds_stats, _ = toy
     evaluator_dir = write_toy_evaluator(tmp_path / "evaluator", root)
     assert (evaluator_dir / "t2m" / "text_mot_match" / "model" / "finest.tar").is_file()
     gen_file = tmp_path / "my_model.py"
     gen_file.write_text(textwrap.dedent(f"""
-        from motioneval.protocol._toy import ToyGenerator
+        from motioneval.testing import ToyGenerator
         from motioneval.representation.normalization import FeatureStats
 
         def make():

@@ -376,8 +376,9 @@ def _preloaded(evaluation: Evaluation, arrays: Mapping[str, dict[str, np.ndarray
 
 
 if __name__ == "__main__":  # python -m motioneval.protocol.distributed <motioneval evaluate options>
+    # The command line lives in cli/ (a layer above): run as a script, this module only hands over to it; as a
+    # library module it imports nothing of cli/.
+    import importlib
     import sys
 
-    from ._dist_cli import main
-
-    sys.exit(main())
+    sys.exit(importlib.import_module("motioneval.cli._distributed").main())

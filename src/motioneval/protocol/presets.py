@@ -343,6 +343,8 @@ def _named(name: str, dataset: str = "humanml3d") -> Preset:
 PRESETS: dict[str, Preset] = {name: _named(name) for name in PRESET_NAMES}
 
 _NOT_OVERRIDABLE = {"name", "base", "description", "dataset", "overrides"}
+#: Preset fields that ``get_preset(..., **overrides)`` and ``--set key=value`` refuse.
+NOT_OVERRIDABLE = frozenset(_NOT_OVERRIDABLE)
 
 
 def get_preset(name: str | Preset, *, dataset: str | None = None, **overrides: Any) -> Preset:
@@ -370,34 +372,3 @@ def get_preset(name: str | Preset, *, dataset: str | None = None, **overrides: A
     if candidate == base:  # overrides that restate the preset's own values
         return dataclasses.replace(base, overrides=dict(overrides))
     return dataclasses.replace(candidate, name="custom", overrides=dict(overrides))
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """Parse a CLI ``key=value`` override; the value is converted to the setting's type
-    (``none``/``null`` -> ``None``, ints, floats, strings)."""
-    if "=" not in text:
-        raise ValueError(f"override {text!r} must look like key=value (e.g. replications=5)")
-    key, raw = (s.strip() for s in text.split("=", 1))
-    fields = {f.name: f for f in dataclasses.fields(Preset)}
-    if key not in fields or key in _NOT_OVERRIDABLE:
-        raise ValueError(f"unknown preset setting {key!r} in --set {text!r}; valid settings: "
-                         f"{', '.join(sorted(set(fields) - _NOT_OVERRIDABLE))}")
-    if raw.lower() in ("none", "null"):
-        return key, None
-    default = getattr(PRESETS["t2m"], key)
-    kinds = [type(getattr(p, key)) for p in PRESETS.values() if getattr(p, key) is not None]
-    kind = kinds[0] if kinds else type(default)
-    if kind is bool:
-        if raw.lower() in ("true", "yes", "1"):
-            return key, True
-        if raw.lower() in ("false", "no", "0"):
-            return key, False
-        raise ValueError(f"--set {text!r}: {key} needs true or false; got {raw!r}")
-    try:
-        if kind is int:
-            return key, int(raw)
-        if kind is float:
-            return key, float(raw)
-    except ValueError:
-        raise ValueError(f"--set {text!r}: {key} needs a {kind.__name__}; got {raw!r}") from None
-    return key, raw
