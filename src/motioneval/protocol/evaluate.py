@@ -79,6 +79,7 @@ from .ground_truth import (
 )
 from .presets import Preset, get_preset
 from .results import MetricSummary, Result, Row, library_versions, utc_now
+from .scoring import PROTOCOL_SCORERS, Scorer, score_embeddings
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +197,8 @@ class Evaluation:
         self._evaluator_stats_key = hash_arrays(self.evaluator.stats.mean, self.evaluator.stats.std)
         self._compute = compute_settings(self.evaluator)
         self._plans: dict[tuple[int, str], Any] = {}
+        #: what turns a replication's rows into values (:mod:`.scoring`); extend for more metrics
+        self.scorers: tuple[Scorer, ...] = PROTOCOL_SCORERS
 
     # ---------------------------------------------------------------------------------------- planning
     @property
@@ -581,9 +584,6 @@ class Evaluation:
     def score(self) -> Result:
         """Run (or load from the cache) every unit, replication by replication, compute every metric and build
         the Result. Embeddings are held in memory one replication at a time."""
-        from ..metrics.diversity import diversity, multimodality
-        from ..metrics.frechet import frechet_distance
-        from ..metrics.retrieval import retrieval_metrics
         from ..metrics.stats import gaussian_stats
 
         p = self.preset
@@ -612,33 +612,19 @@ class Evaluation:
             for stage in ("generated", "mm"):
                 if f"{stage}/padded" in emb:
                     self._note_padded(r, stage, emb[f"{stage}/padded"])
+            mm = (emb["mm/motion"].reshape(self.mm_captions, self.mm_repeats, -1) if "mm/motion" in emb else None)
             for row, stage, stream in ((GROUND_TRUTH_ROW, "gt_match", 0), (self.name, "generated", 1)):
-                text, motion = emb[f"{stage}/text"], emb[f"{stage}/motion"]
-                ret = retrieval_metrics(text, motion, top_k=p.top_k, pool_size=p.pool_size)
-                for k in range(p.top_k):  # type: ignore[assignment]
-                    put(row, f"r_precision_top{k + 1}", ret.r_precision[k])  # type: ignore[arg-type,operator]
-                put(row, "matching_score", ret.matching_score)
-                if row == GROUND_TRUTH_ROW and self.fid_same_batches:  # FID of the batches with themselves: 0
-                    put(row, "fid", None)
-                    diagnostics[row].append(None)
-                    pairs = p.diversity_pairs_for(len(motion))
-                    put(row, "diversity", diversity(motion, pairs, rng=pass_rng(self.seed, r, "diversity", stream)))
-                    continue
-                fd = frechet_distance(reference, gaussian_stats(motion), method=p.fid_method,
-                                      return_diagnostics=True)  # ground truth first, as the reference loop
-                put(row, "fid", fd.value)
-                diagnostics[row].append(_diagnostics_dict(fd))
-                for message in getattr(fd, "warnings", None) or []:
-                    self._warn(f"FID ({row}): {message}", quiet=True)
-                pairs = p.diversity_pairs_for(len(motion))
-                put(row, "diversity", diversity(motion, pairs, rng=pass_rng(self.seed, r, "diversity", stream)))
-            if p.effective_mm_replications > 0:  # None where not computed (or not computable)
-                if "mm/motion" in emb:
-                    mm = emb["mm/motion"].reshape(self.mm_captions, self.mm_repeats, -1)
-                    put(self.name, "multimodality",
-                        multimodality(mm, p.mm_pairs, rng=pass_rng(self.seed, r, "multimodality")))
-                else:
-                    put(self.name, "multimodality", None)
+                gt = row == GROUND_TRUTH_ROW
+                # the ground-truth batches' FID with themselves would be 0: not reported (MoMask, T2M-GPT)
+                scores = score_embeddings(emb[f"{stage}/text"], emb[f"{stage}/motion"],
+                                          None if gt and self.fid_same_batches else reference, p,
+                                          multimodality=None if gt else mm, seed=self.seed, replication=r,
+                                          stream=stream, name=row, ground_truth=gt, scorers=self.scorers)
+                for metric, value in scores.values.items():
+                    put(row, metric, value)
+                diagnostics[row].append(scores.diagnostics.get("fid"))
+                for message in scores.warnings:
+                    self._warn(message, quiet=True)
 
         rows = [Row(GROUND_TRUTH_ROW, "ground_truth",
                     {k: MetricSummary.from_values(v) for k, v in values[GROUND_TRUTH_ROW].items()}, self.n_gt),
@@ -852,13 +838,6 @@ def _to_numpy(x: Any) -> Any:
     if hasattr(x, "detach"):
         return x.detach().cpu().numpy()
     return x
-
-
-def _diagnostics_dict(fd: Any) -> Any:
-    for attr in ("to_dict", "as_dict"):
-        if callable(getattr(fd, attr, None)):
-            return getattr(fd, attr)()
-    return {"value": float(getattr(fd, "value", fd))}
 
 
 def _natural(text: str) -> list[Any]:
