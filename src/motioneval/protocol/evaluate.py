@@ -52,6 +52,7 @@ import numpy as np
 
 from .. import _npio
 from .._progress import progress as _progress
+from ..constants import HUMANML3D_DATASET, KIT_DATASET
 from ..representation.normalization import FeatureStats
 from .cache import Cache, hash_arrays
 from .embedding import Evaluator, check_embeddings, embed_motion, embed_text
@@ -341,12 +342,15 @@ def _load_ground_truth(dataset: Any, split: str, preset: str | Preset, overrides
     return GroundTruthItems.from_dataset(dataset), info
 
 
+_CLIPS_PROBED = 20  # clips whose width names the dataset kind
+
+
 def _infer_kind(root: Path, split: str) -> str:
     """``"humanml3d"`` or ``"kit"`` from the feature dimension of the first listed clips (or ``Mean.npy``)."""
     candidates = []
     split_file = root / f"{split}.txt"
     if split_file.is_file():
-        ids = [s.strip() for s in split_file.read_text(errors="replace").splitlines() if s.strip()][:20]
+        ids = [s.strip() for s in split_file.read_text(errors="replace").splitlines() if s.strip()][:_CLIPS_PROBED]
         candidates += [root / "new_joint_vecs" / f"{i}.npy" for i in ids]
     candidates.append(root / "Mean.npy")  # after the clips: a wrong Mean.npy is reported, not trusted
     for path in candidates:
@@ -354,14 +358,17 @@ def _infer_kind(root: Path, split: str) -> str:
             dim = _npio.load(path, mmap_mode="r", allow_pickle=False).shape[-1]
         except Exception:  # missing or unreadable: MotionDataset reports it precisely
             continue
-        return {263: "humanml3d", 251: "kit"}.get(dim, "humanml3d")
-    return "humanml3d"
+        for spec in (HUMANML3D_DATASET, KIT_DATASET):
+            if dim == spec.dim:
+                return spec.name
+        return HUMANML3D_DATASET.name  # another width: MotionDataset then reports it against HumanML3D's dims
+    return HUMANML3D_DATASET.name
 
 
 
 def _skeleton_for(kind: str) -> Any:
     from ..representation import skeleton
 
-    return skeleton.KIT if kind == "kit" else skeleton.HUMANML3D
+    return skeleton.KIT if kind == KIT_DATASET.name else skeleton.HUMANML3D
 
 
