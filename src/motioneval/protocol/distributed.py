@@ -44,7 +44,9 @@ import numpy as np
 
 from .._progress import progress as _progress
 from ._dist_plan import assign_units, first_holders, unit_cost
-from .evaluate import Evaluation
+from .embedding import EvaluatorSource
+from .evaluate import DatasetSource, Evaluation, SamplesSource
+from .generators import Generator
 from .presets import Preset
 from .results import Result
 
@@ -293,7 +295,8 @@ def _reduce_to_main(ctx: DistributedContext, evaluation: Evaluation, units: list
     return received, len(need)
 
 
-def evaluate_distributed(*, dataset: Any, evaluator: Any, samples: Any = None, generator: Any = None,
+def evaluate_distributed(*, dataset: DatasetSource, evaluator: EvaluatorSource, samples: SamplesSource | None = None,
+                         generator: Generator | None = None,
                          preset: str | Preset = "t2m", out: str | Path | None = None, seed: int = 0,
                          split: str = "test", cache_dir: str | Path | None = None, chunk_size: int = 128,
                          allow_pickle: bool = False, progress: bool = False, device: str | None = None,

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 
 from ..representation.normalization import FeatureStats
 
-__all__ = ["Evaluator", "evaluator_family", "load_evaluator", "check_embeddings", "embed_motion", "embed_text"]
+__all__ = ["Evaluator", "EvaluatorSource", "evaluator_family", "load_evaluator", "check_embeddings", "embed_motion",
+           "embed_text"]
 
 
 @runtime_checkable
@@ -28,8 +29,11 @@ class Evaluator(Protocol):
     file it was loaded from to its sha256.
     """
 
-    stats: FeatureStats
-    provenance: Mapping[str, str]
+    @property
+    def stats(self) -> FeatureStats: ...
+
+    @property
+    def provenance(self) -> Mapping[str, str]: ...
 
     def embed_text(self, tokens: Sequence[Sequence[str]]) -> np.ndarray: ...
 
@@ -37,12 +41,16 @@ class Evaluator(Protocol):
 
 
 
+#: What ``evaluator=`` accepts: an evaluator folder (loaded as a T2M evaluator) or an :class:`Evaluator`.
+EvaluatorSource: TypeAlias = "str | Path | Evaluator"
+
+
 def evaluator_family(evaluator: Any) -> str:
     """The evaluator's declared ``family`` (default ``"t2m"``, the protocol's evaluator)."""
     return str(getattr(evaluator, "family", "t2m"))
 
 
-def load_evaluator(evaluator: str | Path | Evaluator, device: str | None, statistics: str | None = None) -> Evaluator:
+def load_evaluator(evaluator: EvaluatorSource, device: str | None, statistics: str | None = None) -> Evaluator:
     """A T2M evaluator folder loaded on ``device`` (with the lineage's ``statistics`` folder), or ``evaluator``
     itself when it already embeds."""
     if isinstance(evaluator, (str, Path)):

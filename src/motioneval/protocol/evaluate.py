@@ -46,7 +46,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
@@ -55,7 +55,7 @@ from .._progress import progress as _progress
 from ..constants import HUMANML3D_DATASET, KIT_DATASET
 from ..representation.normalization import FeatureStats
 from .cache import Cache, hash_arrays
-from .embedding import Evaluator, check_embeddings, embed_motion, embed_text
+from .embedding import Evaluator, EvaluatorSource, check_embeddings, embed_motion, embed_text
 from .embedding import load_evaluator as _load_evaluator
 from .generation import _pack_rows as _pack_rows  # re-exported (tests, older callers)
 from .generation import _unpack_rows as _unpack_rows
@@ -68,7 +68,18 @@ from .records import RunRecords
 from .results import MetricSummary, Result, Row, library_versions, utc_now
 from .scoring import PROTOCOL_SCORERS, Scorer, score_embeddings
 
-__all__ = ["evaluate", "Evaluation", "Evaluator", "Unit", "STAGES", "GROUND_TRUTH_ROW", "compute_settings"]
+if TYPE_CHECKING:
+    from ..data.dataset import MotionDataset
+    from ..data.samples import SampleSet
+    from .generators import Generator
+
+__all__ = ["evaluate", "Evaluation", "Evaluator", "Unit", "STAGES", "GROUND_TRUTH_ROW", "compute_settings",
+           "DatasetSource", "SamplesSource"]
+
+#: What ``dataset=`` accepts: a HumanML3D/KIT-ML folder, a ``MotionDataset`` or prepared ``GroundTruthItems``.
+DatasetSource: TypeAlias = "str | Path | MotionDataset | GroundTruthItems"
+#: What ``samples=`` accepts: a sample file/folder or MDM ``results.npy``, a ``SampleSet``, a ``SampleSetGenerator``.
+SamplesSource: TypeAlias = "str | Path | SampleSet | SampleSetGenerator"
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +96,9 @@ class Evaluation(RunRecords):
     runs units (embedding) and scores them (:mod:`.scoring`).
     """
 
-    def __init__(self, *, dataset: Any, evaluator: Any, samples: Any = None, generator: Any = None,
-                 preset: str | Preset = "t2m", seed: int = 0, split: str = "test", cache_dir: Any = None,
+    def __init__(self, *, dataset: DatasetSource, evaluator: EvaluatorSource, samples: SamplesSource | None = None,
+                 generator: Generator | None = None, preset: str | Preset = "t2m", seed: int = 0,
+                 split: str = "test", cache_dir: str | Path | None = None,
                  chunk_size: int = 128, allow_pickle: bool = False, device: str | None = None,
                  progress: bool = False, name: str | None = None, on_dataset_problem: str = "raise",
                  overrides: Mapping[str, Any] | None = None) -> None:
@@ -285,8 +297,8 @@ class Evaluation(RunRecords):
 
 
 
-def evaluate(*, dataset: Any, evaluator: Any, samples: Any = None, generator: Any = None,
-             preset: str | Preset = "t2m", out: str | Path | None = None, seed: int = 0, split: str = "test",
+def evaluate(*, dataset: DatasetSource, evaluator: EvaluatorSource, samples: SamplesSource | None = None,
+             generator: Generator | None = None, preset: str | Preset = "t2m", out: str | Path | None = None, seed: int = 0, split: str = "test",
              cache_dir: str | Path | None = None, chunk_size: int = 128, allow_pickle: bool = False,
              progress: bool = False, device: str | None = None, name: str | None = None,
              on_dataset_problem: str = "raise", overrides: Mapping[str, Any] | None = None,
@@ -318,7 +330,7 @@ def evaluate(*, dataset: Any, evaluator: Any, samples: Any = None, generator: An
 
 
 # -------------------------------------------------------------------------------------------- loading helpers
-def _load_ground_truth(dataset: Any, split: str, preset: str | Preset, overrides: Mapping[str, Any],
+def _load_ground_truth(dataset: DatasetSource, split: str, preset: str | Preset, overrides: Mapping[str, Any],
                        on_problem: str) -> tuple[GroundTruthItems, dict[str, Any]]:
     if isinstance(dataset, GroundTruthItems):
         return dataset, {"path": None, "split": split, "kind": dataset.kind, "num_items": len(dataset)}

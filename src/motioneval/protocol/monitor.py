@@ -34,6 +34,8 @@ import numpy as np
 from .._arrays import to_numpy
 from .._io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from ..constants import METRICS
+from .embedding import EvaluatorSource
+from .generators import Generator
 from .ground_truth import (
     GroundTruthItems,
     draw_pass,
@@ -64,7 +66,7 @@ def _load_items(dataset: Any, split: str) -> GroundTruthItems:
     return GroundTruthItems.from_dataset(dataset)
 
 
-def _load_evaluator(evaluator: Any, device: Any) -> Any:
+def _load_evaluator(evaluator: EvaluatorSource, device: Any) -> Any:
     if hasattr(evaluator, "embed_motion") and hasattr(evaluator, "embed_text"):
         return evaluator
     from ..evaluators.t2m import T2MEvaluator
@@ -83,7 +85,7 @@ class LightEvaluation:
     it choose (``lengths=None``) when the preset's ``generated_length`` is not ``"ground_truth"``.
     """
 
-    def __init__(self, dataset: Any, evaluator: Any, *, num_samples: int = 256, preset: str | Preset = "t2m",
+    def __init__(self, dataset: Any, evaluator: EvaluatorSource, *, num_samples: int = 256, preset: str | Preset = "t2m",
                  split: str = "test", seed: int = 0, gt_rows: int | None = None, device: Any = None,
                  ground_truth_lengths: bool = True) -> None:
         from ..metrics.stats import gaussian_stats
@@ -135,7 +137,7 @@ class LightEvaluation:
         emb = self.evaluator.embed_motion(features, np.asarray(lengths, np.int64))
         return np.asarray(to_numpy(emb), np.float32)
 
-    def embed_generated(self, generator: Any, *, seed: int = 0) -> np.ndarray:
+    def embed_generated(self, generator: Generator, *, seed: int = 0) -> np.ndarray:
         """Generate the fixed prompts with ``generator`` (a ``Generator``) and embed the motions."""
         from .generators import evaluator_features, normalize_output, to_raw_features
 
@@ -165,7 +167,7 @@ class LightEvaluation:
                                   diversity_pairs=self._pairs(len(emb)), scorers=self.scorers)
         return {k: float(v) for k, v in scores.values.items() if v is not None}
 
-    def __call__(self, generator: Any, *, seed: int = 0) -> dict[str, float]:
+    def __call__(self, generator: Generator, *, seed: int = 0) -> dict[str, float]:
         """Generate, embed and score; returns the metrics plus ``seconds`` (wall time of this call)."""
         t0 = time.perf_counter()
         out = self.score_embeddings(self.embed_generated(generator, seed=seed), seed=seed)
