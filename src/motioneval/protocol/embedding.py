@@ -40,7 +40,6 @@ class Evaluator(Protocol):
     def embed_motion(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray: ...
 
 
-
 #: What ``evaluator=`` accepts: an evaluator folder (loaded as a T2M evaluator) or an :class:`Evaluator`.
 EvaluatorSource: TypeAlias = "str | Path | Evaluator"
 
@@ -73,13 +72,10 @@ def check_embeddings(emb: np.ndarray, n: int, what: str) -> np.ndarray:
     return emb
 
 
-
-
 def _to_numpy(x: Any) -> Any:
     if hasattr(x, "detach"):
         return x.detach().cpu().numpy()
     return x
-
 
 
 def embed_motion(evaluator: Evaluator, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:

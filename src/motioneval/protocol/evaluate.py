@@ -296,7 +296,6 @@ class Evaluation(RunRecords):
             created=utc_now())
 
 
-
 def evaluate(*, dataset: DatasetSource, evaluator: EvaluatorSource, samples: SamplesSource | None = None,
              generator: Generator | None = None, preset: str | Preset = "t2m", out: str | Path | None = None, seed: int = 0, split: str = "test",
              cache_dir: str | Path | None = None, chunk_size: int = 128, allow_pickle: bool = False,
@@ -375,7 +374,6 @@ def _infer_kind(root: Path, split: str) -> str:
                 return spec.name
         return HUMANML3D_DATASET.name  # another width: MotionDataset then reports it against HumanML3D's dims
     return HUMANML3D_DATASET.name
-
 
 
 def _skeleton_for(kind: str) -> Any:

@@ -30,24 +30,7 @@ class Generation(CacheKeys):
             row_of, repeat = rows, None
         names = self._row_names(unit, rows, row_of)
         if self.sample_mode:
-            assert req.prompts is not None  # sample-set mode always maps rows to prompts
-            if repeat is None:
-                out = self.source.take(req.prompts[row_of], req.repetition)
-                motions, lengths, frames = out.motions, out.lengths, out.frames
-            else:  # MultiModality: repetition j of each prompt
-                taken = [self.source.take(req.prompts[row_of[repeat == j]], int(j)) for j in np.unique(repeat)]
-                order = np.concatenate([np.flatnonzero(repeat == j) for j in np.unique(repeat)])
-                motions = np.empty((len(rows),) + taken[0].motions.shape[1:], dtype=np.float32)
-                lengths = np.empty(len(rows), dtype=np.int64)
-                frames = np.empty(len(rows), dtype=np.int64)
-                motions[order] = np.concatenate([t.motions for t in taken])
-                lengths[order] = np.concatenate([t.lengths for t in taken])
-                frames[order] = np.concatenate([t.frames for t in taken])
-            return to_raw_features(np.asarray(motions, np.float32), np.asarray(lengths, np.int64),
-                                   kind=self.identity["kind"], normalization=self.identity["normalization"],
-                                   dataset_stats=self.dataset_stats, evaluator_stats=self.evaluator.stats,
-                                   padding=self.preset.generated_padding, skeleton=self.skeleton, name=self.name,
-                                   row_names=names, frames=np.asarray(frames, np.int64), return_frames=True)
+            return self._sample_set_raw(req, row_of, repeat, names)
         key, parts = self.sample_key(unit)
         cached = self.cache.load("samples", key)
         if cached is not None:
@@ -80,6 +63,29 @@ class Generation(CacheKeys):
         else:
             self.cache.save("samples", key, parts, raw=raw, lengths=out_lengths, frames_per_row=frames)
         return raw, out_lengths, frames
+
+    def _sample_set_raw(self, req: _Requests, row_of: np.ndarray, repeat: np.ndarray | None,
+                        names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Raw features, lengths and frames of the sample set's rows ``row_of`` (repetition ``repeat`` per row
+        for MultiModality, else the replication's repetition)."""
+        assert req.prompts is not None  # sample-set mode always maps rows to prompts
+        if repeat is None:
+            out = self.source.take(req.prompts[row_of], req.repetition)
+            motions, lengths, frames = out.motions, out.lengths, out.frames
+        else:  # MultiModality: repetition j of each prompt
+            taken = [self.source.take(req.prompts[row_of[repeat == j]], int(j)) for j in np.unique(repeat)]
+            order = np.concatenate([np.flatnonzero(repeat == j) for j in np.unique(repeat)])
+            motions = np.empty((len(row_of),) + taken[0].motions.shape[1:], dtype=np.float32)
+            lengths = np.empty(len(row_of), dtype=np.int64)
+            frames = np.empty(len(row_of), dtype=np.int64)
+            motions[order] = np.concatenate([t.motions for t in taken])
+            lengths[order] = np.concatenate([t.lengths for t in taken])
+            frames[order] = np.concatenate([t.frames for t in taken])
+        return to_raw_features(np.asarray(motions, np.float32), np.asarray(lengths, np.int64),
+                               kind=self.identity["kind"], normalization=self.identity["normalization"],
+                               dataset_stats=self.dataset_stats, evaluator_stats=self.evaluator.stats,
+                               padding=self.preset.generated_padding, skeleton=self.skeleton, name=self.name,
+                               row_names=names, frames=np.asarray(frames, np.int64), return_frames=True)
 
     def _visible(self, unit: Unit, lengths: np.ndarray) -> np.ndarray:
         """Frames of each row of a generated/MultiModality unit that the preset feeds the evaluator."""
@@ -135,12 +141,10 @@ class Generation(CacheKeys):
         return gen, reference
 
 
-
 def _pack_rows(raw: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The valid frames of every row, concatenated: ``(sum(lengths), D)`` (frames past a length are zero)."""
     valid = np.arange(raw.shape[1])[None, :] < np.asarray(lengths)[:, None]
     return raw[valid]
-
 
 
 def _unpack_rows(cached: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -68,7 +68,6 @@ class CacheKeys(Planning):
         return content_key(parts), parts
 
 
-
 def compute_settings(evaluator: Any) -> dict[str, Any]:
     """What of the machine can change an embedding's digits, for the cache keys (``docs/cache.md``): the
     evaluator's class, device type and numpy version, and for a torch evaluator the torch version and, on

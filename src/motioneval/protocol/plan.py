@@ -43,10 +43,6 @@ class _Requests:
     items: list[int | None]  # ground-truth item of each row (None: a sample matched to no item)
 
 
-
-Requests = _Requests
-
-
 class EvaluationState:
     """The attributes every part of an :class:`~.evaluate.Evaluation` reads (set by its ``__init__``), and its
     warning record."""
@@ -85,7 +81,6 @@ class EvaluationState:
     def _ordered_warnings(self) -> list[str]:
         """Distorting warnings first, then the rest, each once."""
         return [*self.table_notes, *(w for w in self.warnings if w not in self.table_notes)]
-
 
 
 class Planning(EvaluationState):

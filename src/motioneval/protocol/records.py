@@ -91,8 +91,6 @@ class RunRecords(Generation):
                        f"override evaluator_statistics", distorting=True)
 
 
-
-
 def _natural(text: str) -> list[Any]:
     """Sort key that orders the numbers inside a string numerically ("row 9" before "row 10")."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
