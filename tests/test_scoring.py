@@ -99,3 +99,29 @@ def test_column_scorer_plugs_in_and_duplicates_are_refused():
         score_embeddings(text, motion, None, p, scorers=(ColumnMeanScorer([info]),))
     with pytest.raises(ValueError, match="same metric"):
         Scores({"fid": 1.0}).update(Scores({"fid": 2.0}))
+
+
+def test_the_evaluator_kind_picks_the_scorers(tmp_path):
+    """An evaluator of another family (``kind = "tmr"``) is not scored with the T2M protocol's metrics unless
+    scorers are registered for its kind; registered ones are what the loop uses."""
+    from motioneval.protocol import scoring
+    from motioneval.protocol.evaluate import Evaluation
+    from motioneval.representation.normalization import FeatureStats
+    from motioneval.testing import ToyEvaluator, ToyGenerator, write_toy_dataset
+
+    root = write_toy_dataset(tmp_path / "HumanML3D", num_clips=40, seed=1)
+    stats = FeatureStats.load(root / "Mean.npy", root / "Std.npy", name="dataset")
+
+    class OtherFamily(ToyEvaluator):
+        kind = "other-family"
+
+    kw = dict(dataset=root, generator=ToyGenerator(stats), preset="t2m", overrides={"diversity_pairs": 10,
+                                                                                   "mm_replications": 0})
+    assert Evaluation(evaluator=ToyEvaluator(stats), **kw).scorers == scoring.PROTOCOL_SCORERS
+    with pytest.raises(ValueError, match="evaluator kind 'other-family'"):
+        Evaluation(evaluator=OtherFamily(stats), **kw)
+    scoring.register_scorers("other-family", LIGHT_SCORERS)
+    try:
+        assert Evaluation(evaluator=OtherFamily(stats), **kw).scorers == LIGHT_SCORERS
+    finally:
+        del scoring._SCORERS_BY_KIND["other-family"]

@@ -1,8 +1,9 @@
 """The evaluator side of the loop: the :class:`Evaluator` protocol, loading one, and embedding with checks.
 
-An evaluator family (T2M today; TMR next) is any object with ``embed_text``/``embed_motion``, ``stats`` and
-``provenance``. It may also declare ``family`` (``"t2m"``, ``"tmr"``, ...; read with :func:`evaluator_family`)
-so that results can keep one block of metrics per evaluator.
+An evaluator is any object with ``embed_text``/``embed_motion``, ``stats`` and ``provenance``. It may declare
+its family as ``kind`` (``TMREvaluator.kind == "tmr"``; none declared: ``"t2m"``, the protocol's evaluator; read
+with :func:`evaluator_kind`): the kind picks the scorers (:func:`motioneval.protocol.scoring.scorers_for`), so
+a second family brings its own metrics and results can keep one block per evaluator.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import numpy as np
 
 from ..representation.normalization import FeatureStats
 
-__all__ = ["Evaluator", "EvaluatorSource", "evaluator_family", "load_evaluator", "check_embeddings", "embed_motion",
+__all__ = ["Evaluator", "EvaluatorSource", "evaluator_kind", "load_evaluator", "check_embeddings", "embed_motion",
            "embed_text"]
 
 
@@ -44,9 +45,9 @@ class Evaluator(Protocol):
 EvaluatorSource: TypeAlias = "str | Path | Evaluator"
 
 
-def evaluator_family(evaluator: Any) -> str:
-    """The evaluator's declared ``family`` (default ``"t2m"``, the protocol's evaluator)."""
-    return str(getattr(evaluator, "family", "t2m"))
+def evaluator_kind(evaluator: Any) -> str:
+    """The evaluator's declared family ``kind`` (default ``"t2m"``, the protocol's evaluator)."""
+    return str(getattr(evaluator, "kind", "t2m"))
 
 
 def load_evaluator(evaluator: EvaluatorSource, device: str | None, statistics: str | None = None) -> Evaluator:

@@ -55,7 +55,7 @@ from .._progress import progress as _progress
 from ..constants import HUMANML3D_DATASET, KIT_DATASET
 from ..representation.normalization import FeatureStats
 from .cache import Cache, hash_arrays
-from .embedding import Evaluator, EvaluatorSource, check_embeddings, embed_motion, embed_text
+from .embedding import Evaluator, EvaluatorSource, check_embeddings, embed_motion, embed_text, evaluator_kind
 from .embedding import load_evaluator as _load_evaluator
 from .generation import _pack_rows as _pack_rows  # re-exported (tests, older callers)
 from .generation import _unpack_rows as _unpack_rows
@@ -66,7 +66,7 @@ from .plan import STAGES, Unit
 from .presets import Preset, get_preset
 from .records import RunRecords
 from .results import MetricSummary, Result, Row, library_versions, utc_now
-from .scoring import PROTOCOL_SCORERS, Scorer, score_embeddings
+from .scoring import Scorer, score_embeddings, scorers_for
 
 if TYPE_CHECKING:
     from ..data.dataset import MotionDataset
@@ -132,6 +132,9 @@ class Evaluation(RunRecords):
         if stats.dim != self.items.dim:
             raise ValueError(f"the evaluator's statistics have {stats.dim} dims but the dataset's features have "
                              f"{self.items.dim}: a KIT-ML evaluator for HumanML3D data, or the reverse?")
+        #: what turns a replication's rows into values, by the evaluator's kind (:mod:`.scoring`); extend for more
+        #: metrics (per-clip columns: :class:`~.scoring.ColumnMeanScorer`)
+        self.scorers: tuple[Scorer, ...] = scorers_for(evaluator_kind(self.evaluator))
 
         if samples is not None:
             self.source = (samples if isinstance(samples, SampleSetGenerator)
@@ -162,8 +165,6 @@ class Evaluation(RunRecords):
         self._evaluator_stats_key = hash_arrays(self.evaluator.stats.mean, self.evaluator.stats.std)
         self._compute = compute_settings(self.evaluator)
         self._plans: dict[tuple[int, str], Any] = {}
-        #: what turns a replication's rows into values (:mod:`.scoring`); extend for more metrics
-        self.scorers: tuple[Scorer, ...] = PROTOCOL_SCORERS
 
 
     # ---------------------------------------------------------------------------------------- work

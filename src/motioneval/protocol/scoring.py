@@ -35,7 +35,7 @@ from .presets import Preset
 
 __all__ = ["RowEmbeddings", "ScoreContext", "Scores", "Scorer", "RetrievalScorer", "FIDScorer", "DiversityScorer",
            "MultiModalityScorer", "ColumnMeanScorer", "PROTOCOL_SCORERS", "LIGHT_SCORERS", "score_row",
-           "score_embeddings", "fid_diagnostics"]
+           "score_embeddings", "fid_diagnostics", "register_scorers", "scorers_for"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,6 +205,25 @@ class ColumnMeanScorer:
 PROTOCOL_SCORERS: tuple[Scorer, ...] = (RetrievalScorer(), FIDScorer(), DiversityScorer(), MultiModalityScorer())
 #: The training monitor's (no MultiModality).
 LIGHT_SCORERS: tuple[Scorer, ...] = PROTOCOL_SCORERS[:3]
+
+
+_SCORERS_BY_KIND: dict[str, tuple[Scorer, ...]] = {"t2m": PROTOCOL_SCORERS}
+
+
+def register_scorers(kind: str, scorers: Sequence[Scorer]) -> None:
+    """Declare the scorers of an evaluator family (``Evaluator.kind``, e.g. ``"tmr"``); replaces earlier ones."""
+    _SCORERS_BY_KIND[str(kind)] = tuple(scorers)
+
+
+def scorers_for(kind: str) -> tuple[Scorer, ...]:
+    """The scorers of evaluator family ``kind``; an error for a family without any (its embeddings would be
+    scored with another family's metrics)."""
+    try:
+        return _SCORERS_BY_KIND[kind]
+    except KeyError:
+        raise ValueError(f"no scorers are registered for evaluator kind {kind!r} (known: {sorted(_SCORERS_BY_KIND)}); "
+                         f"the protocol's metrics are defined on T2M embeddings. Register them with "
+                         f"motioneval.protocol.scoring.register_scorers") from None
 
 
 def score_row(row: RowEmbeddings, context: ScoreContext, scorers: Sequence[Scorer] = PROTOCOL_SCORERS) -> Scores:
