@@ -21,14 +21,8 @@ PACKAGE = Path(motioneval.__file__).resolve().parent
 #: max frames, HumanML3D feature dims, KIT-ML feature dims
 FACTS = {constants.MAX_MOTION_FRAMES, constants.HUMANML3D_DATASET.dim, constants.KIT_DATASET.dim}
 
-#: (file relative to the package, number of stray literals) still allowed, each with why. Part A of issue 14
-#: (run at the same time as part B) owns protocol/ and moves these to the constants; remove the entries then.
-ALLOWED: dict[str, tuple[int, str]] = {
-    "protocol/_toy.py": (2, "issue 14 part A (test doubles move to motioneval.testing)"),
-    "protocol/evaluate.py": (2, "issue 14 part A (dataset kind inference in the Evaluation split)"),
-    "protocol/generators.py": (1, "issue 14 part A (protocol/ constants)"),
-    "protocol/presets.py": (2, "issue 14 part A (protocol/ constants)"),
-}
+#: (file relative to the package, number of stray literals) still allowed, each with why: none left.
+ALLOWED: dict[str, tuple[int, str]] = {}
 
 
 def stray_literals(source: str) -> list[tuple[int, str]]:
