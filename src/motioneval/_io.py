@@ -65,6 +65,27 @@ def atomic_save_npz(path: PathLike, **arrays: Any) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
+#: zlib level of :func:`atomic_save_npz_compressed`: 1 is about twice as fast as numpy's default (6) on
+#: motion features and only a few percent larger; zero padding shrinks to almost nothing at any level.
+NPZ_COMPRESSLEVEL = 1
+
+
+def atomic_save_npz_compressed(path: PathLike, **arrays: Any) -> Path:
+    """``numpy.savez_compressed`` atomically (deflated ``.npy`` members, readable by ``numpy.load`` and
+    :func:`motioneval._npio.load`), at zlib level :data:`NPZ_COMPRESSLEVEL`; object arrays are refused."""
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=NPZ_COMPRESSLEVEL) as zf:
+        for name, value in arrays.items():
+            arr = np.asanyarray(value)
+            if arr.dtype == object:
+                raise TypeError(f"array {name!r} has dtype object; refusing to write a pickle into {path}")
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, arr, allow_pickle=False)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
 def atomic_save_npy(path: PathLike, array: Any) -> Path:
     """``numpy.save`` atomically, without pickle."""
     buf = io.BytesIO()

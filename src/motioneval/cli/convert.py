@@ -29,11 +29,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--allow-outside-files", action="store_true",
                    help="let a sample folder's manifest name files outside the folder (refused by default)")
+    p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..data.samples import load_samples
+    from ._output import Output
 
     out = Path(args.output)
     if out.suffix != ".npz":
@@ -43,14 +45,17 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not args.overwrite:
         print(f"motioneval convert: error: {out} exists; pass --overwrite to replace it", file=sys.stderr)
         return 1
-    samples = load_samples(args.input, allow_pickle=args.allow_pickle, normalization=args.normalization,
-                           kind=args.kind, allow_outside=args.allow_outside_files)
-    if args.to_features and samples.kind == "joints":
-        from ..data.mdm_results import joints_to_feature_samples
+    with Output("convert", progress=not args.no_progress) as output:
+        with output.phase(f"reading {args.input}"):
+            samples = load_samples(args.input, allow_pickle=args.allow_pickle, normalization=args.normalization,
+                                   kind=args.kind, allow_outside=args.allow_outside_files)
+        if args.to_features and samples.kind == "joints":
+            from ..data.mdm_results import joints_to_feature_samples
 
-        samples = joints_to_feature_samples(samples)
-    samples.save(out)
-    print(f"wrote {out}: {samples.num_samples} samples x {samples.num_repetitions} repetition(s) = "
-          f"{samples.num_rows} rows, {samples.kind} {tuple(samples.motions.shape)}, "
-          f"normalization {samples.normalization}")
+            samples = joints_to_feature_samples(samples, progress=output.show_progress)
+        with output.phase(f"writing {out}"):
+            samples.save(out)
+        output.info(f"wrote {out}: {samples.num_samples} samples x {samples.num_repetitions} repetition(s) = "
+                    f"{samples.num_rows} rows, {samples.kind} {tuple(samples.motions.shape)}, "
+                    f"normalization {samples.normalization}")
     return 0

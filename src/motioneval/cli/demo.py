@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
+
+from ._output import Output, add_output_options, device_line
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "mode-collapsed, caption-ignoring)")
     p.add_argument("--export-repetitions", type=int, default=1, metavar="R",
                    help="generations per caption to export (default 1; MultiModality needs more than mm_pairs)")
+    add_output_options(p)
     p.set_defaults(func=run)
 
 
@@ -74,20 +76,27 @@ def run(args: argparse.Namespace) -> int:
         return _dataset_or_export(args)
     overrides = dict(parse_override(o) for o in args.overrides)
     settings = demo_settings(args.preset, args.replications, overrides)
-    print(f"motioneval demo: preset {args.preset} with {_describe(settings)}; writing to {args.out}",
-          file=sys.stderr)
-    demo = run_demo(args.out, replications=args.replications, preset=args.preset, seed=args.seed,
-                    dataset_dir=args.dataset, evaluator_dir=args.evaluator, device=args.device,
-                    progress=not args.no_progress, overrides=overrides, threads=args.threads,
-                    cache=args.cache)
-    print(demo.result.to_markdown())
-    print()
-    for check, ok in demo.checks.items():
-        print(f"{'ok  ' if ok else 'FAIL'}  {check}")
-    print()
-    for kind, path in demo.files.items():
-        print(f"{kind:9s} {path}")
-    print(f"done in {demo.seconds:.0f} s")
+    with Output.from_args("demo", args) as out:
+        out.header(f"preset {args.preset} with {_describe(settings)}",
+                   [("dataset", args.dataset or f"{args.out}/dataset (built on the first run, then reused)"),
+                    ("evaluator", args.evaluator or "the demo evaluator shipped with motioneval"),
+                    ("device", device_line(args.device, args.threads)),
+                    ("cache", f"{args.out}/cache (a rerun resumes)" if args.cache else "off (--cache keeps one)"),
+                    ("out", args.out)])
+        out.show_header()  # the dataset build and the evaluations draw their own bars
+        demo = run_demo(args.out, replications=args.replications, preset=args.preset, seed=args.seed,
+                        dataset_dir=args.dataset, evaluator_dir=args.evaluator, device=args.device,
+                        progress=out.show_progress, overrides=overrides, threads=args.threads,
+                        cache=args.cache)
+        out.report_result(demo.result)
+        out.info("")
+        for check, ok in demo.checks.items():
+            out.info(f"{'ok  ' if ok else 'FAIL'}  {check}")
+        out.info("")
+        for kind, path in demo.files.items():
+            out.info(f"{kind:9s} {path}")
+        out.info(f"done in {demo.seconds:.0f} s")
+        out.set(checks=demo.checks, files={k: str(p) for k, p in demo.files.items()}, seconds=demo.seconds)
     return 0 if all(demo.checks.values()) else 3
 
 
@@ -99,18 +108,21 @@ def _dataset_or_export(args: argparse.Namespace) -> int:
     if args.export_repetitions < 1:
         raise ValueError(f"--export-repetitions must be >= 1; got {args.export_repetitions}")
     root = Path(args.dataset) if args.dataset is not None else Path(args.out) / "dataset"
-    dataset.build_demo_dataset(root, progress=not args.no_progress)
-    if args.dataset_only and not args.export_samples:
-        print(root)
-        return 0
-    from ..demo.export import describe_export, export_samples
+    with Output.from_args("demo", args) as out:
+        dataset.build_demo_dataset(root, progress=out.show_progress)
+        out.set(dataset=str(root))
+        if args.dataset_only and not args.export_samples:
+            out.table(str(root))
+            return 0
+        from ..demo.export import describe_export, export_samples
 
-    print(f"motioneval demo: exporting {args.export_generator!r} samples for the test split of {root} "
-          f"({args.export_repetitions} repetition(s), seed {args.seed}) to {args.export_samples}", file=sys.stderr)
-    files = export_samples(args.export_samples, root, generator=args.export_generator,
-                           repetitions=args.export_repetitions, seed=args.seed)
-    print(f"dataset      {root}")
-    print(describe_export(files))
+        out.note(f"motioneval demo: exporting {args.export_generator!r} samples for the test split of {root} "
+                 f"({args.export_repetitions} repetition(s), seed {args.seed}) to {args.export_samples}")
+        with out.phase(f"exporting {args.export_generator!r} samples"):
+            files = export_samples(args.export_samples, root, generator=args.export_generator,
+                                   repetitions=args.export_repetitions, seed=args.seed)
+        out.table(f"dataset      {root}\n{describe_export(files)}")
+        out.set(files={k: str(p) for k, p in files.items()})
     return 0
 
 

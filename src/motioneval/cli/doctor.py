@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import json
+
+from ._output import Output, add_output_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--details", action="store_true", help="show the numbers behind every finding, not only "
                                                           "behind warnings and errors")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the text report")
+    p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+    add_output_options(p, json_option=False)
     p.set_defaults(func=run)
 
 
@@ -35,7 +40,14 @@ def run(args: argparse.Namespace) -> int:
     from ._errors import check_device
 
     check_device(args.device)
-    report = doctor(args.samples, dataset=args.dataset, evaluator=args.evaluator, checksums=args.checksums,
-                    normalization=args.normalization, allow_pickle=args.allow_pickle, device=args.device)
-    print(report.to_json() if args.json else report.to_text(details=args.details))
+    with Output.from_args("doctor", args) as out:
+        out.header(str(args.samples), [("dataset", args.dataset), ("evaluator", args.evaluator),
+                                       ("device", args.device if args.evaluator else None)])
+        report = doctor(args.samples, dataset=args.dataset, evaluator=args.evaluator, checksums=args.checksums,
+                        normalization=args.normalization, allow_pickle=args.allow_pickle, device=args.device,
+                        progress=out.show_progress)
+        if args.json:
+            out.set(**json.loads(report.to_json()))
+        else:
+            out.table(report.to_text(details=args.details))
     return report.exit_code

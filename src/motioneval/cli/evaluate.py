@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ._output import Output, add_output_options, device_line
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -48,10 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--skip-bad-items", action="store_true",
                    help="skip dataset items with errors (e.g. NaN clips) instead of stopping")
     p.add_argument("--report", action="store_true", help="also write an HTML/Markdown report with plots")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.add_argument("--distributed", action="store_true",
                    help="shard the work over the ranks of a torchrun job; rank 0 scores and writes the results "
                         "(docs/distributed.md)")
+    add_output_options(p)
     p.set_defaults(func=run)
 
 
@@ -59,18 +62,50 @@ def run(args: argparse.Namespace) -> int:
     check_arguments(args)
     if args.distributed:
         return run_distributed_cli(args)
-    evaluation = build_evaluation(args)
-    try:
-        result = evaluation.score()
-    except Exception as exc:
-        where = _generator_frame(args, evaluation, exc)
-        if where is None:
-            raise
-        raise GeneratorError(f"--generator {args.generator}: {type(exc).__name__} raised by the generator's code at "
-                             f"{where[0]}:{where[1]}: {exc}; fix the generator (--debug shows the traceback)"
-                             + ("; finished units are kept in the cache" if evaluation.cache.enabled else "")) from exc
-    write_outputs(args, evaluation, result)
+    with Output.from_args("evaluate", args) as out:
+        out.header(*header(args))
+        with out.phase("reading the dataset, the evaluator and the samples"):
+            evaluation = build_evaluation(args, progress=out.show_progress)
+        out.add_to_header("plan", plan_line(evaluation))
+        out.show_header()  # the bars of the loop follow
+        try:
+            result = evaluation.score()
+        except Exception as exc:
+            where = _generator_frame(args, evaluation, exc)
+            if where is None:
+                raise
+            raise GeneratorError(f"--generator {args.generator}: {type(exc).__name__} raised by the generator's code "
+                                 f"at {where[0]}:{where[1]}: {exc}; fix the generator (--debug shows the traceback)"
+                                 + ("; finished units are kept in the cache" if evaluation.cache.enabled else "")
+                                 ) from exc
+        write_outputs(args, evaluation, result, out=out)
     return 0
+
+
+def header(args: argparse.Namespace) -> tuple[str, list[tuple[str, Any]]]:
+    """What will run, from the options alone (before anything is read): the header's title and lines."""
+    sets = ", ".join(args.overrides)
+    if args.no_cache:
+        cache = "off (--no-cache: an interrupted run starts over)"
+    else:
+        cache = f"{args.cache_dir or Path(args.out) / 'cache'} (a rerun resumes from it)"
+    return (f"preset {args.preset}" + (f" with {sets}" if sets else ""),
+            [("samples", args.samples or f"generator {args.generator}"),
+             ("dataset", f"{args.dataset} (split {args.split})"),
+             ("evaluator", args.evaluator),
+             ("device", device_line(args.device)),
+             ("cache", cache),
+             ("out", args.out)])
+
+
+def plan_line(evaluation: Any) -> str:
+    """The sizes of the run once the data is read: rows per replication, replications, MultiModality."""
+    p = evaluation.preset
+    parts = [f"{p.replications} replication(s)", f"{evaluation.n_gt} ground-truth rows",
+             f"{evaluation.n_generated} generated rows per replication"]
+    if evaluation.mm_enabled:
+        parts.append(f"MultiModality {evaluation.mm_captions} captions x {evaluation.mm_repeats}")
+    return ", ".join(parts)
 
 
 def run_distributed_cli(args: argparse.Namespace) -> int:
@@ -114,7 +149,7 @@ def check_arguments(args: argparse.Namespace) -> None:
         check_output_folder(args.cache_dir, "--cache-dir")
 
 
-def build_evaluation(args: argparse.Namespace, *, device: str | None = None) -> Any:
+def build_evaluation(args: argparse.Namespace, *, device: str | None = None, progress: bool | None = None) -> Any:
     """The :class:`~motioneval.protocol.evaluate.Evaluation` that the ``evaluate`` options describe."""
     from ..protocol.evaluate import Evaluation
     from .presets import parse_override
@@ -136,27 +171,30 @@ def build_evaluation(args: argparse.Namespace, *, device: str | None = None) -> 
         dataset=args.dataset, evaluator=args.evaluator, samples=samples, generator=generator,
         preset=args.preset, seed=args.seed, split=args.split, cache_dir=cache_dir, chunk_size=args.chunk_size,
         allow_pickle=args.allow_pickle, device=device if device is not None else args.device,
-        progress=not args.no_progress, name=args.name,
+        progress=not args.no_progress if progress is None else progress, name=args.name,
         on_dataset_problem="skip" if args.skip_bad_items else "raise", overrides=overrides)
 
 
-def write_outputs(args: argparse.Namespace, evaluation: Any, result: Any, *, note: str = "") -> None:
+def write_outputs(args: argparse.Namespace, evaluation: Any, result: Any, *, note: str = "",
+                  out: Output | None = None) -> None:
     """Print the table, then save the result files (and the report with ``--report``) under ``--out``.
 
     The table comes first and each file is written on its own, so that a full disk or a read-only folder
-    loses nothing already computed; a failed write is reported (by file and cause) after the others."""
+    loses nothing already computed; a failed write is reported (by file and cause) after the others.
+    ``out``: the run's :class:`~motioneval.cli._output.Output` (one is made from ``args`` without it; its
+    warnings are then printed here)."""
     from ._errors import os_reason
 
-    out = Path(args.out)
-    print(result.to_markdown())
-    for message in result.warnings:  # cache problems were logged (by path) when they were found
-        print(f"warning: {message}", file=sys.stderr)
+    own = out is None
+    output = Output.from_args("evaluate", args) if out is None else out
+    folder = Path(args.out)
+    output.report_result(result)  # the table; its warnings (grouped) come at the end of the run
     if note:
-        print(f"\n{note}")
-    sys.stdout.flush()
-    written, failed = write_result_files(result, out)
+        output.info(f"\n{note}")
+    written, failed = write_result_files(result, folder)
+    output.set(files=[str(p) for p in written])
     if written:
-        print(f"\nwrote {', '.join(str(p) for p in written)}")
+        output.info(f"\nwrote {', '.join(str(p) for p in written)}")
     if args.report:
         try:
             from ..viz.report import write_report
@@ -165,11 +203,15 @@ def write_outputs(args: argparse.Namespace, evaluation: Any, result: Any, *, not
                           f"pip install 'motioneval[viz]'): {exc}")
         else:
             try:
-                samples, reference = evaluation.report_samples()
-                report = write_report(result, out, samples, reference=reference)
-                print(f"report: {', '.join(str(p) for k, p in report.items() if k in ('html', 'markdown'))}")
+                with output.phase("writing the report"):
+                    samples, reference = evaluation.report_samples()
+                    report = write_report(result, folder, samples, reference=reference)
+                output.set(report={k: str(p) for k, p in report.items()})
+                output.info(f"report: {', '.join(str(p) for k, p in report.items() if k in ('html', 'markdown'))}")
             except (OSError, MemoryError) as exc:
-                failed.append(f"the report in {out} ({os_reason(exc)})")
+                failed.append(f"the report in {folder} ({os_reason(exc)})")
+    if own:
+        output.finish()
     if failed:
         raise ResultWriteError(f"could not write {'; '.join(failed)}. The table above holds the numbers, and the "
                                f"cache keeps the embeddings: after fixing this, rerunning only rescores")

@@ -111,7 +111,8 @@ def mdm_results_to_samples(results: dict[str, Any], *, source: PathLike | None =
         raise SampleSetError(f"{where}: {exc}") from exc
 
 
-def joints_to_feature_samples(samples: SampleSet, *, skeleton: Any = None, full: bool = False) -> SampleSet:
+def joints_to_feature_samples(samples: SampleSet, *, skeleton: Any = None, full: bool = False,
+                              progress: bool = False) -> SampleSet:
     """Convert a joints :class:`SampleSet` to raw features with the dataset's forward processing.
 
     Uses :func:`motioneval.representation.forward.joints_to_features` on one padded batch, each clip at its own
@@ -119,7 +120,7 @@ def joints_to_feature_samples(samples: SampleSet, *, skeleton: Any = None, full:
     give ``L - 1`` feature rows, so lengths drop by one. ``full``: convert each row's stored frames
     (``samples.frames``, past the length too) and keep them (``frames - 1`` feature rows); otherwise only the
     first ``L`` frames are processed and nothing past the length is kept. ``skeleton`` defaults to HumanML3D
-    for 22 joints and KIT-ML for 21.
+    for 22 joints and KIT-ML for 21. ``progress``: a progress line (clips done, ETA) on stderr.
     """
     if samples.kind != "joints":
         raise ValueError(f"expected a joints sample set; this one holds {samples.kind}")
@@ -138,7 +139,7 @@ def joints_to_feature_samples(samples: SampleSet, *, skeleton: Any = None, full:
     frames = int(conv.max())
     try:  # one padded batch: each clip is processed at its own length (floor, facing and smoothing use it)
         features = np.asarray(joints_to_features(samples.motions[:, :frames], skeleton=skeleton,
-                                                 lengths=conv), dtype=np.float32)
+                                                 lengths=conv, progress=progress), dtype=np.float32)
     except ValueError as exc:  # "clip k" in the message is row k of the sample set: name the samples
         rows = sorted({int(k) for k in re.findall(r"clip (\d+)", str(exc))})
         names = ", ".join(f"{samples.ids[r]!r} (row {r})" for r in rows[:20] if r < samples.num_rows)  # type: ignore[index]

@@ -10,7 +10,8 @@ frames past the length to the evaluator); stored values past ``frames[i]`` are z
 On disk (``docs/formats.md``) a sample set is one ``.npz`` that loads with ``allow_pickle=False``:
 ``motions``, ``lengths`` (int64), ``frames`` (int64, stored frames per row) and ``meta``, UTF-8 JSON
 stored as a uint8 array, with ``"format": "motioneval.samples/2"``, ``kind``, ``normalization``, ``num_repetitions``, per-row ``ids``,
-``captions``, ``tokens`` (or null) and free-form ``metadata``. Writes are atomic. Version 1 files (no
+``captions``, ``tokens`` (or null) and free-form ``metadata``. Writes are atomic and compressed (deflate:
+the zero padding past each length costs almost nothing); uncompressed files are read as well. Version 1 files (no
 ``frames``: nothing past each length) are still read.
 
 This module holds the type and its own ``.npz`` format; the other sources have one module each
@@ -31,7 +32,7 @@ import numpy as np
 
 from .. import __version__, _npio
 from .._arrays import to_numpy
-from .._io import atomic_save_npz, json_default
+from .._io import atomic_save_npz_compressed, json_default
 
 PathLike = str | os.PathLike
 
@@ -178,7 +179,7 @@ class SampleSet:
             "written_by": f"motioneval {__version__}",
         }
         raw = json.dumps(meta, default=json_default, ensure_ascii=False).encode("utf-8")
-        return atomic_save_npz(path, motions=self.motions, lengths=self.lengths.astype(np.int64),
+        return atomic_save_npz_compressed(path, motions=self.motions, lengths=self.lengths.astype(np.int64),
                                frames=self.frames.astype(np.int64), meta=np.frombuffer(raw, dtype=np.uint8))
 
     @classmethod

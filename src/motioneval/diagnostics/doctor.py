@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import _npio
 from .._arrays import to_numpy
+from .._progress import phase
 from ..constants import HUMANML3D_DATASET, KIT_DATASET, MAX_MOTION_FRAMES, UNIT_LENGTH
 from ..data.fingerprints import STATUSES, FileVerdict, verify_dataset_folder, verify_evaluator_folder, worst_severity
 from ..representation.layout import FeatureLayout
@@ -440,6 +441,7 @@ def doctor(
     allow_pickle: bool = False,
     device: Any = None,
     seed: int = 0,
+    progress: bool = False,
 ) -> DoctorReport:
     """Check a sample set (and optionally the dataset and evaluator folders) and explain what is wrong.
 
@@ -452,18 +454,22 @@ def doctor(
     ``{path: sha256}`` dict for the evaluator folder. ``embeddings``/``gt_embeddings``: precomputed
     ``(N, 512)`` motion embeddings of the samples and of the ground truth.
 
+    ``progress``: a progress line on stderr for each step that can take seconds (reading the samples,
+    loading the evaluator, embedding).
+
     Returns a :class:`DoctorReport`; ``report.exit_code`` is 0 (fine), 1 (warnings) or 2 (errors).
     """
     findings: list[Finding] = []
     rng = np.random.default_rng(seed)
     inp = _load_inputs(samples, dataset, evaluator, findings, lengths=lengths, ids=ids, kind=kind,
                        normalization=normalization, dataset_stats=dataset_stats, evaluator_stats=evaluator_stats,
-                       checksums=checksums, allow_pickle=allow_pickle, device=device)
+                       checksums=checksums, allow_pickle=allow_pickle, device=device, progress=progress)
     if inp is None:
         return DoctorReport(findings, {"samples": str(samples)})
     rows = _check_rows(inp, findings, length_bounds)
     space = _check_values(inp, rows, findings, max_reference_clips, rng)
-    emb, gt_emb = _embeddings(inp, rows, space, embeddings, gt_embeddings, max_reference_clips, rng)
+    emb, gt_emb = _embeddings(inp, rows, space, embeddings, gt_embeddings, max_reference_clips, rng,
+                              progress=progress)
     _check_embeddings(inp, rows, space, emb, gt_emb, findings, rng)
     report = DoctorReport(findings, inp.summary)
     inp.summary["status"] = report.worst
@@ -491,15 +497,17 @@ class _Inputs:
 def _load_inputs(samples: Any, dataset: Any, evaluator: Any, findings: list[Finding], *, lengths: Any, ids: Any,
                  kind: str | None, normalization: str | None, dataset_stats: FeatureStats | None,
                  evaluator_stats: FeatureStats | None, checksums: PathLike | dict[str, str] | None,
-                 allow_pickle: bool, device: Any) -> _Inputs | None:
+                 allow_pickle: bool, device: Any, progress: bool = False) -> _Inputs | None:
     """Read the samples, the evaluator and the statistics; report how the files were found and verified.
     ``None`` when the samples cannot be read at all (the finding says why)."""
-    s = _load_samples(samples, lengths=lengths, ids=ids, kind=kind, normalization=normalization,
-                      allow_pickle=allow_pickle, findings=findings)
+    with phase("reading the samples", enable=progress and isinstance(samples, (str, os.PathLike))):
+        s = _load_samples(samples, lengths=lengths, ids=ids, kind=kind, normalization=normalization,
+                          allow_pickle=allow_pickle, findings=findings)
     if s is None:
         return None
     summary: dict[str, Any] = {"rows": s.motions.shape[0], "kind": s.kind, "declared_normalization": s.normalization}
-    ev, ev_folder = _load_evaluator(evaluator, findings, device)
+    with phase("loading the evaluator", enable=progress and isinstance(evaluator, (str, os.PathLike))):
+        ev, ev_folder = _load_evaluator(evaluator, findings, device)
     dstats = dataset_stats if dataset_stats is not None else _dataset_stats(dataset)
     estats = evaluator_stats
     if estats is None and ev is not None:
@@ -632,19 +640,20 @@ def _check_values(inp: _Inputs, rows: _Rows, findings: list[Finding], max_refere
 
 
 def _embeddings(inp: _Inputs, rows: _Rows, space: _Space, embeddings: Any, gt_embeddings: Any,
-                max_reference_clips: int, rng: np.random.Generator) -> tuple[np.ndarray | None, np.ndarray | None]:
+                max_reference_clips: int, rng: np.random.Generator, *,
+                progress: bool = False) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Motion embeddings of the samples and of ground-truth clips: given, or computed with a loaded evaluator."""
     s, ev = inp.s, inp.ev
     emb = None if embeddings is None else np.asarray(to_numpy(embeddings), dtype=np.float64)
     if emb is None and ev is not None and s.kind == "features" and rows.dims_ok and rows.usable.any():
         emb = _embed(ev, s, space.chain, {k: v for k, v in (("dataset", inp.dstats), ("evaluator", inp.estats)) if v},
-                     rows.usable, rows.lens)
+                     rows.usable, rows.lens, progress=progress)
     gt_emb = None if gt_embeddings is None else np.asarray(to_numpy(gt_embeddings), dtype=np.float64)
     if gt_emb is None and ev is not None and inp.dataset is not None and rows.dims_ok and inp.estats is not None:
         clips = _dataset_reference_clips(inp.dataset, s.motions.shape[-1] if s.kind == "features" else 0,
                                          rows.bounds, max_reference_clips, rng)
         if len(clips) >= 10:
-            gt_emb = _embed_clips(ev, clips, inp.estats)
+            gt_emb = _embed_clips(ev, clips, inp.estats, progress=progress)
     return emb, gt_emb
 
 
@@ -652,7 +661,7 @@ def _check_embeddings(inp: _Inputs, rows: _Rows, space: _Space, emb: np.ndarray 
                       findings: list[Finding], rng: np.random.Generator) -> None:
     """FID reliability for this many rows, embedding sanity, and collapse (in embedding or descriptor space)."""
     s, usable = inp.s, rows.usable
-    emb_dim = emb.shape[1] if emb is not None else EMBEDDING_DIM
+    emb_dim = emb.shape[1] if emb is not None else _embedding_dim(inp.ev)
     findings.append(_fid.count_finding(int(usable.sum()), emb_dim))
     if emb is not None:
         findings.extend(_fid.embedding_findings(emb, gt_emb=gt_emb))
@@ -670,20 +679,44 @@ def _check_embeddings(inp: _Inputs, rows: _Rows, space: _Space, emb: np.ndarray 
                                                  space=space.name, rng=rng, num_repetitions=s.num_repetitions))
 
 
+def _embedding_dim(ev: Any) -> int:
+    """The loaded evaluator's embedding size (``dim_embedding``); the T2M evaluator's 512 without one."""
+    dim = getattr(ev, "dim_embedding", None)
+    return int(dim) if isinstance(dim, (int, np.integer)) and dim > 0 else EMBEDDING_DIM
+
+
+#: rows converted and embedded at once by the doctor: bounds the float64 copies (and paces the progress line)
+EMBED_CHUNK = 256
+
+
 def _embed(ev: Any, s: _Samples, chain: tuple[str, ...], stats: dict[str, FeatureStats], usable: np.ndarray,
-           lens: np.ndarray) -> np.ndarray:
-    """Motion embeddings of the usable rows, after converting them to evaluator normalization."""
-    x = s.motions[usable].astype(np.float64)
-    if chain:
-        a, b = _implied_raw_affine(chain, stats)
-        x = x * a + b
-    x = ev.stats.normalize(x).astype(np.float32)
-    return np.asarray(to_numpy(ev.embed_motion(x, lens[usable])), dtype=np.float64)
+           lens: np.ndarray, *, progress: bool = False) -> np.ndarray:
+    """Motion embeddings of the usable rows, after converting them to evaluator normalization (in chunks of
+    :data:`EMBED_CHUNK` rows, so that the float64 copies stay small)."""
+    rows = np.flatnonzero(usable)
+    affine = _implied_raw_affine(chain, stats) if chain else None
+    parts = []
+    with phase(f"embedding {len(rows)} samples", total=len(rows), unit="sample", enable=progress) as bar:
+        for lo in range(0, len(rows), EMBED_CHUNK):
+            idx = rows[lo:lo + EMBED_CHUNK]
+            x = s.motions[idx].astype(np.float64)
+            if affine is not None:
+                x = x * affine[0] + affine[1]
+            x = ev.stats.normalize(x).astype(np.float32)
+            parts.append(np.asarray(to_numpy(ev.embed_motion(x, lens[idx])), dtype=np.float64))
+            bar.advance(len(idx))
+    return np.concatenate(parts, axis=0)
 
 
-def _embed_clips(ev: Any, clips: list[np.ndarray], estats: FeatureStats) -> np.ndarray:
+def _embed_clips(ev: Any, clips: list[np.ndarray], estats: FeatureStats, *, progress: bool = False) -> np.ndarray:
     lens = np.array([min(c.shape[0], MAX_MOTION_FRAMES) // UNIT_LENGTH * UNIT_LENGTH for c in clips])
     x = np.zeros((len(clips), MAX_MOTION_FRAMES, clips[0].shape[1]), np.float32)
     for i, c in enumerate(clips):
         x[i, : lens[i]] = estats.normalize(c[: lens[i]])
-    return np.asarray(to_numpy(ev.embed_motion(x, lens)), dtype=np.float64)
+    parts = []
+    with phase(f"embedding {len(clips)} ground-truth clips", total=len(clips), unit="clip", enable=progress) as bar:
+        for lo in range(0, len(clips), EMBED_CHUNK):
+            parts.append(np.asarray(to_numpy(ev.embed_motion(x[lo:lo + EMBED_CHUNK], lens[lo:lo + EMBED_CHUNK])),
+                                    dtype=np.float64))
+            bar.advance(len(parts[-1]))
+    return np.concatenate(parts, axis=0)

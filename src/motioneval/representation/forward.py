@@ -39,6 +39,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from .._arrays import to_numpy
+from .._progress import phase
 from ..constants import HUMANML3D_DATASET
 from .quaternion import qbetween, qconj, qmul, quat_to_cont6d, yaw_quat
 from .skeleton import HUMANML3D, Skeleton
@@ -78,23 +79,28 @@ class ProcessedMotion:
     lengths: np.ndarray | None
 
 
-def joints_to_features(joints: Any, skeleton: Skeleton = HUMANML3D, *, lengths: Any = None) -> np.ndarray:
+def joints_to_features(joints: Any, skeleton: Skeleton = HUMANML3D, *, lengths: Any = None,
+                       progress: bool = False) -> np.ndarray:
     """Joint positions ``(T, J, 3)`` or ``(B, T, J, 3)`` -> features ``(T-1, D)`` / ``(B, T-1, D)`` float32.
 
     ``lengths`` (batched input only): valid frames per clip; rows at or past ``length - 1`` are zero.
     Raises ``ValueError`` naming the clip (and frame) for NaN/Inf input or degenerate poses (coincident
     joints, a vertical facing direction), for which the reference code would silently produce NaN.
+    ``progress``: a progress line (clips done, ETA) on stderr.
     """
-    return process_joints(joints, skeleton, lengths=lengths).features
+    return process_joints(joints, skeleton, lengths=lengths, progress=progress).features
 
 
-def process_joints(joints: Any, skeleton: Skeleton = HUMANML3D, *, lengths: Any = None) -> ProcessedMotion:
+def process_joints(joints: Any, skeleton: Skeleton = HUMANML3D, *, lengths: Any = None,
+                   progress: bool = False) -> ProcessedMotion:
     """The full forward processing, returning the features and its intermediates (see ``ProcessedMotion``)."""
     p, lens, batched = _validate(joints, skeleton, lengths)
-    with np.errstate(invalid="ignore", divide="ignore"):  # degenerate poses are reported by _check_output
-        parts = [
-            _process_chunk(p[i : i + _CHUNK], lens[i : i + _CHUNK], skeleton, i) for i in range(0, len(p), _CHUNK)
-        ]
+    parts = []
+    with np.errstate(invalid="ignore", divide="ignore"), \
+            phase("joints -> features", total=len(p), unit="clip", enable=progress) as bar:
+        for i in range(0, len(p), _CHUNK):  # degenerate poses are reported by _check_output
+            parts.append(_process_chunk(p[i : i + _CHUNK], lens[i : i + _CHUNK], skeleton, i))
+            bar.advance(min(_CHUNK, len(p) - i))
     fields = [np.concatenate([part[k] for part in parts], axis=0) for k in range(5)]
     if not batched:
         fields = [f[0] for f in fields]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import atomic_write_text, json_default
+from .._messages import group_warnings
 from ..constants import METRICS
 
 log = logging.getLogger(__name__)
@@ -199,9 +200,15 @@ def _html(result: Any, title: str, images: list[tuple[str, Path]], samples: list
         f"<h1>{e(title)}</h1>", f"<p>{e(_settings_line(result))}</p>",
         f"<table><thead><tr><th>Method</th>{head}</tr></thead><tbody>{body}</tbody></table>",
     ]
-    if result.warnings:
-        parts.append("<h2>Warnings</h2><ul class='warn'>" + "".join(f"<li>{e(w)}</li>" for w in result.warnings)
-                     + "</ul>")
+    if result.warnings:  # similar ones grouped (as the commands print them), each group's messages on demand
+        items = []
+        for group in group_warnings(result.warnings):
+            text = e(" ".join(group.summary().split()))
+            if group.count > 1:
+                text += ("<details><summary>all " + str(group.count) + "</summary><ul>"
+                         + "".join(f"<li>{e(m)}</li>" for m in group.messages) + "</ul></details>")
+            items.append(f"<li>{text}</li>")
+        parts.append("<h2>Warnings</h2><ul class='warn'>" + "".join(items) + "</ul>")
     for caption, path in images:
         parts.append(f"<h2>{e(caption)}</h2><img alt='{e(caption)}' src='{_data_uri(path)}'>")
     if samples or note:
@@ -222,7 +229,8 @@ def _html(result: Any, title: str, images: list[tuple[str, Path]], samples: list
 def _markdown(result: Any, title: str, images: list[tuple[str, Path]], samples: list[Path], note: str | None) -> str:
     lines = [f"# {title}", "", result.to_markdown(), ""]
     if result.warnings:
-        lines += ["## Warnings", ""] + [f"- {w}" for w in result.warnings] + [""]
+        lines += ["## Warnings", ""] + [f"- {' '.join(g.summary().split())}"
+                                        for g in group_warnings(result.warnings)] + [""]
     for caption, path in images:
         lines += [f"## {caption}", "", f"![{caption}]({path.name})", ""]
     if samples or note:
