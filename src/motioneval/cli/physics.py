@@ -38,11 +38,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--std", default=None, metavar="NPY", help="Std.npy to de-normalize normalized features")
     p.add_argument("--per-row", action="store_true", help="with --json: include every row's values")
     p.add_argument("--json", action="store_true", help="print one JSON object per file (one per line)")
+    p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..data.physical import physical_metrics_from_file
+    from ._output import Output
 
     if (args.mean is None) != (args.std is None):
         raise ValueError("--mean and --std go together (the statistics the features were normalized with)")
@@ -59,15 +61,20 @@ def run(args: argparse.Namespace) -> int:
             if args.floor not in ("clip", "dataset"):
                 raise ValueError(f"--floor must be a height in metres, 'clip' or 'dataset'; got {args.floor!r}") from None
             floor = args.floor
-    for i, path in enumerate(args.files):
-        report = physical_metrics_from_file(path, variant=args.variant, fps=args.fps, allow_pickle=args.allow_pickle,
-                                            stats=stats, unit=args.unit, floor=floor)
-        if args.json:
+    if args.json:  # one JSON object per file, one per line, as the files are done
+        for path in args.files:
+            report = physical_metrics_from_file(path, variant=args.variant, fps=args.fps,
+                                                allow_pickle=args.allow_pickle, stats=stats, unit=args.unit,
+                                                floor=floor)
             print(json.dumps(report.to_dict(per_row=args.per_row)))
-        else:
-            if i:
-                print()
-            print(format_report(report))
+        return 0
+    with Output("physics", progress=not args.no_progress) as out:  # warnings grouped at the end
+        for i, path in enumerate(args.files):
+            with out.phase(f"physical metrics of {path}"):
+                report = physical_metrics_from_file(path, variant=args.variant, fps=args.fps,
+                                                    allow_pickle=args.allow_pickle, stats=stats, unit=args.unit,
+                                                    floor=floor)
+            out.table(("\n" if i else "") + format_report(report))
     return 0
 
 
