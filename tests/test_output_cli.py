@@ -92,6 +92,7 @@ def test_convert_and_doctor_show_their_phases_and_doctor_takes_the_real_embeddin
     status = main(["doctor", str(features), "--dataset", str(root), "--evaluator", str(evaluator), "--device", "cpu"])
     captured = capsys.readouterr()
     assert status in (0, 1, 2)
+    assert captured.err.startswith(f"motioneval doctor: {features}\n  dataset    {root}\n")  # header first
     for line in ("reading the samples: done", "loading the evaluator: done", "embedding 120 samples: done (120/120",
                  "ground-truth clips: done"):
         assert line in captured.err, captured.err

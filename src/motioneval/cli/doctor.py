@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     with Output.from_args("doctor", args) as out:
         out.header(str(args.samples), [("dataset", args.dataset), ("evaluator", args.evaluator),
                                        ("device", args.device if args.evaluator else None)])
+        out.show_header()  # the doctor's own progress lines follow
         report = doctor(args.samples, dataset=args.dataset, evaluator=args.evaluator, checksums=args.checksums,
                         normalization=args.normalization, allow_pickle=args.allow_pickle, device=args.device,
                         progress=out.show_progress)
