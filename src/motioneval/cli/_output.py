@@ -97,7 +97,7 @@ class Output:
 
     def __init__(self, command: str, mode: str = "normal", *, progress: bool = True,
                  stdout: TextIO | None = None, stderr: TextIO | None = None,
-                 max_warning_lines: int = MAX_WARNING_LINES) -> None:
+                 max_warning_lines: int = MAX_WARNING_LINES, json_indent: int | None = None) -> None:
         if mode not in MODES:
             raise ValueError(f"output mode {mode!r}: expected one of {', '.join(MODES)}")
         self.command = command
@@ -106,6 +106,7 @@ class Output:
         self._stdout = stdout
         self._stderr = stderr
         self.max_warning_lines = max_warning_lines
+        self.json_indent = json_indent  # of the --json object (None: one line)
         self._warnings: dict[str, _Warning] = {}
         self._shown: set[str] = set()  # already on screen (e.g. notes under the table): not repeated
         self._lock = threading.Lock()
@@ -293,7 +294,7 @@ class Output:
             payload = dict(self._payload)
             if self._warnings or "warnings" in payload:
                 payload["warnings"] = list(dict.fromkeys([*payload.get("warnings", []), *self._warnings]))
-            print(json.dumps(payload, default=_jsonable), file=self.stdout)
+            print(json.dumps(payload, default=_jsonable, indent=self.json_indent), file=self.stdout)
             self.stdout.flush()
             return
         self._print_warnings()

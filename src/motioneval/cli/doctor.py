@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from ._errors import check_device
 
     check_device(args.device)
-    with Output.from_args("doctor", args) as out:
+    with Output.from_args("doctor", args, json_indent=2) as out:  # --json: indented, as before
         out.header(str(args.samples), [("dataset", args.dataset), ("evaluator", args.evaluator),
                                        ("device", args.device if args.evaluator else None)])
         out.show_header()  # the doctor's own progress lines follow
