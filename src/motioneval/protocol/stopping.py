@@ -19,6 +19,7 @@ __all__ = ["StopRule", "parse_stop_when"]
 
 def parse_stop_when(spec: str | Mapping[str, float]) -> dict[str, float]:
     """``"fid=0.01,r_precision_top1=0.003"`` (or a mapping) -> ``{metric: target half-width > 0}``."""
+    items: list[tuple[str, Any]]
     if isinstance(spec, Mapping):
         items = [(str(k), v) for k, v in spec.items()]
     else:
@@ -37,7 +38,7 @@ def parse_stop_when(spec: str | Mapping[str, float]) -> dict[str, float]:
     out: dict[str, float] = {}
     for key, value in items:
         try:
-            v = float(value)
+            v: float = float(value)
         except (TypeError, ValueError):
             raise ValueError(f"--stop-when: the target of {key!r} must be a number; got {value!r}") from None
         if not (math.isfinite(v) and v > 0):
