@@ -60,6 +60,10 @@ def test_ground_truth_resampling_stays_quiet(demo_batch):
     out = GroundTruthResampler().generate(captions, lengths, seed=11)
     findings = physical_findings(out.motions, out.lengths, gt, lengths)
     assert _severities(findings) == ["ok"] or set(_severities(findings)) <= {"ok", "info"}
+    # the reference as a list of clips (as the doctor reads them from the dataset) gives the same verdict
+    clips = [gt[i, : lengths[i]] for i in range(N)]
+    again = physical_findings(out.motions, out.lengths, clips, None)
+    assert [f.to_dict() for f in again] == [f.to_dict() for f in findings]
     ok = [f for f in findings if f.severity == "ok"]
     assert len(ok) == 1 and ok[0].title == "physical metrics close to ground truth"
     assert all(0.5 < v < 2.0 for k, v in ok[0].numbers.items() if k.endswith("ratio") and np.isfinite(v))

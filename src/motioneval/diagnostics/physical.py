@@ -279,6 +279,9 @@ def physical_findings(motions: Any, lengths: Any, reference: Any, reference_leng
                       thresholds: PhysicalThresholds | None = None) -> list[Finding]:
     """:func:`check_physical` of generated ``motions`` against ``reference`` (ground-truth) motions.
 
+    ``reference`` may also be a list of clips (each ``(T_i, D)`` or ``(T_i, J, 3)``; ``reference_lengths`` then
+    ``None``: every frame counts).
+
     Both go through :func:`motioneval.data.physical.physical_columns_for_motions` with the same ``fps`` (default
     the skeleton's: HumanML3D 20, KIT-ML 12.5), ``variant`` and ``skeleton``: ``(N, T, D)`` features
     (``normalization`` "raw", or "dataset"/"evaluator" with ``stats``) or ``(N, T, J, 3)`` joints
@@ -288,9 +291,24 @@ def physical_findings(motions: Any, lengths: Any, reference: Any, reference_leng
     from ..metrics.physical import get_variant
 
     cfg = get_variant(variant)
+    if isinstance(reference, (list, tuple)):  # a list of clips (T_i, D) or (T_i, J, 3): pad them
+        reference, reference_lengths = _pad_clips(reference, reference_lengths)
     gen = physical_columns_for_motions(motions, lengths, kind=kind, normalization=normalization, stats=stats,
                                        fps=fps, skeleton=skeleton, variant=cfg)
     ref = physical_columns_for_motions(reference, reference_lengths, kind=reference_kind,
                                        normalization=reference_normalization, stats=reference_stats, fps=fps,
                                        skeleton=skeleton, variant=cfg)
     return check_physical(gen, ref, ids=ids, thresholds=thresholds, variant=cfg.name, fps=fps)
+
+
+def _pad_clips(clips: Sequence[Any], lengths: Any) -> tuple[np.ndarray, np.ndarray]:
+    if not clips:
+        raise ValueError("no reference clips to compare with")
+    arrays = [np.asarray(c, dtype=np.float64) for c in clips]
+    lens = np.array([len(a) for a in arrays], np.int64) if lengths is None else np.asarray(lengths, np.int64)
+    out = np.zeros((len(arrays), int(lens.max())) + arrays[0].shape[1:], np.float64)
+    for i, (a, n) in enumerate(zip(arrays, lens)):
+        if a.shape[1:] != arrays[0].shape[1:]:
+            raise ValueError(f"reference clip {i} has shape {a.shape}; the first has {arrays[0].shape}")
+        out[i, :n] = a[:n]
+    return out, lens
