@@ -31,6 +31,7 @@ import numpy as np
 
 from .. import _npio
 from .._io import sha256_file
+from ..constants import HUMANML3D_DATASET
 from .findings import Finding
 
 __all__ = ["TMR_CHECKS", "check_tmr_folder", "find_tmr_stats", "find_tmr_text_model"]
@@ -38,8 +39,9 @@ __all__ = ["TMR_CHECKS", "check_tmr_folder", "find_tmr_stats", "find_tmr_text_mo
 TMR_CHECKS = ("tmr_config", "tmr_weights", "tmr_stats", "tmr_text_model")
 _ENCODERS = ("motion_encoder", "text_encoder")
 _REQUIRED = ("nfeats", "vae", "latent_dim", "ff_size", "num_layers", "num_heads")
-_TMR_FPS = 20.0
-_MOTION_NFEATS = 263
+#: TMR reads HumanML3D "Guo" features (all dims) at the dataset's frame rate
+_TMR_FPS = HUMANML3D_DATASET.fps
+_MOTION_NFEATS = HUMANML3D_DATASET.dim
 _DEFAULT_TEXT_MODEL = "distilbert-base-uncased"
 
 
