@@ -104,3 +104,18 @@ def test_tmr_replication_values_against_independent_computations():
     assert "not comparable" in md and block.provenance == {"evaluator": {"a.pt": "0" * 64}}
     assert block.row("model")["normal/t2m/R01"].ci95 == 0.0
     assert math.isclose(block.row("ground truth")["tmr_fid"].mean, vals["tmr_fid"])
+
+
+def test_per_clip_values_round_trip_beside_the_json(tmp_path):
+    block = physical_block(_phys_values(), fps=20.0)
+    assert block.write_per_clip(tmp_path) is None  # nothing to write
+    block.per_clip = {"ground truth": {"phys_accel": np.array([1.0, np.nan, 2.5])},
+                      "a|b/c": {"phys_accel": np.arange(4.0), "phys_speed": np.ones(4)}}
+    path = block.write_per_clip(tmp_path)
+    assert path == tmp_path / "physical_per_clip.npz"
+    again = ResultBlock.from_dict(block.to_dict())
+    assert again.per_clip is None and "per_clip" not in block.to_dict()
+    assert again.read_per_clip(tmp_path)
+    assert list(again.per_clip) == ["ground truth", "a|b/c"]
+    np.testing.assert_array_equal(again.per_clip["ground truth"]["phys_accel"], [1.0, np.nan, 2.5])
+    np.testing.assert_array_equal(again.per_clip["a|b/c"]["phys_speed"], np.ones(4))

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,6 +61,9 @@ class ResultBlock:
     settings: dict[str, Any] = field(default_factory=dict)
     #: keys shown in the Markdown and LaTeX tables (``None``: all); JSON and CSV always hold every column
     shown: list[str] | None = None
+    #: per-clip values of one replication ``{row: {metric: (N,)}}`` for distribution plots; not in the JSON, written
+    #: beside it as ``<name>_per_clip.npz`` by :meth:`write_per_clip`
+    per_clip: dict[str, dict[str, np.ndarray]] | None = field(default=None, repr=False, compare=False)
 
     def row(self, name: str) -> Row:
         for r in self.rows:
@@ -102,6 +107,40 @@ class ResultBlock:
                                m.get("unit", ""), m.get("description", "")) for m in d["metrics"]],
                    [Row.from_dict(r) for r in d["rows"]], dict(d.get("provenance", {})),
                    dict(d.get("settings", {})), None if d.get("shown") is None else list(d["shown"]))
+
+    def per_clip_file(self, folder: str | Path) -> Path:
+        return Path(folder) / f"{self.name}_per_clip.npz"
+
+    def write_per_clip(self, folder: str | Path) -> Path | None:
+        """Write :attr:`per_clip` atomically to ``<folder>/<name>_per_clip.npz`` (rows and metrics named in a JSON
+        array ``index``); ``None`` when there is nothing to write."""
+        if not self.per_clip:
+            return None
+        from .._io import atomic_save_npz
+
+        index, arrays = [], {}
+        for i, (row, cols) in enumerate(self.per_clip.items()):
+            for j, (key, values) in enumerate(cols.items()):
+                name = f"a{i}_{j}"
+                index.append([row, key, name])
+                arrays[name] = np.asarray(values, dtype=np.float64)
+        meta = np.frombuffer(json.dumps(index).encode("utf-8"), dtype=np.uint8)
+        return atomic_save_npz(self.per_clip_file(folder), index=meta, **arrays)
+
+    def read_per_clip(self, folder: str | Path) -> bool:
+        """Read :attr:`per_clip` back from ``folder`` if the file is there (``True`` when read)."""
+        from .. import _npio
+
+        path = self.per_clip_file(folder)
+        if not path.is_file():
+            return False
+        with _npio.load(path, allow_pickle=False) as data:
+            index = json.loads(bytes(data["index"]).decode("utf-8"))
+            out: dict[str, dict[str, np.ndarray]] = {}
+            for row, key, name in index:
+                out.setdefault(row, {})[key] = np.asarray(data[name], dtype=np.float64)
+        self.per_clip = out
+        return True
 
     # ---------------------------------------------------------------------------------------- views
     def _keys(self, table: bool = False) -> list[MetricInfo]:
