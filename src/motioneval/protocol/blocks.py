@@ -318,8 +318,9 @@ def tmr_block(values: Mapping[str, Sequence[Mapping[str, float | None]]], *, pro
     from ..metrics.tmr_retrieval import NOT_COMPARABLE
 
     note = (f"{NOT_COMPARABLE}. Protocols of TMR (Petrovich et al., ICCV 2023): 'normal' ranks each query among all "
-            f"rows of the replication, 'guo' among batches of 32; recall in %, ties averaged as TMR does. The "
-            f"ground-truth row's TMR-FID compares two independent ground-truth draws.")
+            f"rows of the replication, 'guo' among batches of 32; recall in %, ties averaged as TMR does. TMR reads "
+            f"whole clips (no 196-frame cap, no crop to multiples of 4) and raw caption text; TMR-FID compares a "
+            f"row's motions with the ground-truth clips, so the ground-truth row has none.")
     title = "TMR evaluator" + (f" ({dataset})" if dataset else "") + ": retrieval and TMR-space scores"
     return ResultBlock.from_replications("tmr", title, note, tmr_metric_infos(), values, kinds=kinds,
                                          num_samples=num_samples, provenance={"evaluator": dict(provenance)},
