@@ -154,3 +154,34 @@ def test_bad_inputs_are_named():
     with pytest.raises(ValueError, match="frozen_ratio"):
         PhysicalThresholds(frozen_ratio=1.5)
     assert _severities(check_physical({"x": _const(1)}, {"y": _const(1)})) == ["info"]
+
+
+def test_the_doctor_entry_undoes_the_normalization(demo_batch):
+    from motioneval.diagnostics.physical import samples_physical_findings
+    from motioneval.representation.normalization import FeatureStats
+
+    captions, lengths, gt = demo_batch
+    rng = np.random.default_rng(0)
+    d = FeatureStats(mean=rng.standard_normal(263), std=0.5 + rng.random(263), name="dataset")
+    e = FeatureStats(mean=rng.standard_normal(263), std=0.5 + rng.random(263), name="evaluator")
+    out = JitteryGenerator().generate(captions, lengths, seed=3)
+    from motioneval.representation.forward import joints_to_features
+
+    feats = joints_to_features(np.asarray(out.motions, np.float64), lengths=out.lengths)
+    flen = out.lengths - 1
+    clips = [gt[i, : lengths[i]] for i in range(N)]
+    ids = [f"c{i}" for i in range(N)]
+    plain = samples_physical_findings(feats, flen, ids, kind="features", reference_clips=clips)
+    # double-normalized samples (dataset, then evaluator) give the same findings once the chain is undone
+    double = e.normalize(d.normalize(feats))
+    again = samples_physical_findings(double, flen, ids, kind="features", chain=("dataset", "evaluator"),
+                                      stats={"dataset": d, "evaluator": e}, reference_clips=clips)
+    assert [f.title for f in again] == [f.title for f in plain]
+    assert any(f.title.startswith("jitter") for f in plain)
+    (f,) = samples_physical_findings(double, flen, ids, kind="features", chain=("dataset", "evaluator"),
+                                     stats={"dataset": d}, reference_clips=clips)
+    assert f.severity == "info" and "evaluator statistics are missing" in f.explanation
+    (f,) = samples_physical_findings(feats, flen, ids, kind="features")
+    assert f.severity == "info" and "--dataset" in f.action
+    (f,) = samples_physical_findings(feats[..., :100], flen, ids, kind="features", reference_clips=clips)
+    assert f.severity == "info" and f.title == "physical metrics not computed"

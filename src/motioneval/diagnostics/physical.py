@@ -312,3 +312,34 @@ def _pad_clips(clips: Sequence[Any], lengths: Any) -> tuple[np.ndarray, np.ndarr
             raise ValueError(f"reference clip {i} has shape {a.shape}; the first has {arrays[0].shape}")
         out[i, :n] = a[:n]
     return out, lens
+
+
+def samples_physical_findings(motions: Any, lengths: Any, ids: Sequence[str], *, kind: str,
+                              chain: Sequence[str] = (), stats: Mapping[str, Any] | None = None,
+                              reference_clips: Sequence[Any] = (), variant: Any = None, fps: float | None = None,
+                              thresholds: PhysicalThresholds | None = None) -> list[Finding]:
+    """The doctor's ``physical`` check on a sample set: ``motions`` are joints (``kind="joints"``) or features that
+    the normalization ``chain`` (steps applied to raw features, e.g. ``("dataset",)``, undone in reverse with
+    ``stats[step].denormalize``) turns back into raw features; ``reference_clips`` are raw ground-truth feature
+    clips of the dataset. Without a reference, or without the statistics the chain needs, an ``info`` finding says
+    why nothing was compared."""
+    if not len(reference_clips):
+        return [Finding(CHECK, "info", "physical metrics not compared",
+                        "No ground-truth clips to compare with (the dataset folder's test.txt and new_joint_vecs/).",
+                        "Pass --dataset DIR to compare jitter, foot skating, floating and dynamics with the data.")]
+    x = np.asarray(motions, dtype=np.float64)
+    if kind == "features":
+        missing = [step for step in chain if step not in (stats or {})]
+        if missing:
+            return [Finding(CHECK, "info", "physical metrics not computed",
+                            f"The samples are {'+'.join(chain)}-normalized and the {', '.join(missing)} statistics "
+                            f"are missing, so they cannot be turned back into raw features and joints.",
+                            "Pass --dataset DIR and --evaluator DIR (their statistics files).")]
+        for step in reversed(tuple(chain)):
+            x = np.asarray((stats or {})[step].denormalize(x), dtype=np.float64)
+    try:
+        return physical_findings(x, lengths, list(reference_clips), None, kind=kind, ids=ids, fps=fps,
+                                 variant=variant, thresholds=thresholds)
+    except ValueError as exc:
+        return [Finding(CHECK, "info", "physical metrics not computed", f"{exc}.",
+                        "Check the samples' feature dimension or joint count against the dataset.")]
