@@ -145,6 +145,8 @@ class Result:
     timing: dict[str, float] = field(default_factory=dict)
     created: str = ""
     schema_version: int = SCHEMA_VERSION
+    #: tables beside the protocol's (:class:`motioneval.protocol.blocks.ResultBlock`: physical, TMR), in order
+    blocks: list[Any] = field(default_factory=list)
 
     # -------------------------------------------------------------------- access
     def row(self, name_or_kind: str) -> Row:
@@ -156,6 +158,13 @@ class Result:
             if r.kind == name_or_kind:
                 return r
         raise KeyError(f"no row {name_or_kind!r}; rows are {[r.name for r in self.rows]}")
+
+    def block(self, name: str) -> Any:
+        """The extra block named ``name`` (``"physical"``, ``"tmr"``); ``KeyError`` listing those present."""
+        for b in self.blocks:
+            if b.name == name:
+                return b
+        raise KeyError(f"no block {name!r}; the result has {[b.name for b in self.blocks] or 'none'}")
 
     @property
     def ground_truth(self) -> Row:
@@ -172,6 +181,7 @@ class Result:
     # -------------------------------------------------------------------- (de)serialization
     def to_dict(self) -> dict[str, Any]:
         """A deep copy of the record as plain Python data (the ``results.json`` content)."""
+        extra = {"blocks": [b.to_dict() for b in self.blocks]} if self.blocks else {}
         return copy.deepcopy({
             "schema_version": self.schema_version,
             "motioneval_version": self.versions.get("motioneval"),
@@ -187,6 +197,7 @@ class Result:
             "settings": self.settings,
             "warnings": self.warnings,
             "timing": self.timing,
+            **extra,
         })
 
     @classmethod
@@ -196,6 +207,7 @@ class Result:
             raise ValueError(f"results schema_version {version!r} is not supported (this motioneval reads "
                              f"version {SCHEMA_VERSION}); re-score the run with this version")
         return cls(
+            blocks=[ResultBlock.from_dict(b) for b in d.get("blocks") or []],
             rows=[Row.from_dict(r) for r in d["rows"]],
             preset=dict(d["preset"]),
             seed=int(d["seed"]),
@@ -226,7 +238,10 @@ class Result:
             data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path} is not valid JSON ({exc}); was it written by motioneval?") from exc
-        return cls.from_dict(data)
+        result = cls.from_dict(data)
+        for block in result.blocks:
+            block.read_per_clip(path.parent)
+        return result
 
     def save(self, out_dir: str | Path) -> dict[str, Path]:
         """Write results.json/.md/.csv/.tex atomically into ``out_dir``; returns ``{format: path}``."""
@@ -238,6 +253,10 @@ class Result:
             "csv": atomic_write_text(out / FILES["csv"], self.to_csv()),
             "latex": atomic_write_text(out / FILES["latex"], self.to_latex() + "\n"),
         }
+        for block in self.blocks:
+            written = block.write_per_clip(out)
+            if written is not None:
+                paths[f"{block.name}_per_clip"] = written
         return paths
 
     # -------------------------------------------------------------------- views
@@ -262,6 +281,8 @@ class Result:
         for note in self.settings.get("table_notes") or []:  # settings that distort a number, under the table
             lines.append("")
             lines.append(f"**Warning:** {_md_escape(str(note))}")
+        for block in self.blocks:
+            lines += ["", block.to_markdown(digits)]
         return "\n".join(lines)
 
     def to_csv(self) -> str:
@@ -278,6 +299,9 @@ class Result:
                 values = [("" if v is None else repr(float(v))) for v in s.values]
                 w.writerow([r.name, r.kind, k, _csv_num(s.mean), _csv_num(s.ci95), s.n]
                            + values + [""] * (n - len(values)))
+        for block in self.blocks:  # metric "<block>/<key>", e.g. physical/phys_accel, tmr/normal/t2m/R01
+            for line in block.csv_rows(n):
+                w.writerow([line[1], line[2], f"{line[0]}/{line[3]}"] + line[4:])
         return buf.getvalue()
 
     def to_latex(self, digits: int = 3) -> str:
@@ -290,6 +314,8 @@ class Result:
         for r in self.rows:
             cells = [_latex_escape(r.name)] + [latex_cell(r.metrics.get(k), digits) for k in keys]
             lines.append(" & ".join(cells) + r" \\")
+        for block in self.blocks:
+            lines += ["", block.to_latex(digits)]
         return "\n".join(lines)
 
     def __str__(self) -> str:
