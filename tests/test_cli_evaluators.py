@@ -27,6 +27,8 @@ def test_errors_name_the_option(tmp_path):
     with pytest.raises(ValueError, match="choose one of"):
         resolve_evaluators([T2M], ["clip"])
     with pytest.raises(ValueError, match=f"--evaluator {tmp_path}: cannot tell the evaluator kind"):
-        resolve_evaluators([str(tmp_path)])
+        resolve_evaluators([str(tmp_path), TMR])
+    # a single folder of unknown layout is the T2M evaluator (its loader names the missing files)
+    assert resolve_evaluators([str(tmp_path)]) == {"t2m": str(tmp_path)}
     with pytest.raises(FileNotFoundError, match="no such file"):
         resolve_evaluators([str(tmp_path / "x")])

@@ -1,5 +1,6 @@
 """Which evaluators a run uses: ``--evaluator DIR`` (repeatable; kind detected from the folder or given with
-``--evaluator-kind t2m|tmr``, once per ``--evaluator`` or once for a single one) and ``--tmr-evaluator DIR``.
+``--evaluator-kind t2m|tmr``, once per ``--evaluator``) and ``--tmr-evaluator DIR``. A single ``--evaluator`` whose
+kind cannot be told is taken as the T2M evaluator (its loader then says what is missing).
 
 One T2M evaluator scores the protocol's table; one TMR evaluator adds its block, from the same generated samples.
 """
@@ -33,7 +34,9 @@ def resolve_evaluators(evaluators: Sequence[str] | None, kinds: Sequence[str] | 
             try:
                 pairs.append((detect_evaluator_kind(p), p))
             except ValueError as exc:
-                raise ValueError(f"--evaluator {p}: {exc}") from None
+                if len(paths) > 1:
+                    raise ValueError(f"--evaluator {p}: {exc}") from None
+                pairs.append(("t2m", p))  # the one evaluator: T2M, whose loader names what is missing
     pairs += [("tmr", p) for p in (tmr_evaluators or [])]
     out: dict[str, str] = {}
     for kind, path in pairs:

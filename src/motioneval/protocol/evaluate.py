@@ -34,6 +34,11 @@ Warnings are deduplicated; those that change a number (a setting the run could n
 another evaluator statistics file than the lineage's) come first and are also printed under the table
 (``Result.settings["table_notes"]``).
 
+Beside the protocol's table (:mod:`.extras`, :mod:`.blocks`): ``physical=`` measures the physical plausibility of
+the scored rows (ground truth as the reference row), ``tmr_evaluator=`` embeds the same rows with a TMR evaluator
+(whole clips, raw captions) for TMR's protocols; both are result blocks, not protocol metrics. ``stop_when=``
+ends the loop once the model's half-widths reach their targets (:mod:`.stopping`; the result is ``custom``).
+
 Units of work are ``(replication, stage, chunk)``; each is stored in the cache (:mod:`.cache`) as soon as
 it is done, under a key of everything that produced it, so an interrupted run resumes where it stopped and
 gives identical numbers, and re-scoring with other metric settings reuses every embedding.
@@ -444,7 +449,8 @@ def evaluate(*, dataset: DatasetSource, evaluator: EvaluatorSource, samples: Sam
              cache_dir: str | Path | None = None, chunk_size: int = 128, allow_pickle: bool = False,
              progress: bool = False, device: str | None = None, name: str | None = None,
              on_dataset_problem: str = "raise", overrides: Mapping[str, Any] | None = None,
-             **preset_overrides: Any) -> Result:
+             physical: Any = None, tmr_evaluator: Any = None, tmr_text_model: Any = None, tmr_stats: Any = None,
+             stop_when: Any = None, **preset_overrides: Any) -> Result:
     """Evaluate generated motions under the protocol and a preset; see the module docstring.
 
     ``dataset``: a HumanML3D/KIT-ML folder (or a :class:`~motioneval.data.dataset.MotionDataset` or
@@ -456,7 +462,12 @@ def evaluate(*, dataset: DatasetSource, evaluator: EvaluatorSource, samples: Sam
     ``"momask"``, ``"t2m-gpt"``; any preset setting may be overridden by keyword (``replications=5``) or
     ``overrides={...}``. ``out``: folder for ``results.{json,md,csv,tex}`` and, unless ``cache_dir`` is given,
     the cache (``<out>/cache``). ``chunk_size``: rows per unit of work (part of the cache keys and of the
-    generator seeds). Returns the :class:`~motioneval.protocol.results.Result`.
+    generator seeds). Beside the protocol's table (``result.blocks``, :mod:`.extras`): ``physical`` (``True``, a
+    variant name or a ``PhysicalConfig``) adds the physical block; ``tmr_evaluator`` (a TMR run folder or a loaded
+    ``TMREvaluator``; ``tmr_text_model``, ``tmr_stats`` as for its ``load``) the TMR block from the same generated
+    samples; ``stop_when`` (``"fid=0.01"``, a mapping or a :class:`~.stopping.StopRule`) stops once the model's
+    half-widths reach their targets (the result is then ``custom``). Returns the
+    :class:`~motioneval.protocol.results.Result`.
     """
     merged = {**dict(overrides or {}), **preset_overrides}
     if cache_dir is None and out is not None:
@@ -464,7 +475,8 @@ def evaluate(*, dataset: DatasetSource, evaluator: EvaluatorSource, samples: Sam
     run = Evaluation(dataset=dataset, evaluator=evaluator, samples=samples, generator=generator, preset=preset,
                      seed=seed, split=split, cache_dir=cache_dir, chunk_size=chunk_size, allow_pickle=allow_pickle,
                      device=device, progress=progress, name=name, on_dataset_problem=on_dataset_problem,
-                     overrides=merged)
+                     overrides=merged, physical=physical, tmr_evaluator=tmr_evaluator, tmr_text_model=tmr_text_model,
+                     tmr_stats=tmr_stats, stop_when=stop_when)
     result = run.score()
     if out is not None:
         result.save(out)
