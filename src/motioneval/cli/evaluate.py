@@ -168,16 +168,24 @@ def build_evaluation(args: argparse.Namespace, *, device: str | None = None) -> 
 
         samples = SampleSetGenerator(read_sample_folder(samples, allow_outside=True), name=Path(samples).name,
                                      source=str(samples))
-    evaluators = getattr(args, "evaluators", None) or resolve_evaluators(args.evaluator, args.evaluator_kind,
-                                                                         args.tmr_evaluator)
+    evaluators = getattr(args, "evaluators", None)
+    if evaluators is None:
+        if isinstance(args.evaluator, (list, tuple)):  # the parsed options (--evaluator is repeatable)
+            evaluators = resolve_evaluators(args.evaluator, getattr(args, "evaluator_kind", None),
+                                            getattr(args, "tmr_evaluator", None))
+        else:  # a caller's namespace naming one evaluator (a folder or a loaded one)
+            evaluators = {"t2m": args.evaluator, **({"tmr": args.tmr_evaluator[0]}
+                                                    if getattr(args, "tmr_evaluator", None) else {})}
     stop_when = None
-    if args.stop_when is not None:
+    if getattr(args, "stop_when", None) is not None:
         from ..protocol.stopping import StopRule
 
-        stop_when = StopRule.parse(args.stop_when, min_replications=args.stop_min_replications)
+        stop_when = StopRule.parse(args.stop_when, min_replications=getattr(args, "stop_min_replications", 5))
+    physical = getattr(args, "physical", None)
     return Evaluation(
-        physical=None if args.no_physical else args.physical, tmr_evaluator=evaluators.get("tmr"),
-        tmr_text_model=args.tmr_text_model, tmr_stats=args.tmr_stats, stop_when=stop_when,
+        physical=None if getattr(args, "no_physical", False) else physical, tmr_evaluator=evaluators.get("tmr"),
+        tmr_text_model=getattr(args, "tmr_text_model", None), tmr_stats=getattr(args, "tmr_stats", None),
+        stop_when=stop_when,
         dataset=args.dataset, evaluator=evaluators["t2m"], samples=samples, generator=generator,
         preset=args.preset, seed=args.seed, split=args.split, cache_dir=cache_dir, chunk_size=args.chunk_size,
         allow_pickle=args.allow_pickle, device=device if device is not None else args.device,
