@@ -57,7 +57,7 @@ import numpy as np
 
 from .. import _npio
 from .._progress import progress as _progress
-from ..constants import HUMANML3D_DATASET, KIT_DATASET, dataset_spec_for_dim
+from ..constants import HUMANML3D_DATASET, KIT_DATASET, dataset_spec_for_dim, get_dataset_spec
 from ..representation.normalization import FeatureStats
 from .blocks import ResultBlock, physical_block, tmr_block
 from .cache import Cache, hash_arrays
@@ -200,7 +200,9 @@ class Evaluation(RunRecords):
             from ..evaluators.tmr import TMREvaluator
 
             tmr = TMREvaluator.load(tmr, device=device, text_model=tmr_text_model, stats=tmr_stats)
-        self.extras = UnitExtras(physical=physical, tmr=tmr, fps=self.preset.fps, skeleton=self.skeleton)
+        # the motions' own frame rate (HumanML3D 20, KIT-ML 12.5), not the preset's caption time-stamp rate
+        self.extras = UnitExtras(physical=physical, tmr=tmr, fps=get_dataset_spec(self.items.kind).fps,
+                                 skeleton=self.skeleton)
         scorers = list(self.scorers)
         if self.extras.physical is not None:
             scorers.append(physical_scorer())
@@ -429,7 +431,7 @@ class Evaluation(RunRecords):
             return out_rows
 
         if self.extras.physical is not None:
-            block = physical_block(per_replication(PHYSICAL_KEYS), variant=self.extras.physical, fps=self.preset.fps,
+            block = physical_block(per_replication(PHYSICAL_KEYS), variant=self.extras.physical, fps=self.extras.fps,
                                    kinds=kinds, num_samples=counts,
                                    sources={GROUND_TRUTH_ROW: "pass A windows (raw features) -> features_to_joints",
                                             self.name: "generated rows (raw features) -> features_to_joints"})

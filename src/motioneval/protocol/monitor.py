@@ -33,7 +33,7 @@ import numpy as np
 
 from .._arrays import to_numpy
 from .._io import atomic_write_bytes, atomic_write_json, atomic_write_text
-from ..constants import METRICS
+from ..constants import METRICS, get_dataset_spec
 from .blocks import physical_metric_infos
 from .embedding import EvaluatorSource
 from .generators import Generator
@@ -109,7 +109,8 @@ class LightEvaluation:
         self.evaluator = _load_evaluator(evaluator, device)
         self.preset = get_preset(preset, dataset=self.items.kind) if not isinstance(preset, Preset) else preset
         #: physical plausibility columns (``phys_<metric>``, mean over the prompts) when ``physical`` is set
-        self.physical = UnitExtras(physical=physical, fps=self.preset.fps, skeleton=_skeleton(self.items))
+        self.physical = UnitExtras(physical=physical, fps=get_dataset_spec(self.items.kind).fps,
+                                   skeleton=_skeleton(self.items))
         if self.physical.physical is not None:
             self.scorers = (*self.scorers, physical_scorer())
         self.seed = int(seed)
