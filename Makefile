@@ -4,9 +4,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # CPU build of PyTorch; on a CUDA machine pass the wheel you want, e.g. TORCH_SPEC="torch>=2.1".
 TORCH_SPEC ?= torch==2.13.0
-# The demo needs the evaluator (torch) and plots; the tests also exercise the optional spaCy tagger and
+# The demo needs the evaluator (torch), plots (viz) and, for its TMR block, transformers (tmr); the tests also exercise the optional spaCy tagger and
 # the TensorBoard / Lightning monitoring integrations.
-DEMO_EXTRAS ?= torch,viz
+DEMO_EXTRAS ?= torch,viz,tmr
 TEST_EXTRAS ?= torch,viz,dev,text,monitor,tmr
 
 .PHONY: install demo test test-fast lint bench clean

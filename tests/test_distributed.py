@@ -359,7 +359,9 @@ def test_torchrun_cli_two_ranks_equal_one_process_with_torch_evaluator(toy, tmp_
         argv += ["--set", f"{k}={v}"]
     job = _torchrun(["-m", "motioneval", "evaluate", *argv])  # the documented form
     assert job.returncode == 0, job.stdout + job.stderr
-    assert job.stdout.count("| my_model |") == 1  # rank 0 prints the table, rank 1 nothing
+    # rank 0 prints the table and the physical block (the command's default; its per-clip columns travel to rank 0
+    # with the embeddings), rank 1 nothing
+    assert job.stdout.count("| my_model |") == 2 and job.stdout.count("### Physical plausibility") == 1
     cli = Result.load(tmp_path / "out")
     info = cli.settings["distributed"]
     assert info["world_size"] == 2 and info["backend"] == "gloo" and min(info["units_per_rank"]) > 0

@@ -39,6 +39,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: the demo networks are tiny and run fastest on one thread)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--physical", default="default", metavar="VARIANT",
+                   help="variant of the physical plausibility block (default, kimodo, motionlcm, physdiff-joints)")
+    p.add_argument("--no-physical", action="store_true", help="leave out the physical plausibility block")
+    p.add_argument("--no-tmr", action="store_true",
+                   help="leave out the TMR block (shown when `transformers` is installed: the 'tmr' extra)")
     p.add_argument("--print-evaluator", action="store_true",
                    help="print the folder of the demo evaluator shipped with motioneval (for --evaluator) and exit")
     p.add_argument("--dataset-only", action="store_true",
@@ -87,8 +92,11 @@ def run(args: argparse.Namespace) -> int:
         demo = run_demo(args.out, replications=args.replications, preset=args.preset, seed=args.seed,
                         dataset_dir=args.dataset, evaluator_dir=args.evaluator, device=args.device,
                         progress=out.show_progress, overrides=overrides, threads=args.threads,
-                        cache=args.cache)
+                        cache=args.cache, physical=False if args.no_physical else args.physical,
+                        tmr=not args.no_tmr)
         out.report_result(demo.result)
+        for note in demo.notes:
+            out.info(f"note: {note}")
         out.info("")
         for check, ok in demo.checks.items():
             out.info(f"{'ok  ' if ok else 'FAIL'}  {check}")

@@ -19,7 +19,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    "(with --allow-pickle)")
     p.add_argument("--dataset", metavar="DIR", help="dataset folder with Mean.npy/Std.npy (and test.txt, "
                                                     "new_joint_vecs/ for a ground-truth reference)")
-    p.add_argument("--evaluator", metavar="DIR", help="evaluator folder (checkpoint, glove/, t2m_mean/t2m_std)")
+    p.add_argument("--evaluator", metavar="DIR", help="evaluator folder (checkpoint, glove/, t2m_mean/t2m_std); a TMR "
+                                                      "run folder is checked as the TMR evaluator")
+    p.add_argument("--tmr-evaluator", metavar="DIR", help="a TMR run folder to check (config.json, last_weights/, "
+                                                          "its statistics and text model)")
+    p.add_argument("--tmr-stats", metavar="DIR", help="folder of TMR's motion statistics (mean/std .pt or .npy)")
+    p.add_argument("--tmr-text-model", metavar="DIR", help="local transformers folder of TMR's text model")
+    p.add_argument("--physical", default="default", metavar="VARIANT",
+                   help="variant of the physical check against the dataset's clips (default, kimodo, motionlcm, "
+                        "physdiff-joints)")
+    p.add_argument("--no-physical", action="store_true", help="skip the physical check")
     p.add_argument("--checksums", metavar="FILE", help="known sha256 sums of the evaluator files "
                                                        "(sha256sum format or a JSON {path: sha256})")
     p.add_argument("--normalization", choices=["raw", "dataset", "evaluator"], default=None,
@@ -46,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
         out.show_header()  # the doctor's own progress lines follow
         report = doctor(args.samples, dataset=args.dataset, evaluator=args.evaluator, checksums=args.checksums,
                         normalization=args.normalization, allow_pickle=args.allow_pickle, device=args.device,
-                        progress=out.show_progress)
+                        progress=out.show_progress, physical=False if args.no_physical else args.physical,
+                        tmr_evaluator=args.tmr_evaluator, tmr_stats=args.tmr_stats,
+                        tmr_text_model=args.tmr_text_model)
         if args.json:
             out.set(**json.loads(report.to_json()))
         else:

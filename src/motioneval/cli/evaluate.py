@@ -20,8 +20,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "results.json/.md/.csv/.tex to --out and prints the table.",
     )
     p.add_argument("--dataset", required=True, metavar="DIR", help="HumanML3D/KIT-ML dataset folder")
-    p.add_argument("--evaluator", required=True, metavar="DIR",
-                   help="evaluator folder (t2m/text_mot_match/model/finest.tar, glove/, evaluator statistics)")
+    p.add_argument("--evaluator", required=True, metavar="DIR", action="append",
+                   help="evaluator folder: the T2M evaluator (t2m/text_mot_match/model/finest.tar, glove/, evaluator "
+                        "statistics) and, repeated, a TMR run folder (config.json, last_weights/); the kind is "
+                        "detected from the folder. One set of generated samples is scored with both")
+    p.add_argument("--evaluator-kind", action="append", choices=["t2m", "tmr"], metavar="KIND",
+                   help="t2m or tmr, once per --evaluator in the same order (default: detected)")
+    p.add_argument("--tmr-evaluator", action="append", metavar="DIR",
+                   help="a TMR run folder (same as --evaluator DIR --evaluator-kind tmr): adds TMR's retrieval "
+                        "protocols and TMR-space FID as a separate block (needs the 'tmr' extra)")
+    p.add_argument("--tmr-text-model", metavar="DIR",
+                   help="local transformers folder of TMR's text model (default: the one named in its config.json "
+                        "next to the run, or the local Hugging Face cache; never downloaded)")
+    p.add_argument("--tmr-stats", metavar="DIR", help="folder of TMR's motion statistics mean/std (.pt or .npy), "
+                                                      "when not found from the run folder")
+    p.add_argument("--physical", default="default", metavar="VARIANT",
+                   help="physical plausibility block (foot skating, floating, penetration, jitter, dynamics) with "
+                        "this variant (default, kimodo, motionlcm, physdiff-joints; default: default)")
+    p.add_argument("--no-physical", action="store_true", help="leave out the physical plausibility block")
+    p.add_argument("--stop-when", metavar="METRIC=HALF_WIDTH[,...]",
+                   help="stop once the model's 95%% CI half-width of each named metric is at most its target (e.g. "
+                        "fid=0.01,r_precision_top1=0.003), after at least --stop-min-replications; the result is "
+                        "then 'custom' with the reason")
+    p.add_argument("--stop-min-replications", type=int, default=5, metavar="N",
+                   help="replications before --stop-when may stop the run (default 5)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--samples", metavar="PATH",
                      help="generated samples: a motioneval .npz sample file, a sample folder, or MDM results.npy")
@@ -144,6 +166,19 @@ def check_arguments(args: argparse.Namespace) -> None:
     if args.chunk_size < 1:
         raise ValueError(f"--chunk-size {args.chunk_size}: must be a positive number of rows")
     check_device(args.device)
+    from ..metrics.physical import VARIANTS
+    from ._evaluators import resolve_evaluators
+
+    args.evaluators = resolve_evaluators(args.evaluator, args.evaluator_kind, args.tmr_evaluator)
+    if not args.no_physical and args.physical not in VARIANTS:
+        raise ValueError(f"--physical {args.physical!r}: choose one of {sorted(VARIANTS)}")
+    if args.stop_when is not None:
+        from ..protocol.stopping import StopRule
+
+        StopRule.parse(args.stop_when, min_replications=args.stop_min_replications)  # fail before any work
+        if args.distributed:
+            raise ValueError("--stop-when is not supported with --distributed (every rank computes its share of "
+                             "all replications up front)")
     check_output_folder(args.out, "--out")
     if args.cache_dir and not args.no_cache:
         check_output_folder(args.cache_dir, "--cache-dir")
@@ -152,6 +187,7 @@ def check_arguments(args: argparse.Namespace) -> None:
 def build_evaluation(args: argparse.Namespace, *, device: str | None = None, progress: bool | None = None) -> Any:
     """The :class:`~motioneval.protocol.evaluate.Evaluation` that the ``evaluate`` options describe."""
     from ..protocol.evaluate import Evaluation
+    from ._evaluators import resolve_evaluators
     from .presets import parse_override
 
     overrides = dict(parse_override(text) for text in args.overrides)
@@ -167,8 +203,25 @@ def build_evaluation(args: argparse.Namespace, *, device: str | None = None, pro
 
         samples = SampleSetGenerator(read_sample_folder(samples, allow_outside=True), name=Path(samples).name,
                                      source=str(samples))
+    evaluators = getattr(args, "evaluators", None)
+    if evaluators is None:
+        if isinstance(args.evaluator, (list, tuple)):  # the parsed options (--evaluator is repeatable)
+            evaluators = resolve_evaluators(args.evaluator, getattr(args, "evaluator_kind", None),
+                                            getattr(args, "tmr_evaluator", None))
+        else:  # a caller's namespace naming one evaluator (a folder or a loaded one)
+            evaluators = {"t2m": args.evaluator, **({"tmr": args.tmr_evaluator[0]}
+                                                    if getattr(args, "tmr_evaluator", None) else {})}
+    stop_when = None
+    if getattr(args, "stop_when", None) is not None:
+        from ..protocol.stopping import StopRule
+
+        stop_when = StopRule.parse(args.stop_when, min_replications=getattr(args, "stop_min_replications", 5))
+    physical = getattr(args, "physical", None)
     return Evaluation(
-        dataset=args.dataset, evaluator=args.evaluator, samples=samples, generator=generator,
+        physical=None if getattr(args, "no_physical", False) else physical, tmr_evaluator=evaluators.get("tmr"),
+        tmr_text_model=getattr(args, "tmr_text_model", None), tmr_stats=getattr(args, "tmr_stats", None),
+        stop_when=stop_when,
+        dataset=args.dataset, evaluator=evaluators["t2m"], samples=samples, generator=generator,
         preset=args.preset, seed=args.seed, split=args.split, cache_dir=cache_dir, chunk_size=args.chunk_size,
         allow_pickle=args.allow_pickle, device=device if device is not None else args.device,
         progress=not args.no_progress if progress is None else progress, name=args.name,
@@ -256,6 +309,14 @@ def write_result_files(result: Any, out: Path) -> tuple[list[Path], list[str]]:
             written.append(write(path))
         except (OSError, MemoryError) as exc:
             failed.append(f"{path} ({os_reason(exc)})")
+    for block in getattr(result, "blocks", []):  # per-clip values beside the results (physical_per_clip.npz)
+        try:
+            extra = block.write_per_clip(out)
+        except (OSError, MemoryError) as exc:
+            failed.append(f"{block.per_clip_file(out)} ({os_reason(exc)})")
+        else:
+            if extra is not None:
+                written.append(extra)
     return written, failed
 
 

@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -52,21 +52,54 @@ def demo_evaluator_dir() -> Path:
 
 @dataclass
 class DemoResult:
-    """The merged result, one result per generator, and the ranking checks."""
+    """The merged result, one result per generator, the ranking checks and notes (e.g. why a block is missing)."""
 
     result: Any                      # motioneval.protocol.results.Result, all rows
     per_generator: dict[str, Any]    # generator name -> its own Result (ground truth + that model)
     checks: dict[str, bool]
     files: dict[str, Path]
     seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def demo_tmr_evaluator(tmr: Any = True, device: str | None = None) -> tuple[Any, str | None]:
+    """``(TMREvaluator or None, why not)``: the shipped demo TMR (``tmr=True``), a TMR run folder, or none
+    (``tmr=False``). Without ``transformers`` (the ``tmr`` extra) the block is left out and the note says why."""
+    if tmr is False or tmr is None:
+        return None, None
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        return None, ("TMR block not shown: the TMR evaluator's text side needs `transformers` "
+                      "(pip install 'motioneval[tmr]')")
+    from ..evaluators.tmr import TMREvaluator
+    from .evaluator_assets import demo_tmr_run_dir
+
+    folder = demo_tmr_run_dir() if tmr is True else Path(tmr)
+    return _quiet_load(TMREvaluator.load, folder, device=device), None
+
+
+def _quiet_load(load: Any, *args: Any, **kwargs: Any) -> Any:
+    """``load(...)`` without transformers' weight-loading progress bar."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        return load(*args, **kwargs)
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        return load(*args, **kwargs)
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
 
 
 def run_demo(out: str | os.PathLike, *, replications: int | None = None, preset: str = "t2m", seed: int = 0,
              dataset_dir: str | os.PathLike | None = None, evaluator_dir: str | os.PathLike | None = None,
              dataset_config: DemoDatasetConfig = DemoDatasetConfig(), device: str | None = None,
              progress: bool = False, generators: Sequence[Any] | None = None,
-             overrides: Mapping[str, Any] | None = None, threads: int | None = 1, cache: bool = False
-             ) -> DemoResult:
+             overrides: Mapping[str, Any] | None = None, threads: int | None = 1, cache: bool = False,
+             physical: Any = True, tmr: Any = True) -> DemoResult:
     """Evaluate the demo generators (default :func:`~motioneval.demo.generators.demo_generators`) under
     ``preset`` with :data:`DEMO_OVERRIDES` (``replications`` and ``overrides`` take precedence) and write the
     merged result files to ``out``.
@@ -75,7 +108,9 @@ def run_demo(out: str | os.PathLike, *, replications: int | None = None, preset:
     for the default run; a rerun then resumes from it). Off by default: a whole demo run takes a minute or two.
     ``threads``: torch intra-op threads during the run (restored afterwards; ``None``: leave as is). The
     demo networks are tiny: one thread is fastest, and several threads become many times slower (spinning
-    OpenMP workers) when other processes share the cores.
+    OpenMP workers) when other processes share the cores. ``physical``: the physical-plausibility block (``True``:
+    the default variant, a variant name, or ``False``); ``tmr``: the TMR block with the shipped demo TMR evaluator
+    (``True``), a TMR run folder, or ``False`` (left out, with a note, when ``transformers`` is missing).
     """
     import torch
 
@@ -85,7 +120,8 @@ def run_demo(out: str | os.PathLike, *, replications: int | None = None, preset:
     try:
         return _run_demo(out, replications=replications, preset=preset, seed=seed, dataset_dir=dataset_dir,
                          evaluator_dir=evaluator_dir, dataset_config=dataset_config, device=device,
-                         progress=progress, generators=generators, overrides=overrides, cache=cache)
+                         progress=progress, generators=generators, overrides=overrides, cache=cache,
+                         physical=physical, tmr=tmr)
     finally:
         torch.set_num_threads(previous)
 
@@ -93,9 +129,10 @@ def run_demo(out: str | os.PathLike, *, replications: int | None = None, preset:
 def _run_demo(out: str | os.PathLike, *, replications: int | None, preset: str, seed: int,
               dataset_dir: str | os.PathLike | None, evaluator_dir: str | os.PathLike | None,
               dataset_config: DemoDatasetConfig, device: str | None, progress: bool,
-              generators: Sequence[Any] | None, overrides: Mapping[str, Any] | None, cache: bool) -> DemoResult:
+              generators: Sequence[Any] | None, overrides: Mapping[str, Any] | None, cache: bool,
+              physical: Any = True, tmr: Any = True) -> DemoResult:
     from ..evaluators.t2m import T2MEvaluator
-    from ..protocol.evaluate import Evaluation, evaluate
+    from ..protocol.evaluate import Evaluation
     from ..representation.normalization import FeatureStats
     from .generators import demo_generators
 
@@ -106,24 +143,28 @@ def _run_demo(out: str | os.PathLike, *, replications: int | None, preset: str, 
     logger.info("demo: building or reusing the procedural dataset in %s", root)
     build_demo_dataset(root, dataset_config, progress=progress)
     evaluator = T2MEvaluator.load(evaluator_dir or demo_evaluator_dir(), device=device)
+    tmr_evaluator, tmr_note = demo_tmr_evaluator(tmr, device)
+    notes = [tmr_note] if tmr_note else []
+    extras = {"physical": physical or None, "tmr_evaluator": tmr_evaluator}
     gens = list(generators) if generators is not None else demo_generators(FeatureStats.load_dataset(root))
     per: dict[str, Any] = {}
     shared = None if cache else GroundTruthMemo()
     for gen in gens:
         logger.info("demo: evaluating %s", gen.name)
         if shared is None:  # the on-disk cache already shares the ground-truth units between generators
-            per[gen.name] = evaluate(dataset=root, evaluator=evaluator, generator=gen, preset=preset, seed=seed,
-                                     cache_dir=out / "cache", progress=progress, overrides=settings)
+            run = Evaluation(dataset=root, evaluator=evaluator, generator=gen, preset=preset, seed=seed,
+                             cache_dir=out / "cache", progress=progress, overrides=settings, **extras)
+            per[gen.name] = run.score()
         else:
             run = Evaluation(dataset=root, evaluator=evaluator, generator=gen, preset=preset, seed=seed,
-                             progress=progress, overrides=settings)
+                             progress=progress, overrides=settings, **extras)
             run.cache = shared.bind(run.cache)  # type: ignore[assignment]
             per[gen.name] = run.score()
     merged = merge_results(list(per.values()), demo={"dataset": str(root), "generators": {
         g.name: {"class": type(g).__name__, "version": g.version, "description": getattr(g, "description", "")}
         for g in gens}})
     files = merged.save(out)
-    return DemoResult(merged, per, ranking_checks(merged), files, time.perf_counter() - t0)
+    return DemoResult(merged, per, ranking_checks(merged), files, time.perf_counter() - t0, notes)
 
 
 class GroundTruthMemo:
@@ -196,11 +237,30 @@ def merge_results(results: Sequence[Any], *, demo: Mapping[str, Any] | None = No
     provenance["generated"] = generated
     settings = {**first.settings, "demo": dict(demo or {})}
     warnings = list(dict.fromkeys(w for r in results for w in r.warnings))
+    blocks = [_merge_block(b.name, results) for b in first.blocks]
     timing = {"seconds": sum(float(r.timing.get("seconds", 0.0)) for r in results)}
     return Result(rows=rows, preset=first.preset, seed=first.seed, replications=first.replications,
                   sample_counts=first.sample_counts, fid_diagnostics=fid_diag, provenance=provenance,
                   versions=first.versions, settings=settings, warnings=warnings, timing=timing,
-                  created=first.created)
+                  created=first.created, blocks=blocks)
+
+
+def _merge_block(name: str, results: Sequence[Any]) -> Any:
+    """One block ``name`` with the ground-truth row of the first result and the model row of each."""
+    import copy
+
+    first = results[0].block(name)
+    merged = copy.deepcopy(first)
+    gt = [r for r in first.rows if r.kind == "ground_truth"]
+    merged.rows = gt + [next(row for row in r.block(name).rows if row.kind == "model") for r in results]
+    if first.per_clip is not None:
+        per = {g.name: first.per_clip.get(g.name, {}) for g in gt}
+        for r in results:
+            block = r.block(name)
+            model = next(row for row in block.rows if row.kind == "model")
+            per[model.name] = (block.per_clip or {}).get(model.name, {})
+        merged.per_clip = per
+    return merged
 
 
 def ranking_checks(result: Any) -> dict[str, bool]:
@@ -209,7 +269,7 @@ def ranking_checks(result: Any) -> dict[str, bool]:
     R-precision is compared on the mean of R@1, R@2 and R@3: at chance level (caption-ignoring, and
     mode-collapsed, whose caption only chooses between two motions) R@1 alone differs by a few hits.
     """
-    from .generators import CaptionIgnoringGenerator, GroundTruthResampler, ModeCollapsedGenerator
+    from .generators import CaptionIgnoringGenerator, GroundTruthResampler, JitteryGenerator, ModeCollapsedGenerator
 
     def mean(row: str, metric: str) -> float:
         return float(result.row(row)[metric].mean)
@@ -235,4 +295,20 @@ def ranking_checks(result: Any) -> dict[str, bool]:
     if collapsed in models:
         checks["mode-collapsed has the lowest diversity"] = mean(collapsed, "diversity") < min(
             mean(m, "diversity") for m in [*models, gt] if m != collapsed)
+    names = {b.name for b in result.blocks}
+    if "physical" in names:  # jitter: the mean joint acceleration against the ground truth's
+        phys = result.block("physical")
+        gt_accel = float(phys.row(gt)["phys_accel"].mean)
+        jittery = JitteryGenerator.name
+        if jittery in models:
+            checks["jittery has a jitter clearly above ground truth (acceleration >= 2x)"] = float(
+                phys.row(jittery)["phys_accel"].mean) >= 2 * gt_accel
+        if resampled in models:
+            checks["ground-truth resampling stays close to ground truth on jitter (within 25%)"] = abs(
+                float(phys.row(resampled)["phys_accel"].mean) / gt_accel - 1) <= 0.25
+    if "tmr" in names and ignoring in models and resampled in models:  # TMR retrieval in batches of 32
+        tmr = result.block("tmr")
+        key = "guo/t2m/R03"
+        checks["TMR: caption-ignoring retrieves worse than ground-truth resampling"] = float(
+            tmr.row(ignoring)[key].mean) < float(tmr.row(resampled)[key].mean)
     return checks

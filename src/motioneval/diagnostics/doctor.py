@@ -11,7 +11,11 @@ Checks (each gives :class:`~motioneval.diagnostics.findings.Finding` objects, se
 ``range``            physically impossible values (:mod:`.values`);
 ``evaluator_files``  the evaluator's files against user-provided sha256 checksums (:mod:`.evaluator_files`);
 ``fid_reliability``  samples against dimension, numerical rank, reference failure risk (:mod:`.fid_reliability`);
-``collapse``         near-duplicates and diversity far below the ground truth's (:mod:`.collapse`).
+``collapse``         near-duplicates and diversity far below the ground truth's (:mod:`.collapse`);
+``physical``         jitter, foot skating, floating, penetration and dynamics against the dataset's clips
+                     (:mod:`.physical`: "jitter 10x ground truth", "dynamics 0.5x: frozen motion?");
+``tmr_*``            a TMR evaluator's run folder, config, weights, statistics and text model (:mod:`.tmr_files`),
+                     when ``evaluator`` is a TMR run or ``tmr_evaluator`` is given.
 
 Library code never prints: the report's ``to_text()`` / ``to_json()`` are for the CLI.
 """
@@ -46,6 +50,8 @@ from .normalization import (
     _implied_raw_affine,
     detect_normalization,
 )
+from .physical import samples_physical_findings
+from .tmr_files import check_tmr_folder
 
 log = logging.getLogger(__name__)
 PathLike = str | os.PathLike
@@ -442,6 +448,10 @@ def doctor(
     device: Any = None,
     seed: int = 0,
     progress: bool = False,
+    physical: Any = True,
+    tmr_evaluator: Any = None,
+    tmr_stats: PathLike | None = None,
+    tmr_text_model: PathLike | None = None,
 ) -> DoctorReport:
     """Check a sample set (and optionally the dataset and evaluator folders) and explain what is wrong.
 
@@ -452,7 +462,11 @@ def doctor(
     ``MotionDataset``; ``evaluator``: an evaluator folder or a loaded ``T2MEvaluator``. Statistics may be
     given directly as ``dataset_stats``/``evaluator_stats``. ``checksums``: a ``sha256sum``-style file or a
     ``{path: sha256}`` dict for the evaluator folder. ``embeddings``/``gt_embeddings``: precomputed
-    ``(N, 512)`` motion embeddings of the samples and of the ground truth.
+    ``(N, 512)`` motion embeddings of the samples and of the ground truth. ``physical``: compare the physical
+    metrics with the dataset's clips (``True``: the default variant, a variant name, or ``False``).
+    ``tmr_evaluator``: a TMR run folder to check (an ``evaluator`` folder holding a TMR run is checked as one,
+    and the T2M-space checks then run without an evaluator); ``tmr_stats`` / ``tmr_text_model`` as for
+    :meth:`~motioneval.evaluators.tmr.TMREvaluator.load`.
 
     ``progress``: a progress line on stderr for each step that can take seconds (reading the samples,
     loading the evaluator, embedding).
@@ -461,9 +475,12 @@ def doctor(
     """
     findings: list[Finding] = []
     rng = np.random.default_rng(seed)
+    evaluator, tmr_folder = _split_evaluators(evaluator, tmr_evaluator)
     inp = _load_inputs(samples, dataset, evaluator, findings, lengths=lengths, ids=ids, kind=kind,
                        normalization=normalization, dataset_stats=dataset_stats, evaluator_stats=evaluator_stats,
                        checksums=checksums, allow_pickle=allow_pickle, device=device, progress=progress)
+    if tmr_folder is not None:
+        findings.extend(check_tmr_folder(tmr_folder, stats=tmr_stats, text_model=tmr_text_model))
     if inp is None:
         return DoctorReport(findings, {"samples": str(samples)})
     rows = _check_rows(inp, findings, length_bounds)
@@ -471,9 +488,43 @@ def doctor(
     emb, gt_emb = _embeddings(inp, rows, space, embeddings, gt_embeddings, max_reference_clips, rng,
                               progress=progress)
     _check_embeddings(inp, rows, space, emb, gt_emb, findings, rng)
+    if physical is not False:
+        findings.extend(_check_physical(inp, rows, space, None if physical is True else physical,
+                                        max_reference_clips, rng))
     report = DoctorReport(findings, inp.summary)
     inp.summary["status"] = report.worst
     return report
+
+
+def _split_evaluators(evaluator: Any, tmr_evaluator: Any) -> tuple[Any, Any]:
+    """``(T2M evaluator or None, TMR run folder or None)``: an ``evaluator`` folder holding a TMR run is the TMR one."""
+    if isinstance(evaluator, (str, os.PathLike)) and Path(evaluator).is_dir() and tmr_evaluator is None:
+        from ..evaluators.kind import detect_evaluator_kind
+
+        try:
+            if detect_evaluator_kind(Path(evaluator)) == "tmr":
+                return None, evaluator
+        except ValueError:  # neither layout: the T2M checks report the folder as they always did
+            pass
+    return evaluator, tmr_evaluator
+
+
+def _check_physical(inp: _Inputs, rows: _Rows, space: _Space, variant: Any, max_reference_clips: int,
+                    rng: np.random.Generator) -> list[Finding]:
+    """Physical metrics of the usable rows (raw features or joints) against the dataset's clips."""
+    s = inp.s
+    idx = np.flatnonzero(rows.usable)
+    if not idx.size or (s.kind == "features" and not rows.dims_ok):
+        return []
+    state = inp.summary.get("normalization", s.normalization or "raw")
+    if s.kind == "features" and not space.chain and state not in (None, "raw"):
+        return [Finding("physical", "info", "physical metrics not computed",
+                        f"The samples look {state}-normalized and the statistics to undo it are missing.",
+                        "Pass --dataset DIR and --evaluator DIR (their statistics files).")]
+    num_joints = s.motions.shape[2] if s.kind == "joints" else (s.motions.shape[-1] + 1) // 12
+    clips = _dataset_reference_clips(inp.dataset, 12 * num_joints - 1, rows.bounds, max_reference_clips, rng)
+    return samples_physical_findings(s.motions[idx], rows.lens[idx], [s.ids[i] for i in idx], kind=s.kind,
+                                     chain=space.chain, stats=inp.stats(), reference_clips=clips, variant=variant)
 
 
 # ------------------------------------------------------------------------------------- doctor: the inputs

@@ -34,6 +34,11 @@ Warnings are deduplicated; those that change a number (a setting the run could n
 another evaluator statistics file than the lineage's) come first and are also printed under the table
 (``Result.settings["table_notes"]``).
 
+Beside the protocol's table (:mod:`.extras`, :mod:`.blocks`): ``physical=`` measures the physical plausibility of
+the scored rows (ground truth as the reference row), ``tmr_evaluator=`` embeds the same rows with a TMR evaluator
+(whole clips, raw captions) for TMR's protocols; both are result blocks, not protocol metrics. ``stop_when=``
+ends the loop once the model's half-widths reach their targets (:mod:`.stopping`; the result is ``custom``).
+
 Units of work are ``(replication, stage, chunk)``; each is stored in the cache (:mod:`.cache`) as soon as
 it is done, under a key of everything that produced it, so an interrupted run resumes where it stopped and
 gives identical numbers, and re-scoring with other metric settings reuses every embedding.
@@ -52,21 +57,33 @@ import numpy as np
 
 from .. import _npio
 from .._progress import progress as _progress
-from ..constants import HUMANML3D_DATASET, KIT_DATASET, dataset_spec_for_dim
+from ..constants import HUMANML3D_DATASET, KIT_DATASET, dataset_spec_for_dim, get_dataset_spec
 from ..representation.normalization import FeatureStats
+from .blocks import ResultBlock, physical_block, tmr_block
 from .cache import Cache, hash_arrays
 from .embedding import Evaluator, EvaluatorSource, check_embeddings, embed_motion, embed_text, evaluator_kind
 from .embedding import load_evaluator as _load_evaluator
+from .extras import (
+    PHYSICAL_KEYS,
+    TMR_KEYS,
+    TMRScorer,
+    UnitExtras,
+    item_clips,
+    pass_raw_windows,
+    physical_scorer,
+    row_columns,
+)
 from .generation import _pack_rows as _pack_rows  # re-exported (tests, older callers)
 from .generation import _unpack_rows as _unpack_rows
 from .generators import SampleSetGenerator, check_generator, evaluator_features, padded_rows
-from .ground_truth import GroundTruthItems, PassPlan, pass_features, pass_raw_tokens
+from .ground_truth import GroundTruthItems, PassPlan, pass_captions, pass_features, pass_raw_tokens
 from .keys import compute_settings, stats_keys
 from .plan import STAGES, Unit
 from .presets import Preset, get_preset
 from .records import RunRecords
-from .results import MetricSummary, Result, Row, library_versions, utc_now
+from .results import MetricSummary, Result, Row, add_fingerprints, library_versions, utc_now
 from .scoring import Scorer, score_embeddings, scorers_for
+from .stopping import StopRule
 
 if TYPE_CHECKING:
     from ..data.dataset import MotionDataset
@@ -101,7 +118,8 @@ class Evaluation(RunRecords):
                  split: str = "test", cache_dir: str | Path | None = None,
                  chunk_size: int = 128, allow_pickle: bool = False, device: str | None = None,
                  progress: bool = False, name: str | None = None, on_dataset_problem: str = "raise",
-                 overrides: Mapping[str, Any] | None = None) -> None:
+                 overrides: Mapping[str, Any] | None = None, physical: Any = None, tmr_evaluator: Any = None,
+                 tmr_text_model: Any = None, tmr_stats: Any = None, stop_when: Any = None) -> None:
         if (samples is None) == (generator is None):
             raise ValueError("pass exactly one of samples= (already generated motions) or generator= (a model)")
         if not isinstance(chunk_size, int) or chunk_size < 1:
@@ -165,6 +183,32 @@ class Evaluation(RunRecords):
         self._evaluator_stats_key = hash_arrays(self.evaluator.stats.mean, self.evaluator.stats.std)
         self._compute = compute_settings(self.evaluator)
         self._plans: dict[tuple[int, str], Any] = {}
+        self._setup_extras(physical, tmr_evaluator, tmr_text_model, tmr_stats, device)
+        self.stop_rule = None if stop_when is None else (
+            stop_when if isinstance(stop_when, StopRule) else StopRule.parse(stop_when))
+        if self.stop_rule is not None:
+            self.stop_rule.check_metrics([m.key for s in self.scorers for m in s.metrics(self.preset)])
+
+    def _setup_extras(self, physical: Any, tmr_evaluator: Any, tmr_text_model: Any, tmr_stats: Any,
+                      device: Any) -> None:
+        """Physical columns and a TMR evaluator's embeddings beside the protocol's (:mod:`.extras`)."""
+        tmr = tmr_evaluator
+        if isinstance(tmr, (str, Path)):
+            if self.items.dim != HUMANML3D_DATASET.dim:
+                raise ValueError(f"a TMR evaluator reads HumanML3D's {HUMANML3D_DATASET.dim}-d features; this dataset "
+                                 f"has {self.items.dim}-d features ({self.items.kind})")
+            from ..evaluators.tmr import TMREvaluator
+
+            tmr = TMREvaluator.load(tmr, device=device, text_model=tmr_text_model, stats=tmr_stats)
+        # the motions' own frame rate (HumanML3D 20, KIT-ML 12.5), not the preset's caption time-stamp rate
+        self.extras = UnitExtras(physical=physical, tmr=tmr, fps=get_dataset_spec(self.items.kind).fps,
+                                 skeleton=self.skeleton)
+        scorers = list(self.scorers)
+        if self.extras.physical is not None:
+            scorers.append(physical_scorer())
+        if tmr is not None:
+            scorers.append(TMRScorer())
+        self.scorers = tuple(scorers)
 
 
     # ---------------------------------------------------------------------------------------- work
@@ -173,11 +217,46 @@ class Evaluation(RunRecords):
         return self.cache.enabled and self.cache.path("embeddings", self.embedding_key(unit)[0]).is_file()
 
     def run_unit(self, unit: Unit) -> dict[str, np.ndarray]:
-        """The unit's embeddings, from the cache or computed (then cached)."""
+        """The unit's embeddings (and extras: :mod:`.extras`), from the cache or computed (then cached)."""
         key, parts = self.embedding_key(unit)
         cached = self.cache.load("embeddings", key)
-        if cached is not None:
+        wanted = self.extras.names(unit.stage)
+        if cached is not None and wanted <= set(cached):  # extras handed over with the embeddings (distributed)
             return cached
+        extras_key = self.extras.key(key, unit.stage) if wanted else None
+        extras = self.cache.load("embeddings", extras_key[0]) if extras_key is not None else {}
+        if cached is not None and extras is not None:
+            return {**cached, **extras}
+        out = cached if cached is not None else self._compute_unit(unit, key, parts)
+        if extras is None:
+            assert extras_key is not None
+            extras = self._unit_extras(unit)
+            self.cache.save("embeddings", extras_key[0], extras_key[1], **extras)
+        return {**out, **extras}
+
+    def _unit_extras(self, unit: Unit) -> dict[str, np.ndarray]:
+        rows = slice(unit.start, unit.stop)
+        if unit.stage in ("gt_match", "gt_fid"):
+            plan: PassPlan = self._plan(unit.replication, unit.stage).take(rows)
+            windows = pass_raw_windows(self.items, plan)
+            clips, clip_lengths = item_clips(self.items, plan.item)
+            return self.extras.ground_truth(unit.stage, windows, plan.lengths, clips, clip_lengths,
+                                            pass_captions(self.items, plan))
+        raw, lengths, _ = self._generated_raw_once(unit)
+        req = self._plan(unit.replication, "generated")
+        return self.extras.generated(raw, lengths, req.captions[rows])
+
+    def _generated_raw_once(self, unit: Unit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`_generated_raw`, kept for the last unit: its embeddings and extras are computed from one
+        generation even without a cache."""
+        memo = getattr(self, "_raw_memo", None)
+        if memo is not None and memo[0] == unit:
+            return memo[1]  # type: ignore[no-any-return]
+        out = self._generated_raw(unit)
+        self._raw_memo = (unit, out)
+        return out
+
+    def _compute_unit(self, unit: Unit, key: str, parts: dict[str, Any]) -> dict[str, np.ndarray]:
         rows = slice(unit.start, unit.stop)
         if unit.stage in ("gt_match", "gt_fid"):
             plan: PassPlan = self._plan(unit.replication, unit.stage).take(rows)
@@ -187,7 +266,7 @@ class Evaluation(RunRecords):
                 out["text"] = self._embed_text(pass_raw_tokens(self.items, plan))
             out["lengths"] = plan.lengths
         else:
-            raw, lengths, frames = self._generated_raw(unit)
+            raw, lengths, frames = self._generated_raw_once(unit)
             p = self.preset
             if p.long_motions == "truncate":
                 lengths = np.minimum(lengths, p.max_frames)
@@ -245,6 +324,9 @@ class Evaluation(RunRecords):
 
         units = self.units()
         pending: dict[str, list[np.ndarray]] = {}
+        clips: dict[str, dict[str, np.ndarray]] = {}
+        stopped: str | None = None
+        done = 0
         for n, unit in enumerate(_progress(units, total=len(units), desc=f"evaluate {self.name}",
                                            enable=self.show_progress, unit="chunk")):
             for k, v in self.run_unit(unit).items():
@@ -265,36 +347,103 @@ class Evaluation(RunRecords):
             mm = (emb["mm/motion"].reshape(self.mm_captions, self.mm_repeats, -1) if "mm/motion" in emb else None)
             for row, stage, stream in ((GROUND_TRUTH_ROW, "gt_match", 0), (self.name, "generated", 1)):
                 gt = row == GROUND_TRUTH_ROW
+                columns = self._row_columns(emb, stage)
+                if r == 0 and self.extras.physical is not None:  # the per-clip distributions (report)
+                    clips[row] = {k: v for k, v in columns.items() if k in PHYSICAL_KEYS}
                 # the ground-truth batches' FID with themselves would be 0: not reported (MoMask, T2M-GPT)
                 scores = score_embeddings(emb[f"{stage}/text"], emb[f"{stage}/motion"],
                                           None if gt and self.fid_same_batches else reference, p,
                                           multimodality=None if gt else mm, seed=self.seed, replication=r,
-                                          stream=stream, name=row, ground_truth=gt, scorers=self.scorers)
+                                          stream=stream, name=row, ground_truth=gt, scorers=self.scorers,
+                                          columns=columns)
                 for metric, value in scores.values.items():
                     put(row, metric, value)
                 diagnostics[row].append(scores.diagnostics.get("fid"))
                 for message in scores.warnings:
                     self._warn(message, quiet=True)
+            done = r + 1
+            if self.stop_rule is not None and done < p.replications and self.stop_rule.should_stop(values[self.name]):
+                stopped = self.stop_rule.reason(values[self.name], done, p.replications)
+                break
 
+        blocks = self._blocks(values, clips)
+        extra = PHYSICAL_KEYS | TMR_KEYS
         rows = [Row(GROUND_TRUTH_ROW, "ground_truth",
-                    {k: MetricSummary.from_values(v) for k, v in values[GROUND_TRUTH_ROW].items()}, self.n_gt),
-                Row(self.name, "model", {k: MetricSummary.from_values(v) for k, v in values[self.name].items()},
-                    self.n_generated)]
+                    {k: MetricSummary.from_values(v) for k, v in values[GROUND_TRUTH_ROW].items() if k not in extra},
+                    self.n_gt),
+                Row(self.name, "model", {k: MetricSummary.from_values(v) for k, v in values[self.name].items()
+                                         if k not in extra}, self.n_generated)]
         if not p.ground_truth_row:  # MoMask prints only the model's row
             rows = rows[1:]
             diagnostics.pop(GROUND_TRUTH_ROW, None)
         padded_note = self._padded_note()
         if padded_note:
             self._warn(padded_note, distorting=True)
+        preset = p.to_dict()
+        if stopped is not None:  # fewer replications than the preset's: no longer its protocol
+            base = preset["differences"].get("replications", {}).get("preset", p.replications)
+            preset["differences"]["replications"] = {"preset": base, "value": done}
+            preset.update(name="custom", replications=done)
+            self._warn(stopped, distorting=True)
         settings = self._run_settings()
         settings["table_notes"] = list(self.table_notes)
+        if self.stop_rule is not None:
+            settings["stop_when"] = {**self.stop_rule.to_dict(), "stopped": stopped, "replications_run": done}
+        provenance = self._provenance()
+        if self.extras.tmr is not None:
+            provenance["tmr_evaluator"] = dict(self.extras.tmr.provenance or {})
+        add_fingerprints(provenance)  # also on results that are never saved
         return Result(
-            rows=rows, preset=p.to_dict(), seed=self.seed, replications=p.replications,
-            sample_counts=self._sample_counts(), fid_diagnostics=diagnostics, provenance=self._provenance(),
+            rows=rows, preset=preset, seed=self.seed, replications=done,
+            sample_counts=self._sample_counts(), fid_diagnostics=diagnostics, provenance=provenance,
             versions=library_versions(), settings=settings, warnings=self._ordered_warnings(),
             timing={"seconds": round(time.perf_counter() - self._t0, 3),
                     "cache_hits": self.cache.hits, "cache_misses": self.cache.misses},
-            created=utc_now())
+            created=utc_now(), blocks=blocks)
+
+    def _row_columns(self, emb: Mapping[str, np.ndarray], stage: str) -> dict[str, np.ndarray]:
+        """Per-clip columns of a row (physical, TMR embeddings) and, for the model row, the TMR FID reference as the
+        protocol's FID: pass B, or pass A under ``fid_reference="same_batches"``. The ground-truth row has no
+        TMR-FID: TMR reads whole clips, so its two passes hold the same clips."""
+        if stage == "gt_match":
+            ref = None  # TMR reads whole clips: both ground-truth passes hold the same clips (a TMR-FID of ~0)
+        else:
+            ref = "gt_match" if self.fid_same_batches else "gt_fid"
+        cols = row_columns(emb, stage, ref)
+        if "tmr_reference" in cols and self.fid_same_batches and self.from_gt_batches:
+            cols["tmr_reference"] = cols["tmr_reference"][: self.n_generated]
+        return cols
+
+    def _blocks(self, values: Mapping[str, Mapping[str, list[float | None]]],
+                clips: Mapping[str, Mapping[str, np.ndarray]]) -> list[ResultBlock]:
+        """The physical and TMR blocks (ground truth first, as the reference row)."""
+        out: list[ResultBlock] = []
+        order = (GROUND_TRUTH_ROW, self.name)
+        kinds = {GROUND_TRUTH_ROW: "ground_truth", self.name: "model"}
+        counts = {GROUND_TRUTH_ROW: self.n_gt, self.name: self.n_generated}
+
+        def per_replication(keys: frozenset[str]) -> dict[str, list[dict[str, float | None]]]:
+            out_rows = {}
+            for row in order:
+                cols = {k: v for k, v in values[row].items() if k in keys}
+                n = max((len(v) for v in cols.values()), default=0)
+                out_rows[row] = [{k: v[i] for k, v in cols.items()} for i in range(n)]
+            return out_rows
+
+        if self.extras.physical is not None:
+            block = physical_block(per_replication(PHYSICAL_KEYS), variant=self.extras.physical, fps=self.extras.fps,
+                                   kinds=kinds, num_samples=counts,
+                                   sources={GROUND_TRUTH_ROW: "pass A windows (raw features) -> features_to_joints",
+                                            self.name: "generated rows (raw features) -> features_to_joints"})
+            block.per_clip = {row: dict(c) for row, c in clips.items()}
+            out.append(block)
+        if self.extras.tmr is not None:
+            tmr = self.extras.tmr
+            out.append(tmr_block(per_replication(TMR_KEYS), provenance=tmr.provenance, dataset=tmr.dataset,
+                                 kinds=kinds, num_samples=counts,
+                                 settings={"clips": "whole clips (no 196-frame cap, no crop to multiples of 4)",
+                                           "text": "raw caption strings", "fid_method": self.preset.fid_method}))
+        return out
 
 
 def evaluate(*, dataset: DatasetSource, evaluator: EvaluatorSource, samples: SamplesSource | None = None,
@@ -302,7 +451,8 @@ def evaluate(*, dataset: DatasetSource, evaluator: EvaluatorSource, samples: Sam
              cache_dir: str | Path | None = None, chunk_size: int = 128, allow_pickle: bool = False,
              progress: bool = False, device: str | None = None, name: str | None = None,
              on_dataset_problem: str = "raise", overrides: Mapping[str, Any] | None = None,
-             **preset_overrides: Any) -> Result:
+             physical: Any = None, tmr_evaluator: Any = None, tmr_text_model: Any = None, tmr_stats: Any = None,
+             stop_when: Any = None, **preset_overrides: Any) -> Result:
     """Evaluate generated motions under the protocol and a preset; see the module docstring.
 
     ``dataset``: a HumanML3D/KIT-ML folder (or a :class:`~motioneval.data.dataset.MotionDataset` or
@@ -314,7 +464,12 @@ def evaluate(*, dataset: DatasetSource, evaluator: EvaluatorSource, samples: Sam
     ``"momask"``, ``"t2m-gpt"``; any preset setting may be overridden by keyword (``replications=5``) or
     ``overrides={...}``. ``out``: folder for ``results.{json,md,csv,tex}`` and, unless ``cache_dir`` is given,
     the cache (``<out>/cache``). ``chunk_size``: rows per unit of work (part of the cache keys and of the
-    generator seeds). Returns the :class:`~motioneval.protocol.results.Result`.
+    generator seeds). Beside the protocol's table (``result.blocks``, :mod:`.extras`): ``physical`` (``True``, a
+    variant name or a ``PhysicalConfig``) adds the physical block; ``tmr_evaluator`` (a TMR run folder or a loaded
+    ``TMREvaluator``; ``tmr_text_model``, ``tmr_stats`` as for its ``load``) the TMR block from the same generated
+    samples; ``stop_when`` (``"fid=0.01"``, a mapping or a :class:`~.stopping.StopRule`) stops once the model's
+    half-widths reach their targets (the result is then ``custom``). Returns the
+    :class:`~motioneval.protocol.results.Result`.
     """
     merged = {**dict(overrides or {}), **preset_overrides}
     if cache_dir is None and out is not None:
@@ -322,7 +477,8 @@ def evaluate(*, dataset: DatasetSource, evaluator: EvaluatorSource, samples: Sam
     run = Evaluation(dataset=dataset, evaluator=evaluator, samples=samples, generator=generator, preset=preset,
                      seed=seed, split=split, cache_dir=cache_dir, chunk_size=chunk_size, allow_pickle=allow_pickle,
                      device=device, progress=progress, name=name, on_dataset_problem=on_dataset_problem,
-                     overrides=merged)
+                     overrides=merged, physical=physical, tmr_evaluator=tmr_evaluator, tmr_text_model=tmr_text_model,
+                     tmr_stats=tmr_stats, stop_when=stop_when)
     result = run.score()
     if out is not None:
         result.save(out)

@@ -33,7 +33,8 @@ import numpy as np
 
 from .._arrays import to_numpy
 from .._io import atomic_write_bytes, atomic_write_json, atomic_write_text
-from ..constants import METRICS
+from ..constants import METRICS, get_dataset_spec
+from .blocks import physical_metric_infos
 from .embedding import EvaluatorSource
 from .generators import Generator
 from .ground_truth import (
@@ -54,6 +55,15 @@ log = logging.getLogger(__name__)
 DIRECTIONS = {key: {"higher": "max", "lower": "min", "closer to ground truth": "gap"}[METRICS[key].direction]
               for key in ("fid", "matching_score", "r_precision_top1", "r_precision_top2", "r_precision_top3",
                           "diversity")}
+#: the physical metrics (``physical=``): lower is better, dynamics and contact closest to the ground truth's
+DIRECTIONS.update({m.key: {"higher": "max", "lower": "min", "closer to ground truth": "gap"}[m.direction]
+                   for m in physical_metric_infos()})
+
+
+def _skeleton(items: GroundTruthItems) -> Any:
+    from ..representation.skeleton import skeleton_for_dim
+
+    return skeleton_for_dim(items.dim)
 
 
 def _load_items(dataset: Any, split: str) -> GroundTruthItems:
@@ -79,7 +89,9 @@ class LightEvaluation:
 
     ``dataset``: a dataset folder, ``MotionDataset`` or ``GroundTruthItems`` (the ``val`` split is the
     honest choice during training; the default is the protocol's ``test``). ``evaluator``: a folder or a
-    loaded evaluator. ``num_samples``: prompts per call, rounded down to whole pools of 32. ``gt_rows``:
+    loaded evaluator. ``physical``: also log the physical plausibility metrics (``phys_<metric>``, the mean over the
+    prompts; ``True`` for the default variant, or a variant name), with the prompts' own ground truth in
+    :attr:`reference`. ``num_samples``: prompts per call, rounded down to whole pools of 32. ``gt_rows``:
     rows of the ground-truth pass behind the FID statistics (default: the whole split).
     ``ground_truth_lengths``: ask the generator for the prompts' ground-truth crop lengths (default), or let
     it choose (``lengths=None``) when the preset's ``generated_length`` is not ``"ground_truth"``.
@@ -87,14 +99,20 @@ class LightEvaluation:
 
     def __init__(self, dataset: Any, evaluator: EvaluatorSource, *, num_samples: int = 256, preset: str | Preset = "t2m",
                  split: str = "test", seed: int = 0, gt_rows: int | None = None, device: Any = None,
-                 ground_truth_lengths: bool = True) -> None:
+                 ground_truth_lengths: bool = True, physical: Any = None) -> None:
         from ..metrics.stats import gaussian_stats
+        from .extras import UnitExtras, pass_raw_windows, physical_scorer
 
         #: R-precision and Matching Score, FID against the cached statistics, Diversity (:mod:`.scoring`)
         self.scorers: tuple[Scorer, ...] = LIGHT_SCORERS
         self.items = _load_items(dataset, split)
         self.evaluator = _load_evaluator(evaluator, device)
         self.preset = get_preset(preset, dataset=self.items.kind) if not isinstance(preset, Preset) else preset
+        #: physical plausibility columns (``phys_<metric>``, mean over the prompts) when ``physical`` is set
+        self.physical = UnitExtras(physical=physical, fps=get_dataset_spec(self.items.kind).fps,
+                                   skeleton=_skeleton(self.items))
+        if self.physical.physical is not None:
+            self.scorers = (*self.scorers, physical_scorer())
         self.seed = int(seed)
         self.ground_truth_lengths = bool(ground_truth_lengths)
         p = self.preset
@@ -115,8 +133,10 @@ class LightEvaluation:
         # the prompts' own ground truth, except Diversity: that of the whole ground-truth pass
         by_prompts = [s for s in self.scorers if not isinstance(s, DiversityScorer)]
         by_pass = [s for s in self.scorers if isinstance(s, DiversityScorer)]
+        own_columns = (self.physical.generated(pass_raw_windows(self.items, plan), plan.lengths, [])
+                       if self.physical.physical is not None else None)
         scores = score_embeddings(self.text_emb, own, self.gt_stats, p, name="ground truth", ground_truth=True,
-                                  scorers=by_prompts)
+                                  scorers=by_prompts, columns=own_columns)
         scores.update(score_embeddings(None, gt_emb, None, p, seed=self.seed, stream=0, name="ground truth",
                                        ground_truth=True, diversity_pairs=self._pairs(len(gt_emb)), scorers=by_pass))
         self.reference: dict[str, float] = {k: float(v) for k, v in scores.values.items() if v is not None}
@@ -139,7 +159,11 @@ class LightEvaluation:
 
     def embed_generated(self, generator: Generator, *, seed: int = 0) -> np.ndarray:
         """Generate the fixed prompts with ``generator`` (a ``Generator``) and embed the motions."""
-        from .generators import evaluator_features, normalize_output, to_raw_features
+        return self._embed_raw(*self.generate_raw(generator, seed=seed), name=getattr(generator, "name", "generator"))
+
+    def generate_raw(self, generator: Generator, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Generate the fixed prompts with ``generator``: raw features and lengths."""
+        from .generators import normalize_output, to_raw_features
 
         p = self.preset
         gt_lengths = self.ground_truth_lengths or p.generated_length == "ground_truth"
@@ -157,20 +181,32 @@ class LightEvaluation:
             normalization=getattr(generator, "normalization", "dataset"),
             dataset_stats=getattr(generator, "stats", None) or self.items.dataset_stats,
             evaluator_stats=self.evaluator.stats, padding=p.generated_padding, skeleton=skeleton, name=name)
+        return raw, lengths
+
+    def _embed_raw(self, raw: np.ndarray, lengths: np.ndarray, *, name: str) -> np.ndarray:
+        from .generators import evaluator_features
+
+        p = self.preset
         feats, lengths = evaluator_features(raw, lengths, self.evaluator.stats, max_frames=p.max_frames,
                                             padding=p.generated_padding, name=name)
         return self._embed_motion(feats, lengths)
 
-    def score_embeddings(self, emb: np.ndarray, *, seed: int = 0) -> dict[str, float]:
-        """Light metrics of motion embeddings ``(num_samples, d)`` of the fixed prompts."""
+    def score_embeddings(self, emb: np.ndarray, *, seed: int = 0,
+                         columns: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+        """Light metrics of motion embeddings ``(num_samples, d)`` of the fixed prompts (``columns``: their per-clip
+        physical values, when the monitor computes them)."""
         scores = score_embeddings(self.text_emb, emb, self.gt_stats, self.preset, seed=int(seed), stream=1,
-                                  diversity_pairs=self._pairs(len(emb)), scorers=self.scorers)
+                                  diversity_pairs=self._pairs(len(emb)), scorers=self.scorers, columns=columns)
         return {k: float(v) for k, v in scores.values.items() if v is not None}
 
     def __call__(self, generator: Generator, *, seed: int = 0) -> dict[str, float]:
-        """Generate, embed and score; returns the metrics plus ``seconds`` (wall time of this call)."""
+        """Generate, embed and score (and measure the physical metrics, when enabled); returns the metrics plus
+        ``seconds`` (wall time of this call)."""
         t0 = time.perf_counter()
-        out = self.score_embeddings(self.embed_generated(generator, seed=seed), seed=seed)
+        raw, lengths = self.generate_raw(generator, seed=seed)
+        emb = self._embed_raw(raw, lengths, name=getattr(generator, "name", "generator"))
+        columns = self.physical.generated(raw, lengths, []) if self.physical.physical is not None else None
+        out = self.score_embeddings(emb, seed=seed, columns=columns)
         out["seconds"] = time.perf_counter() - t0
         return out
 

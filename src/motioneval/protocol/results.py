@@ -145,6 +145,8 @@ class Result:
     timing: dict[str, float] = field(default_factory=dict)
     created: str = ""
     schema_version: int = SCHEMA_VERSION
+    #: tables beside the protocol's (:class:`motioneval.protocol.blocks.ResultBlock`: physical, TMR), in order
+    blocks: list[Any] = field(default_factory=list)
 
     # -------------------------------------------------------------------- access
     def row(self, name_or_kind: str) -> Row:
@@ -156,6 +158,13 @@ class Result:
             if r.kind == name_or_kind:
                 return r
         raise KeyError(f"no row {name_or_kind!r}; rows are {[r.name for r in self.rows]}")
+
+    def block(self, name: str) -> Any:
+        """The extra block named ``name`` (``"physical"``, ``"tmr"``); ``KeyError`` listing those present."""
+        for b in self.blocks:
+            if b.name == name:
+                return b
+        raise KeyError(f"no block {name!r}; the result has {[b.name for b in self.blocks] or 'none'}")
 
     @property
     def ground_truth(self) -> Row:
@@ -172,6 +181,7 @@ class Result:
     # -------------------------------------------------------------------- (de)serialization
     def to_dict(self) -> dict[str, Any]:
         """A deep copy of the record as plain Python data (the ``results.json`` content)."""
+        extra = {"blocks": [b.to_dict() for b in self.blocks]} if self.blocks else {}
         return copy.deepcopy({
             "schema_version": self.schema_version,
             "motioneval_version": self.versions.get("motioneval"),
@@ -187,6 +197,7 @@ class Result:
             "settings": self.settings,
             "warnings": self.warnings,
             "timing": self.timing,
+            **extra,
         })
 
     @classmethod
@@ -196,6 +207,7 @@ class Result:
             raise ValueError(f"results schema_version {version!r} is not supported (this motioneval reads "
                              f"version {SCHEMA_VERSION}); re-score the run with this version")
         return cls(
+            blocks=[ResultBlock.from_dict(b) for b in d.get("blocks") or []],
             rows=[Row.from_dict(r) for r in d["rows"]],
             preset=dict(d["preset"]),
             seed=int(d["seed"]),
@@ -226,7 +238,10 @@ class Result:
             data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path} is not valid JSON ({exc}); was it written by motioneval?") from exc
-        return cls.from_dict(data)
+        result = cls.from_dict(data)
+        for block in result.blocks:
+            block.read_per_clip(path.parent)
+        return result
 
     def save(self, out_dir: str | Path) -> dict[str, Path]:
         """Write results.json/.md/.csv/.tex atomically into ``out_dir``; returns ``{format: path}``."""
@@ -238,6 +253,10 @@ class Result:
             "csv": atomic_write_text(out / FILES["csv"], self.to_csv()),
             "latex": atomic_write_text(out / FILES["latex"], self.to_latex() + "\n"),
         }
+        for block in self.blocks:
+            written = block.write_per_clip(out)
+            if written is not None:
+                paths[f"{block.name}_per_clip"] = written
         return paths
 
     # -------------------------------------------------------------------- views
@@ -262,6 +281,8 @@ class Result:
         for note in self.settings.get("table_notes") or []:  # settings that distort a number, under the table
             lines.append("")
             lines.append(f"**Warning:** {_md_escape(str(note))}")
+        for block in self.blocks:
+            lines += ["", block.to_markdown(digits)]
         return "\n".join(lines)
 
     def to_csv(self) -> str:
@@ -278,6 +299,9 @@ class Result:
                 values = [("" if v is None else repr(float(v))) for v in s.values]
                 w.writerow([r.name, r.kind, k, _csv_num(s.mean), _csv_num(s.ci95), s.n]
                            + values + [""] * (n - len(values)))
+        for block in self.blocks:  # metric "<block>/<key>", e.g. physical/phys_accel, tmr/normal/t2m/R01
+            for line in block.csv_rows(n):
+                w.writerow([line[1], line[2], f"{line[0]}/{line[3]}"] + line[4:])
         return buf.getvalue()
 
     def to_latex(self, digits: int = 3) -> str:
@@ -290,6 +314,8 @@ class Result:
         for r in self.rows:
             cells = [_latex_escape(r.name)] + [latex_cell(r.metrics.get(k), digits) for k in keys]
             lines.append(" & ".join(cells) + r" \\")
+        for block in self.blocks:
+            lines += ["", block.to_latex(digits)]
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -398,3 +424,178 @@ def add_fingerprints(provenance: dict[str, Any]) -> dict[str, Any]:
 
         provenance["fingerprints"] = provenance_fingerprints(provenance)
     return provenance
+
+
+# ---------------------------------------------------------------------------------------- extra blocks
+# Tables beside the protocol's (physical plausibility, another evaluator family); built in .blocks.
+_BLOCK_ARROWS = {"higher": "↑", "lower": "↓", "closer to ground truth": "→"}
+_LATEX_BLOCK_ARROWS = {"higher": r"$\uparrow$", "lower": r"$\downarrow$", "closer to ground truth": r"$\rightarrow$"}
+
+@dataclass
+class ResultBlock:
+    """A table beside the protocol's (see the module docstring). ``metrics``: catalog entries in column order."""
+
+    name: str
+    title: str
+    note: str
+    metrics: list[Any]  # motioneval.constants.MetricInfo
+    rows: list[Row]
+    provenance: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    #: keys shown in the Markdown and LaTeX tables (``None``: all); JSON and CSV always hold every column
+    shown: list[str] | None = None
+    #: per-clip values of one replication ``{row: {metric: (N,)}}`` for distribution plots; not in the JSON, written
+    #: beside it as ``<name>_per_clip.npz`` by :meth:`write_per_clip`
+    per_clip: dict[str, dict[str, np.ndarray]] | None = field(default=None, repr=False, compare=False)
+
+    def row(self, name: str) -> Row:
+        for r in self.rows:
+            if r.name == name:
+                return r
+        raise KeyError(f"block {self.name!r} has no row {name!r}; rows are {[r.name for r in self.rows]}")
+
+    @classmethod
+    def from_replications(cls, name: str, title: str, note: str, metrics: Sequence[Any],
+                          values: Mapping[str, Sequence[Mapping[str, float | None]]], *,
+                          kinds: Mapping[str, str] | None = None, num_samples: Mapping[str, int] | None = None,
+                          provenance: Mapping[str, Any] | None = None,
+                          settings: Mapping[str, Any] | None = None, shown: Sequence[str] | None = None
+                          ) -> ResultBlock:
+        """Summarize ``{row name: [ {metric: value or None} per replication ]}`` (rows in table order; a row's
+        kind from ``kinds``, default ``"ground_truth"`` for the first row, ``"model"`` for the others)."""
+        rows = []
+        for i, (row_name, reps) in enumerate(values.items()):
+            kind = (kinds or {}).get(row_name, "ground_truth" if i == 0 else "model")
+            summaries = {}
+            for info in metrics:
+                vals = [None if rep.get(info.key) is None else float(rep[info.key]) for rep in reps]  # type: ignore[arg-type]
+                if any(v is not None for v in vals):
+                    summaries[info.key] = MetricSummary.from_values(vals)
+            rows.append(Row(row_name, kind, summaries, int((num_samples or {}).get(row_name, 0))))
+        return cls(name, title, note, list(metrics), rows, dict(provenance or {}), dict(settings or {}),
+                   None if shown is None else list(shown))
+
+    # ---------------------------------------------------------------------------------------- (de)serialization
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "title": self.title, "note": self.note,
+                "metrics": [{"key": m.key, "label": m.label, "long_label": m.long_label, "direction": m.direction,
+                             "unit": m.unit, "description": m.description} for m in self.metrics],
+                "rows": [r.to_dict() for r in self.rows], "provenance": self.provenance, "settings": self.settings,
+                "shown": self.shown}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ResultBlock:
+        from ..constants import MetricInfo
+
+        return cls(str(d["name"]), str(d.get("title", d["name"])), str(d.get("note", "")),
+                   [MetricInfo(m["key"], m["label"], m.get("long_label", m["label"]), m["direction"],
+                               m.get("unit", ""), m.get("description", "")) for m in d["metrics"]],
+                   [Row.from_dict(r) for r in d["rows"]], dict(d.get("provenance", {})),
+                   dict(d.get("settings", {})), None if d.get("shown") is None else list(d["shown"]))
+
+    def per_clip_file(self, folder: str | Path) -> Path:
+        return Path(folder) / f"{self.name}_per_clip.npz"
+
+    def write_per_clip(self, folder: str | Path) -> Path | None:
+        """Write :attr:`per_clip` atomically to ``<folder>/<name>_per_clip.npz`` (rows and metrics named in a JSON
+        array ``index``); ``None`` when there is nothing to write."""
+        if not self.per_clip:
+            return None
+        from .._io import atomic_save_npz
+
+        index, arrays = [], {}
+        for i, (row, cols) in enumerate(self.per_clip.items()):
+            for j, (key, values) in enumerate(cols.items()):
+                name = f"a{i}_{j}"
+                index.append([row, key, name])
+                arrays[name] = np.asarray(values, dtype=np.float64)
+        meta = np.frombuffer(json.dumps(index).encode("utf-8"), dtype=np.uint8)
+        return atomic_save_npz(self.per_clip_file(folder), index=meta, **arrays)
+
+    def read_per_clip(self, folder: str | Path) -> bool:
+        """Read :attr:`per_clip` back from ``folder`` if the file is there (``True`` when read)."""
+        from .. import _npio
+
+        path = self.per_clip_file(folder)
+        if not path.is_file():
+            return False
+        with _npio.load(path, allow_pickle=False) as data:
+            index = json.loads(bytes(data["index"]).decode("utf-8"))
+            out: dict[str, dict[str, np.ndarray]] = {}
+            for row, key, name in index:
+                out.setdefault(row, {})[key] = np.asarray(data[name], dtype=np.float64)
+        self.per_clip = out
+        return True
+
+    # ---------------------------------------------------------------------------------------- views
+    def _keys(self, table: bool = False) -> list[Any]:
+        present = {k for r in self.rows for k in r.metrics}
+        if table and self.shown is not None:
+            present &= set(self.shown)
+        return [m for m in self.metrics if m.key in present]
+
+    def to_markdown(self, digits: int = 3) -> str:
+        """``### title``, a table of ``mean ± ci95`` cells (units in the header; the ``shown`` columns) and the note."""
+        keys = self._keys(table=True)
+        header = ["Method"] + [f"{m.label}{f' ({m.unit})' if m.unit else ''} {_BLOCK_ARROWS[m.direction]}" for m in keys]
+        lines = [f"### {_md_escape(self.title)}", "",
+                 "| " + " | ".join(header) + " |", "|" + "|".join([":---"] + ["---:"] * len(keys)) + "|"]
+        for r in self.rows:
+            lines.append("| " + " | ".join([_md_escape(r.name)] + [_block_cell(r.metrics.get(m.key), digits)
+                                                                     for m in keys]) + " |")
+        if self.note:
+            lines += ["", _md_escape(self.note)]
+        return "\n".join(lines)
+
+    def csv_rows(self, replications: int) -> list[list[Any]]:
+        """Lines ``block, method, kind, metric, mean, ci95, n, replication_0..`` (the header is the caller's)."""
+        out = []
+        for r in self.rows:
+            for m in self._keys():
+                s = r.metrics.get(m.key)
+                if s is None:
+                    continue
+                vals = ["" if v is None else repr(float(v)) for v in s.values]
+                out.append([self.name, r.name, r.kind, m.key, "" if s.mean is None else repr(float(s.mean)),
+                            "" if s.ci95 is None else repr(float(s.ci95)), s.n]
+                           + vals + [""] * (replications - len(vals)))
+        return out
+
+    def to_csv(self) -> str:
+        n = max((len(s.values) for r in self.rows for s in r.metrics.values()), default=0)
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["block", "method", "kind", "metric", "mean", "ci95", "n"] + [f"replication_{i}" for i in range(n)])
+        w.writerows(self.csv_rows(n))
+        return buf.getvalue()
+
+    def to_latex(self, digits: int = 3) -> str:
+        """LaTeX rows in the papers' style after comment lines with the title, header and note."""
+        keys = self._keys(table=True)
+        head = " & ".join(["Method"] + [f"{_latex_escape(m.label)}{_LATEX_BLOCK_ARROWS[m.direction]}" for m in keys])
+        lines = [f"% {self.title}", f"% {head} \\\\"]
+        for r in self.rows:
+            lines.append(" & ".join([_latex_escape(r.name)] + [latex_cell(r.metrics.get(m.key), digits)
+                                                                for m in keys]) + r" \\")
+        if self.note:
+            lines.append(f"% {self.note}")
+        return "\n".join(lines)
+
+
+def _block_cell(summary: MetricSummary | None, digits: int) -> str:
+    if summary is None or summary.mean is None:
+        return "-"
+    if not math.isfinite(summary.mean):
+        return "nan"
+    fmt = _block_fmt(summary.mean, digits)
+    if summary.n <= 1 or summary.ci95 is None:
+        return fmt
+    return f"{fmt} ± {_block_fmt(summary.ci95, digits)}"
+
+
+def _block_fmt(x: float, digits: int) -> str:
+    """``digits`` decimals, or ``digits`` significant digits for values below 10^-digits (physical metrics in
+    metres can be millimetres)."""
+    if x != 0 and abs(x) < 10 ** -digits:
+        return f"{x:.{digits}g}"
+    return f"{x:.{digits}f}"

@@ -130,6 +130,10 @@ def write_report(
     images.append(("Per-replication values with mean and 95% confidence band",
                    plot_replications(result, out / "replications.png")))
     written["replications_plot"] = images[-1][1]
+    physical = _physical_plot(result, out)
+    if physical is not None:
+        images.append(("Physical plausibility per clip (one replication) against ground truth", physical))
+        written["physical_plot"] = physical
     if training_log is not None:
         images.append(("Metrics during training", plot_training_curves(training_log, out / "training.png",
                                                                          best_metric="fid")))
@@ -157,6 +161,34 @@ def write_report(
     return written
 
 
+def _physical_plot(result: Any, out: Path) -> Path | None:
+    """Per-clip distributions of the physical block (its ``per_clip`` values), or ``None`` without them."""
+    from .physical import plot_physical_distributions
+
+    block = next((b for b in getattr(result, "blocks", []) if b.name == "physical"), None)
+    if block is None or not block.per_clip:
+        return None
+    reference = next((r.name for r in block.rows if r.kind == "ground_truth"), "ground truth")
+    try:
+        return plot_physical_distributions(block.per_clip, out / "physical.png", reference=reference,
+                                           title=block.title)
+    except ValueError as exc:  # nothing with a value to plot
+        log.warning("physical distributions not plotted: %s", exc)
+        return None
+
+
+def _block_html(block: Any) -> str:
+    e = html.escape
+    keys = [m for m in block.metrics if any(m.key in r.metrics for r in block.rows)
+            and (block.shown is None or m.key in block.shown)]
+    head = "".join(f"<th>{e(m.label)}{e(' (' + m.unit + ')') if m.unit else ''} {e(m.arrow)}</th>" for m in keys)
+    body = "".join(f"<tr><td class='name'>{e(r.name)}</td>"
+                   + "".join(f"<td>{e(_cell(r.metrics.get(m.key)))}</td>" for m in keys) + "</tr>"
+                   for r in block.rows)
+    return (f"<h2>{e(block.title)}</h2><table><thead><tr><th>Method</th>{head}</tr></thead><tbody>{body}</tbody>"
+            f"</table><p>{e(block.note)}</p>")
+
+
 def _settings_line(result: Any) -> str:
     diffs = (result.preset or {}).get("differences") or {}
     custom = f" with {len(diffs)} override(s): " + ", ".join(f"{k}={v.get('value')}" for k, v in diffs.items()) \
@@ -178,6 +210,8 @@ def _provenance_items(result: Any) -> list[str]:
     if gen:
         items.append("generated: " + ", ".join(f"{k}={gen[k]}" for k in ("name", "version", "kind", "normalization")
                                                if k in gen))
+    for path, digest in (prov.get("tmr_evaluator") or {}).items():
+        items.append(f"TMR evaluator: {path} (sha256 {str(digest)[:12]}…)")
     versions = result.versions or {}
     if versions:
         items.append("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v))
@@ -200,6 +234,7 @@ def _html(result: Any, title: str, images: list[tuple[str, Path]], samples: list
         f"<h1>{e(title)}</h1>", f"<p>{e(_settings_line(result))}</p>",
         f"<table><thead><tr><th>Method</th>{head}</tr></thead><tbody>{body}</tbody></table>",
     ]
+    parts.extend(_block_html(b) for b in getattr(result, "blocks", []))
     if result.warnings:  # similar ones grouped (as the commands print them), each group's messages on demand
         items = []
         for group in group_warnings(result.warnings):
