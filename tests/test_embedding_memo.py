@@ -9,7 +9,7 @@ import pytest
 
 from motioneval.protocol._toy import ToyEvaluator
 from motioneval.protocol.cache import Cache
-from motioneval.protocol.embedding_memo import TextTable, WindowTable, every_window
+from motioneval.protocol.embedding_memo import TextTable, WindowTable, every_window, window_features
 from motioneval.protocol.ground_truth import (
     GroundTruthItems,
     draw_pass,
@@ -78,6 +78,16 @@ def test_pass_features_is_bitwise_the_row_by_row_normalization(items, stats):
     np.testing.assert_array_equal(narrow, feats[:, : narrow.shape[1]])
     with pytest.raises(ValueError, match="does not fit"):
         pass_features(items, plan, stats, PRESET, frames=int(plan.lengths.max()) - 1)
+
+
+def test_window_features_equal_pass_features_bitwise(items, stats):
+    plan = draw_pass(items, PRESET, pass_rng(5, 1, "gt_fid"))
+    order = np.argsort(plan.item, kind="stable")
+    sub = plan.take(order[:50])
+    expected = pass_features(items, sub, stats, PRESET)
+    buffer = np.full((60, 196, DIM), np.nan, np.float32)  # a reused buffer: stale values must not survive
+    got = window_features(items, sub.item, sub.starts, sub.lengths, stats, out=buffer[:50])
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_window_table_reads_equal_direct_embeddings_row_independent_evaluator(items, stats):

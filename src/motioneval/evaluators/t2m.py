@@ -366,7 +366,10 @@ class T2MEvaluator:
         if not np.issubdtype(x.dtype, np.floating):
             raise ValueError(f"motion features must be floating point; got dtype {x.dtype}")
         seen = np.arange(t)[None, :] < (lengths + LOOKAHEAD_FRAMES)[:, None]
-        nonfinite = ~np.isfinite(x).all(axis=2) & seen
+        with np.errstate(over="ignore", invalid="ignore"):  # a frame's sum is finite only if all its values are
+            nonfinite = ~np.isfinite(x.sum(axis=2)) & seen
+        if nonfinite.any():  # (or the float32 sum overflowed): the exact test
+            nonfinite = ~np.isfinite(x).all(axis=2) & seen
         bad = np.flatnonzero(nonfinite.any(axis=1))
         if bad.size:
             raise ValueError(

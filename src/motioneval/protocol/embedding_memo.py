@@ -34,7 +34,7 @@ import numpy as np
 
 from ..representation.normalization import FeatureStats
 from .cache import content_key
-from .ground_truth import GroundTruthItems, PassPlan, pass_features
+from .ground_truth import GroundTruthItems, PassPlan
 from .presets import Preset
 
 MotionEmbed = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -129,38 +129,74 @@ class WindowTable:
         self._pending = []
         if not new.size:
             return
+        # the fixed order: by item (items are in the loader's length order, so a block holds windows of similar
+        # lengths, which the evaluator chunks well), then longest crop first, then start
         item, start, length = self._decode(new)
-        order = np.lexsort((start, item, -length))  # longest first (evaluator chunks of similar length)
+        order = np.lexsort((start, -length, item))
         new, item, start, length = new[order], item[order], start[order], length[order]
         parts: list[np.ndarray] = []
+        canvas = None
         for b in range(0, len(new), self.block):
             sl = slice(b, b + self.block)
-            plan = PassPlan(item=item[sl], caption=np.zeros(len(new[sl]), np.int64), lengths=length[sl],
-                            starts=start[sl])
-            parts.append(self._block(new[sl], plan))
+            emb = self._load(new[sl])
+            if emb is None:
+                if canvas is None:  # one buffer for every block (no fresh 200 MB allocation per block)
+                    canvas = np.zeros((min(self.block, len(new)), self.preset.max_frames, self.items.dim), np.float32)
+                feats = window_features(self.items, item[sl], start[sl], length[sl], self.stats,
+                                        out=canvas[: len(new[sl])])
+                emb = np.asarray(self.embed(feats, length[sl]))
+                self.embedded += len(new[sl])
+                self._save(new[sl], emb)
+            parts.append(emb)
         emb = np.concatenate(parts, axis=0)
         keys = np.concatenate([self._keys, new])
         table = emb if self._emb is None else np.concatenate([self._emb, emb.astype(self._emb.dtype)], axis=0)
         order = np.argsort(keys, kind="stable")
         self._keys, self._emb = keys[order], table[order]
 
-    def _block(self, keys: np.ndarray, plan: PassPlan) -> np.ndarray:
-        key = None
-        if self.cache is not None and getattr(self.cache, "enabled", False):
-            parts = {**self.key_parts, "what": "window embeddings",
-                     "windows": hashlib.sha256(np.ascontiguousarray(keys, dtype="<i8").tobytes()).hexdigest(),
-                     "span": self._span}
-            key = content_key(parts)
-            cached = self.cache.load(CACHE_KIND, key)
-            if cached is not None and np.array_equal(cached.get("keys"), keys):
-                self.loaded += len(keys)
-                return np.asarray(cached["motion"])
-        feats = pass_features(self.items, plan, self.stats, self.preset)
-        emb = np.asarray(self.embed(feats, plan.lengths))
-        self.embedded += len(keys)
+    def _block_key(self, keys: np.ndarray) -> tuple[str, dict[str, Any]] | None:
+        if self.cache is None or not getattr(self.cache, "enabled", False):
+            return None
+        parts = {**self.key_parts, "what": "window embeddings", "span": self._span,
+                 "windows": hashlib.sha256(np.ascontiguousarray(keys, dtype="<i8").tobytes()).hexdigest()}
+        return content_key(parts), parts
+
+    def _load(self, keys: np.ndarray) -> np.ndarray | None:
+        key = self._block_key(keys)
+        if key is None:
+            return None
+        cached = self.cache.load(CACHE_KIND, key[0])
+        if cached is None or not np.array_equal(cached.get("keys"), keys):
+            return None
+        self.loaded += len(keys)
+        return np.asarray(cached["motion"])
+
+    def _save(self, keys: np.ndarray, emb: np.ndarray) -> None:
+        key = self._block_key(keys)
         if key is not None:
-            self.cache.save(CACHE_KIND, key, parts, keys=keys, motion=emb)
-        return emb
+            self.cache.save(CACHE_KIND, key[0], key[1], keys=keys, motion=emb)
+
+
+def window_features(items: GroundTruthItems, item: np.ndarray, start: np.ndarray, length: np.ndarray,
+                    stats: FeatureStats, *, out: np.ndarray) -> np.ndarray:
+    """Windows ``(item, start, length)`` normalized with ``stats`` into ``out`` ``(n, frames, D)`` (zeroed first):
+    bitwise :func:`~motioneval.protocol.ground_truth.pass_features`, but each frame of the items involved is
+    normalized once (float64, then cast) however many windows share it. ``item`` must be sorted."""
+    out[...] = 0.0
+    n, width, d = out.shape
+    item, start, length = (np.asarray(a, np.int64) for a in (item, start, length))
+    if not n:
+        return out
+    lo = int(items.offsets[item[0]])
+    hi = int(items.offsets[item[-1]] + items.lengths[item[-1]])
+    frames = items.frames[lo:hi].astype(np.float64)
+    frames -= np.asarray(stats.mean, dtype=np.float64)
+    frames /= np.asarray(stats.std, dtype=np.float64)
+    norm = frames.astype(np.float32)
+    first = (items.offsets[item] + start - lo).tolist()
+    for r, (a, m) in enumerate(zip(first, length.tolist())):  # slice copies: faster than a fancy-index scatter
+        out[r, :m] = norm[a:a + m]
+    return out
 
 
 def every_window(lengths: np.ndarray, preset: Preset,

@@ -332,6 +332,7 @@ def to_raw_features(motions: np.ndarray, lengths: np.ndarray, *, kind: str, norm
     ``return_frames`` ``(raw, lengths, frames)`` where ``frames`` counts the real feature rows per row.
     """
     full = padding != "zeros"  # frames past the length may reach the evaluator
+    masked = False  # whether raw is already zero past each row's kept frames
     if frames is None:
         frames = np.full(len(lengths), motions.shape[1], dtype=np.int64)
     frames = np.maximum(np.minimum(np.asarray(frames, np.int64), motions.shape[1]), np.minimum(lengths, motions.shape[1]))
@@ -370,21 +371,31 @@ def to_raw_features(motions: np.ndarray, lengths: np.ndarray, *, kind: str, norm
                              f"{evaluator_stats.dim} (HumanML3D 263, KIT-ML 251)")
         if normalization == "raw":
             raw = motions
-        elif normalization == "dataset":
-            if dataset_stats is None:
+        elif normalization in ("dataset", "evaluator"):
+            stats = dataset_stats if normalization == "dataset" else evaluator_stats
+            if stats is None:
                 raise ValueError(f"{name} outputs dataset-normalized features but no dataset statistics were found "
                                  f"(Mean.npy/Std.npy in the dataset folder, or a `stats` attribute on the generator)")
-            raw = dataset_stats.denormalize(motions.astype(np.float64)).astype(np.float32)
-        elif normalization == "evaluator":
-            raw = evaluator_stats.denormalize(motions.astype(np.float64)).astype(np.float32)
+            # de-normalize only the frames that are kept (the rest is zeroed below): bitwise what the whole
+            # array's float64 de-normalization and float32 cast give on those frames
+            keep = np.arange(motions.shape[1])[None, :] < np.minimum(frames if full else lengths,
+                                                                     motions.shape[1])[:, None]
+            raw = np.zeros(motions.shape, np.float32)
+            raw[keep] = stats.denormalize(motions[keep].astype(np.float64)).astype(np.float32)
+            masked = True
         else:
             raise ValueError(f"{name}: unknown normalization {normalization!r}")
     t = np.arange(raw.shape[1])
     frames = np.minimum(frames, raw.shape[1])
-    raw = np.where((t[None, :] < (frames if full else lengths)[:, None])[:, :, None], raw, np.float32(0))
+    if not masked:
+        raw = np.where((t[None, :] < (frames if full else lengths)[:, None])[:, :, None], raw, np.float32(0))
     reach = np.minimum(raw.shape[1], np.maximum(lengths, 0) + 3)  # the evaluator also sees 3 frames past L
     seen = t[None, :] < (reach[:, None] if not full else frames[:, None])
-    finite = np.isfinite(raw).all(axis=2) | ~seen
+    # a NaN/Inf anywhere in a frame makes its sum non-finite; only then is the frame-by-frame check needed
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = np.isfinite(raw.sum(axis=2)) | ~seen
+    if not finite.all():
+        finite = np.isfinite(raw).all(axis=2) | ~seen
     if not finite.all():
         rows = np.flatnonzero(~finite.all(axis=1))
         shown = ", ".join(f"row {int(r)} ({names[int(r)]})" for r in rows[:5])
@@ -444,11 +455,15 @@ def evaluator_features(raw: np.ndarray, lengths: np.ndarray, evaluator_stats: Fe
     limit = np.where(padding == "zeros", np.minimum(limit, lengths), limit)
     out = np.zeros((n, max_frames, d), dtype=np.float32)
     keep = min(t, max_frames)
-    norm = evaluator_stats.normalize(raw[:, :keep].astype(np.float64))
     valid = np.arange(keep)[None, :] < limit[:, None]
     with np.errstate(over="ignore"):  # checked just below, with the row named
-        out[:, :keep] = np.where(valid[:, :, None], norm, 0.0).astype(np.float32)
-    bad = np.flatnonzero(~np.isfinite(out).reshape(n, -1).all(axis=1))
+        # only the fed frames are normalized (float64, then cast); the rest of the canvas stays zero
+        out[:, :keep][valid] = evaluator_stats.normalize(raw[:, :keep][valid].astype(np.float64)).astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = out.reshape(n, -1).sum(axis=1)  # non-finite whenever a value is (or the float32 sum overflows)
+    bad = np.flatnonzero(~np.isfinite(total))
+    if bad.size:
+        bad = np.flatnonzero(~np.isfinite(out).reshape(n, -1).all(axis=1))
     if bad.size:  # finite input that float32 cannot hold once normalized: refuse rather than feed inf onward
         row = int(bad[0])
         peak = float(np.max(np.abs(np.nan_to_num(raw[row, :keep].astype(np.float64), nan=0.0, posinf=0.0,

@@ -239,9 +239,9 @@ def pass_features(items: GroundTruthItems, plan: PassPlan, stats: FeatureStats, 
     ``(rows, max_frames, D)``. Normalization in float64 then cast, as the reference's collate does.
 
     ``frames`` narrows the canvas (at least the longest window; frames past it would be zeros anyway, which
-    an evaluator that pads to ``max_frames`` treats identically). Only the valid frames are gathered and
-    normalized (one vectorized pass over ``sum(lengths)`` frames, no per-row loop); every value is bitwise
-    what ``((frame - mean) / std).astype(float32)`` gives row by row.
+    an evaluator that pads to ``max_frames`` treats identically). Only the valid frames are gathered (slice
+    copies) and normalized, in one float64 pass over ``sum(lengths)`` frames; every value is bitwise what
+    ``((frame - mean) / std).astype(float32)`` gives row by row.
     """
     lengths = np.asarray(plan.lengths, dtype=np.int64)
     n, d = len(lengths), items.dim
@@ -249,17 +249,17 @@ def pass_features(items: GroundTruthItems, plan: PassPlan, stats: FeatureStats, 
     if n and int(lengths.max()) > width:
         raise ValueError(f"a window of {int(lengths.max())} frames does not fit a canvas of {width} frames")
     out = np.zeros((n, width, d), dtype=np.float32)
-    total = int(lengths.sum())
-    if total == 0:
+    if n == 0 or int(lengths.sum()) == 0:
         return out
-    row = np.repeat(np.arange(n, dtype=np.int64), lengths)
-    t = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    src = np.repeat(items.offsets[plan.item] + plan.starts, lengths) + t
-    mean = np.asarray(stats.mean, dtype=np.float64)
-    std = np.asarray(stats.std, dtype=np.float64)
-    flat = out.reshape(n * width, d)
-    block = max(1, (1 << 16) // max(d, 1)) * 8  # frames per block: bounds the float64 temporary (~32 MB)
-    for s in range(0, total, block):
-        sl = slice(s, min(s + block, total))
-        flat[row[sl] * width + t[sl]] = ((items.frames[src[sl]].astype(np.float64) - mean) / std).astype(np.float32)
+    first = (items.offsets[plan.item] + plan.starts).tolist()
+    sizes = lengths.tolist()
+    # the valid frames of every row, contiguous (slice copies), normalized in one float64 pass
+    valid = np.concatenate([items.frames[a:a + m] for a, m in zip(first, sizes)]).astype(np.float64)
+    valid -= np.asarray(stats.mean, dtype=np.float64)
+    valid /= np.asarray(stats.std, dtype=np.float64)
+    normalized = valid.astype(np.float32)
+    pos = 0
+    for r, m in enumerate(sizes):
+        out[r, :m] = normalized[pos:pos + m]
+        pos += m
     return out
