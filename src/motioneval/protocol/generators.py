@@ -381,7 +381,11 @@ def to_raw_features(motions: np.ndarray, lengths: np.ndarray, *, kind: str, norm
             keep = np.arange(motions.shape[1])[None, :] < np.minimum(frames if full else lengths,
                                                                      motions.shape[1])[:, None]
             raw = np.zeros(motions.shape, np.float32)
-            raw[keep] = stats.denormalize(motions[keep].astype(np.float64)).astype(np.float32)
+            stats._check(motions)
+            values = motions[keep].astype(np.float64)
+            values *= np.asarray(stats.std, dtype=np.float64)  # in place: x * std + mean, as denormalize
+            values += np.asarray(stats.mean, dtype=np.float64)
+            raw[keep] = values
             masked = True
         else:
             raise ValueError(f"{name}: unknown normalization {normalization!r}")
@@ -458,7 +462,11 @@ def evaluator_features(raw: np.ndarray, lengths: np.ndarray, evaluator_stats: Fe
     valid = np.arange(keep)[None, :] < limit[:, None]
     with np.errstate(over="ignore"):  # checked just below, with the row named
         # only the fed frames are normalized (float64, then cast); the rest of the canvas stays zero
-        out[:, :keep][valid] = evaluator_stats.normalize(raw[:, :keep][valid].astype(np.float64)).astype(np.float32)
+        evaluator_stats._check(raw)
+        values = raw[:, :keep][valid].astype(np.float64)
+        values -= np.asarray(evaluator_stats.mean, dtype=np.float64)  # in place: (x - mean) / std, as normalize
+        values /= np.asarray(evaluator_stats.std, dtype=np.float64)
+        out[:, :keep][valid] = values
     with np.errstate(over="ignore", invalid="ignore"):
         total = out.reshape(n, -1).sum(axis=1)  # non-finite whenever a value is (or the float32 sum overflows)
     bad = np.flatnonzero(~np.isfinite(total))
