@@ -193,3 +193,24 @@ def test_text_table_keys_on_tokens_and_text_length(items, stats):
     np.testing.assert_array_equal(table.text([long[:20]]), table.text([long]))  # only 20 tokens are read
     with pytest.raises(KeyError, match="not registered"):
         table.text([["never/VERB"]])
+
+
+def test_text_table_blocks_come_back_from_the_cache(items, stats, tmp_path):
+    ev = ToyEvaluator(stats)
+    cache = Cache(tmp_path / "cache")
+    rows = [t for toks in items.tokens for t in toks]
+
+    def table(parts):
+        t = TextTable(lambda r, fixed: ev.embed_text(r), max_text_tokens=20, block=50, cache=cache, key_parts=parts)
+        t.add(rows)
+        return t
+
+    first = table({"evaluator": "a"})
+    expected = first.text(rows)
+    assert first.embedded == len(first) and len(cache.entries("captions")) == -(-len(first) // 50)
+    again = table({"evaluator": "a"})
+    np.testing.assert_array_equal(again.text(rows), expected)
+    assert again.embedded == 0 and again.loaded == len(again)
+    other = table({"evaluator": "b"})
+    other.text(rows[:3])
+    assert other.loaded == 0 and other.embedded == len(other)

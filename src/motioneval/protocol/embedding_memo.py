@@ -22,7 +22,9 @@ table value can differ from embedding the row in the pass's own chunk, and it is
 
 Optional persistence: with ``cache`` (a :class:`~motioneval.protocol.cache.Cache`) and ``key_parts`` (what
 identifies the embeddings besides the keys: dataset, evaluator, statistics, compute settings) every computed
-block is stored as one cache entry and read back instead of recomputed, so an interrupted table resumes.
+block is stored as one cache entry (kinds ``windows`` and ``captions``, keyed by ``key_parts`` plus a sha256 of
+the block's keys) and read back instead of recomputed: an interrupted table resumes, and another model, seed or
+replication count scored against the same data and evaluator reuses the whole table.
 """
 from __future__ import annotations
 
@@ -42,6 +44,8 @@ TextEmbed = Callable[[list[list[str]], "int | None"], np.ndarray]
 
 #: Cache kind of the stored blocks of a :class:`WindowTable` (beside the loop's ``samples``/``embeddings``).
 CACHE_KIND = "windows"
+#: Cache kind of the stored blocks of a :class:`TextTable`.
+CAPTIONS_CACHE_KIND = "captions"
 #: Keys embedded per evaluator call (features of one block: block x max_frames x D float32, ~211 MB at 1024).
 DEFAULT_BLOCK = 1024
 
@@ -232,10 +236,13 @@ class TextTable:
     text lengths (``fixed_length=None``) or all with ``fixed_length`` (e.g. the loop's ``_embed_text``).
     """
 
-    def __init__(self, embed: TextEmbed, *, max_text_tokens: int, block: int = DEFAULT_BLOCK) -> None:
+    def __init__(self, embed: TextEmbed, *, max_text_tokens: int, block: int = DEFAULT_BLOCK, cache: Any = None,
+                 key_parts: Mapping[str, Any] | None = None) -> None:
         if not isinstance(block, int) or block < 1:
             raise ValueError(f"block must be a positive integer; got {block!r}")
         self.embed, self.max_text_tokens, self.block = embed, int(max_text_tokens), block
+        self.cache, self.key_parts = cache, dict(key_parts or {})
+        self.loaded = 0
         self._pending: set[tuple[tuple[str, ...], int | None]] = set()
         self._index: dict[tuple[tuple[str, ...], int | None], int] = {}
         self._emb: list[np.ndarray] = []
@@ -277,10 +284,28 @@ class TextTable:
             group = [k for k in new if k[1] == fixed]
             for b in range(0, len(group), self.block):
                 chunk = group[b: b + self.block]
-                emb = np.asarray(self.embed([list(k[0]) for k in chunk], fixed))
+                key = self._block_key(chunk)
+                cached = None if key is None else self.cache.load(CAPTIONS_CACHE_KIND, key[0])
+                if cached is not None and len(cached.get("text", ())) == len(chunk):
+                    emb = np.asarray(cached["text"])
+                    self.loaded += len(chunk)
+                else:
+                    emb = np.asarray(self.embed([list(k[0]) for k in chunk], fixed))
+                    self.embedded += len(chunk)
+                    if key is not None:
+                        self.cache.save(CAPTIONS_CACHE_KIND, key[0], key[1], text=emb)
                 for k in chunk:
                     self._index[k] = len(self._index)
                 self._emb.append(emb)
-                self.embedded += len(chunk)
         self._table = np.concatenate(self._emb, axis=0)
         self._emb = [self._table]
+
+    def _block_key(self, chunk: Sequence[tuple[tuple[str, ...], int | None]]) -> tuple[str, dict[str, Any]] | None:
+        if self.cache is None or not getattr(self.cache, "enabled", False):
+            return None
+        h = hashlib.sha256()
+        for tokens, fixed in chunk:  # the block's captions, in order, with their text length rule
+            h.update((" ".join(tokens) + f"\x1f{fixed}\x1e").encode())
+        parts = {**self.key_parts, "what": "caption embeddings", "max_text_tokens": self.max_text_tokens,
+                 "captions": h.hexdigest()}
+        return content_key(parts), parts
