@@ -56,7 +56,6 @@ from .. import _npio
 from .._progress import progress as _progress
 from ..representation.normalization import FeatureStats
 from .cache import Cache, content_key, hash_arrays
-from .embedding_memo import TextTable, WindowTable
 from .generators import (
     SampleSetGenerator,
     check_generator,
@@ -74,6 +73,7 @@ from .ground_truth import (
     draw_pass,
     num_rows,
     pass_captions,
+    pass_features,
     pass_raw_tokens,
     pass_rng,
 )
@@ -196,8 +196,6 @@ class Evaluation:
         self._evaluator_stats_key = hash_arrays(self.evaluator.stats.mean, self.evaluator.stats.std)
         self._compute = compute_settings(self.evaluator)
         self._plans: dict[tuple[int, str], Any] = {}
-        self._windows: WindowTable | None = None
-        self._captions: TextTable | None = None
 
     # ---------------------------------------------------------------------------------------- planning
     @property
@@ -390,30 +388,6 @@ class Evaluation:
         parts["compute"] = self._compute
         return content_key(parts), parts
 
-    # ---------------------------------------------------------------------------------------- tables
-    def window_table(self) -> WindowTable:
-        if self._windows is None:
-            parts = {"dataset": self._dataset_key, "settings": self._gt_settings(), "evaluator": self._evaluator_key,
-                     "evaluator_statistics": self._evaluator_stats_key, "compute": self._compute}
-            table = WindowTable(self.items, self.evaluator.stats, self.preset, self._embed_motion, cache=self.cache,
-                                key_parts=parts)
-            table.add_every_window()
-            self._windows = table
-        return self._windows
-
-    def caption_table(self) -> TextTable:
-        if self._captions is None:
-            p = self.preset
-            table = TextTable(lambda rows, fixed: self._embed_text(rows, fixed), max_text_tokens=p.max_text_tokens)
-            every = [t for toks in self.items.tokens for t in toks]
-            table.add(every)
-            if self.prompt_tokens is not None:
-                table.add(self.prompt_tokens)
-            if p.text_length == "max":
-                table.add(every if self.prompt_tokens is None else self.prompt_tokens, p.text_tokens)
-            self._captions = table
-        return self._captions
-
     # ---------------------------------------------------------------------------------------- work
     def is_cached(self, unit: Unit) -> bool:
         """Whether the unit's embeddings are already in the cache (a finished unit)."""
@@ -428,9 +402,10 @@ class Evaluation:
         rows = slice(unit.start, unit.stop)
         if unit.stage in ("gt_match", "gt_fid"):
             plan: PassPlan = self._plan(unit.replication, unit.stage).take(rows)
-            out = {"motion": self.window_table().motion(plan)}
+            feats = pass_features(self.items, plan, self.evaluator.stats, self.preset)
+            out = {"motion": self._embed_motion(feats, plan.lengths)}
             if unit.stage == "gt_match":
-                out["text"] = self.caption_table().text(pass_raw_tokens(self.items, plan))
+                out["text"] = self._embed_text(pass_raw_tokens(self.items, plan))
             out["lengths"] = plan.lengths
         else:
             raw, lengths, frames = self._generated_raw(unit)
@@ -447,7 +422,7 @@ class Evaluation:
                    else np.zeros(len(lengths), bool)}
             if unit.stage == "generated":
                 fixed = p.text_tokens if p.text_length == "max" else None
-                out["text"] = self.caption_table().text(self._plan(unit.replication, "generated").tokens[rows], fixed)
+                out["text"] = self._embed_text(self._plan(unit.replication, "generated").tokens[rows], fixed)
         self.cache.save("embeddings", key, parts, **out)
         return out
 
@@ -619,7 +594,6 @@ class Evaluation:
             values[row].setdefault(metric, []).append(None if value is None else float(value))
 
         units = self.units()
-        self._reference_flagged: dict[str, bool] = {}
         pending: dict[str, list[np.ndarray]] = {}
         for n, unit in enumerate(_progress(units, total=len(units), desc=f"evaluate {self.name}",
                                            enable=self.show_progress, unit="chunk")):
@@ -650,9 +624,8 @@ class Evaluation:
                     pairs = p.diversity_pairs_for(len(motion))
                     put(row, "diversity", diversity(motion, pairs, rng=pass_rng(self.seed, r, "diversity", stream)))
                     continue
-                check = r == 0 or self._reference_flagged.get(row, False)
                 fd = frechet_distance(reference, gaussian_stats(motion), method=p.fid_method,
-                                      return_diagnostics=True, reference_check=check)
+                                      return_diagnostics=True)  # ground truth first, as the reference loop
                 put(row, "fid", fd.value)
                 diagnostics[row].append(_diagnostics_dict(fd))
                 for message in getattr(fd, "warnings", None) or []:
