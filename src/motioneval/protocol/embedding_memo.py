@@ -46,8 +46,13 @@ TextEmbed = Callable[[list[list[str]], "int | None"], np.ndarray]
 CACHE_KIND = "windows"
 #: Cache kind of the stored blocks of a :class:`TextTable`.
 CAPTIONS_CACHE_KIND = "captions"
-#: Keys embedded per evaluator call (features of one block: block x max_frames x D float32, ~211 MB at 1024).
-DEFAULT_BLOCK = 1024
+#: Windows embedded per evaluator call on CPU (one reused canvas of block x max_frames x D float32, ~53 MB
+#: for HumanML3D at 256, small enough to stay fast to fill; a CUDA evaluator is better served by 1,024).
+DEFAULT_BLOCK = 256
+#: Windows embedded per evaluator call on CUDA (the T2M evaluator's own CUDA chunk).
+CUDA_BLOCK = 1024
+#: Captions embedded per evaluator call.
+TEXT_BLOCK = 1024
 
 
 class WindowTable:
@@ -183,14 +188,15 @@ class WindowTable:
 
 def window_features(items: GroundTruthItems, item: np.ndarray, start: np.ndarray, length: np.ndarray,
                     stats: FeatureStats, *, out: np.ndarray) -> np.ndarray:
-    """Windows ``(item, start, length)`` normalized with ``stats`` into ``out`` ``(n, frames, D)`` (zeroed first):
+    """Windows ``(item, start, length)`` normalized with ``stats`` into ``out`` ``(n, frames, D)`` (zero past each length):
     bitwise :func:`~motioneval.protocol.ground_truth.pass_features`, but each frame of the items involved is
     normalized once (float64, then cast) however many windows share it. ``item`` must be sorted."""
-    out[...] = 0.0
     n, width, d = out.shape
     item, start, length = (np.asarray(a, np.int64) for a in (item, start, length))
     if not n:
         return out
+    if (length > width).any():
+        raise ValueError(f"a window of {int(length.max())} frames does not fit a canvas of {width} frames")
     lo = int(items.offsets[item[0]])
     hi = int(items.offsets[item[-1]] + items.lengths[item[-1]])
     frames = items.frames[lo:hi].astype(np.float64)
@@ -200,6 +206,7 @@ def window_features(items: GroundTruthItems, item: np.ndarray, start: np.ndarray
     first = (items.offsets[item] + start - lo).tolist()
     for r, (a, m) in enumerate(zip(first, length.tolist())):  # slice copies: faster than a fancy-index scatter
         out[r, :m] = norm[a:a + m]
+        out[r, m:] = 0.0
     return out
 
 
@@ -236,7 +243,7 @@ class TextTable:
     text lengths (``fixed_length=None``) or all with ``fixed_length`` (e.g. the loop's ``_embed_text``).
     """
 
-    def __init__(self, embed: TextEmbed, *, max_text_tokens: int, block: int = DEFAULT_BLOCK, cache: Any = None,
+    def __init__(self, embed: TextEmbed, *, max_text_tokens: int, block: int = TEXT_BLOCK, cache: Any = None,
                  key_parts: Mapping[str, Any] | None = None) -> None:
         if not isinstance(block, int) or block < 1:
             raise ValueError(f"block must be a positive integer; got {block!r}")
