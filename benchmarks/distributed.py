@@ -42,7 +42,7 @@ class BusyGenerator:
     version = "1"
 
     def __init__(self, stats, layers: int) -> None:
-        from motioneval.protocol._toy import ToyGenerator
+        from motioneval.testing import ToyGenerator
 
         self.stats = stats
         self.base = ToyGenerator(stats)
@@ -76,10 +76,10 @@ def layers_for(ms: float, dim: int = 263, frames: int = 196) -> int:
 def job(cfg: dict) -> None:
     """One run (under torchrun when ``cfg["distributed"]``): rank 0 prints a JSON line."""
     import motioneval.metrics.frechet  # noqa: F401  (imports are counted in the wall time only)
-    from motioneval.protocol._toy import ToyEvaluator
     from motioneval.protocol.distributed import evaluate_distributed
     from motioneval.protocol.evaluate import evaluate
     from motioneval.representation.normalization import FeatureStats
+    from motioneval.testing import ToyEvaluator
 
     if cfg["distributed"]:
         import torch.distributed  # noqa: F401
@@ -130,7 +130,7 @@ def main() -> None:
     if args.job:
         return job(json.loads(args.job))
 
-    from motioneval.protocol._toy import write_toy_dataset
+    from motioneval.testing import write_toy_dataset
 
     with tempfile.TemporaryDirectory() as tmp:
         root = write_toy_dataset(Path(tmp) / "HumanML3D", num_clips=args.clips, segment_fraction=0.0)

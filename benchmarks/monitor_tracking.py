@@ -55,8 +55,8 @@ def _demo_setup(work: Path):
 
 def _toy_setup(work: Path, t2m_random: bool = False, num_clips: int = 800):
     from motioneval.data.dataset import MotionDataset
-    from motioneval.protocol._toy import ToyEvaluator, ToyGenerator, write_toy_dataset, write_toy_evaluator
     from motioneval.protocol.ground_truth import GroundTruthItems
+    from motioneval.testing import ToyEvaluator, ToyGenerator, write_toy_dataset, write_toy_evaluator
 
     root = write_toy_dataset(work / "HumanML3D", num_clips=num_clips, seed=0)
     items = GroundTruthItems.from_dataset(MotionDataset(root, "test"))

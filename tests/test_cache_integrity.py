@@ -198,9 +198,9 @@ def test_checksum_sensitive_to_names_and_bytes():
 # ------------------------------------------------------------------------------------- keys, end to end
 pytest.importorskip("motioneval.metrics.frechet")
 
-from motioneval.protocol._toy import ToyEvaluator, ToyGenerator, write_toy_dataset  # noqa: E402
 from motioneval.protocol.evaluate import Evaluation, compute_settings, evaluate  # noqa: E402
 from motioneval.representation.normalization import FeatureStats  # noqa: E402
+from motioneval.testing import ToyEvaluator, ToyGenerator, write_toy_dataset  # noqa: E402
 
 SETTINGS = {"preset": "t2m", "chunk_size": 64, "seed": 5, "replications": 2, "mm_replications": 0,
             "diversity_pairs": 40, "diversity_pairs_small": None}
@@ -321,7 +321,7 @@ def test_resume_with_another_thread_count_recomputes_and_says_so(toy, tmp_path):
     evaluator), so the thread count is in the embedding keys: a resumed run at another count recomputes and
     gives exactly the numbers of a fresh run at that count; the result records it."""
     torch = pytest.importorskip("torch")
-    from motioneval.protocol._toy import write_toy_evaluator
+    from motioneval.testing import write_toy_evaluator
 
     root, stats = toy
     evaluator = write_toy_evaluator(tmp_path / "evaluator", root)

@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 
 from motioneval.protocol._dist_plan import assign_units, first_holders, unit_cost
-from motioneval.protocol._toy import ToyEvaluator, ToyGenerator, write_toy_dataset
 from motioneval.protocol.cache import Cache
 from motioneval.protocol.distributed import DistributedContext, run_distributed
 from motioneval.protocol.evaluate import Evaluation, evaluate
 from motioneval.protocol.generators import CallableGenerator
 from motioneval.representation.normalization import FeatureStats
+from motioneval.testing import ToyEvaluator, ToyGenerator, write_toy_dataset
 
 # 96 ground-truth rows (3 groups of 32), 2 replications, MultiModality on one group x 6: per replication
 # 3 + 3 + 3 units of 32 rows (ground truth A, B, generated) + 6 MultiModality units = 30 units, 18 generating
@@ -274,7 +274,7 @@ def _torchrun(args, *, nproc=2, env=None, timeout=240):
 API_SCRIPT = """
 import json, os, sys
 import numpy as np
-from motioneval.protocol._toy import ToyEvaluator, ToyGenerator
+from motioneval.testing import ToyEvaluator, ToyGenerator
 from motioneval.protocol.distributed import evaluate_distributed
 from motioneval.representation.normalization import FeatureStats
 
@@ -337,14 +337,14 @@ def test_torchrun_cli_two_ranks_equal_one_process_with_torch_evaluator(toy, tmp_
     """`motioneval evaluate` options under torchrun (gloo, 2 ranks, no cache: every embedding travels to rank
     0) on a random-weight T2M evaluator in the official layout: bitwise the in-process numbers."""
     pytest.importorskip("torch")
-    from motioneval.protocol._toy import write_toy_evaluator
     from motioneval.protocol.results import Result
+    from motioneval.testing import write_toy_evaluator
 
     root, _, _ = toy
     evaluator_dir = write_toy_evaluator(tmp_path / "evaluator", root)
     gen_file = tmp_path / "my_model.py"
     gen_file.write_text(textwrap.dedent(f"""
-        from motioneval.protocol._toy import ToyGenerator
+        from motioneval.testing import ToyGenerator
         from motioneval.representation.normalization import FeatureStats
 
         def make():

@@ -333,7 +333,7 @@ def test_cli_doctor(tmp_path, small_set, stats, folders, capsys):
 
 def test_embedding_space_checks_with_an_evaluator(tmp_path):
     pytest.importorskip("torch")
-    from motioneval.protocol._toy import ToyGenerator, write_toy_dataset, write_toy_evaluator
+    from motioneval.testing import ToyGenerator, write_toy_dataset, write_toy_evaluator
 
     root = write_toy_dataset(tmp_path / "HumanML3D", num_clips=60, seed=2)
     ev = write_toy_evaluator(tmp_path / "evaluator", root)

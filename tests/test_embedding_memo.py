@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from motioneval.protocol._toy import ToyEvaluator
 from motioneval.protocol.cache import Cache
 from motioneval.protocol.embedding_memo import TextTable, WindowTable, every_window, window_features
 from motioneval.protocol.ground_truth import (
@@ -19,6 +18,7 @@ from motioneval.protocol.ground_truth import (
 )
 from motioneval.protocol.presets import get_preset
 from motioneval.representation.normalization import FeatureStats
+from motioneval.testing import ToyEvaluator
 
 PRESET = get_preset("t2m")
 DIM = 263

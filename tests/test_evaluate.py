@@ -12,11 +12,11 @@ import scipy.linalg
 
 pytest.importorskip("motioneval.metrics.frechet", reason="the Fréchet distance module (issue 2) is not installed")
 
-from motioneval.protocol._toy import ToyEvaluator, ToyGenerator, write_toy_dataset  # noqa: E402
 from motioneval.protocol.evaluate import Evaluation, evaluate
 from motioneval.protocol.generators import CallableGenerator
 from motioneval.protocol.ground_truth import pass_features, pass_raw_tokens
 from motioneval.representation.normalization import FeatureStats
+from motioneval.testing import ToyEvaluator, ToyGenerator, write_toy_dataset  # noqa: E402
 
 # a small custom protocol: 96 ground-truth rows (3 groups of 32), 2 replications, MultiModality on one group
 SMALL = dict(replications=2, mm_captions=32, mm_repeats=12, mm_pairs=5, diversity_pairs=50,
@@ -289,7 +289,7 @@ def _write_mdm_results(root, path, repetitions=2, frames=64):
     """MDM's results.npy: joint positions (N*R, 22, 3, F) repetition-major, captions, lengths; frames past each
     length are kept (MDM does not trim them)."""
     from motioneval.data.dataset import MotionDataset
-    from motioneval.protocol._toy import toy_joints
+    from motioneval.testing import toy_joints
 
     ds = MotionDataset(root, "test")
     rng = np.random.default_rng(1)
@@ -338,15 +338,15 @@ def one_torch_thread():
 def test_cli_with_official_layout_evaluator(toy, tmp_path, capsys, one_torch_thread):
     """The CLI and the API, on a random-weight T2M evaluator saved in the official folder layout."""
     from motioneval.cli.main import main
-    from motioneval.protocol._toy import write_toy_evaluator
     from motioneval.protocol.results import Result
+    from motioneval.testing import write_toy_evaluator
 
     root, ds_stats, _ = toy
     evaluator_dir = write_toy_evaluator(tmp_path / "evaluator", root)
     assert (evaluator_dir / "t2m" / "text_mot_match" / "model" / "finest.tar").is_file()
     gen_file = tmp_path / "my_model.py"
     gen_file.write_text(textwrap.dedent(f"""
-        from motioneval.protocol._toy import ToyGenerator
+        from motioneval.testing import ToyGenerator
         from motioneval.representation.normalization import FeatureStats
 
         def make():
@@ -454,3 +454,15 @@ def test_cache_keys_follow_what_produced_each_unit(toy):
                             preset="momask", chunk_size=32, overrides=SMALL)
     assert keys(a, "generated", "sample_key") == keys(other_eval, "generated", "sample_key")
     assert set(keys(a, "generated", "embedding_key")).isdisjoint(keys(other_eval, "generated", "embedding_key"))
+
+
+def test_dataset_kind_is_never_guessed_from_an_unknown_width(tmp_path):
+    from motioneval.protocol.evaluate import _infer_kind
+
+    (tmp_path / "new_joint_vecs").mkdir()
+    np.save(tmp_path / "new_joint_vecs" / "000000.npy", np.zeros((50, 100), np.float32))
+    (tmp_path / "test.txt").write_text("000000\n")
+    with pytest.raises(ValueError, match=r"000000\.npy have 100 dims.*name the kind explicitly"):
+        _infer_kind(tmp_path, "test")
+    np.save(tmp_path / "new_joint_vecs" / "000000.npy", np.zeros((50, 251), np.float32))
+    assert _infer_kind(tmp_path, "test") == "kit"

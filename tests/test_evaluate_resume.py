@@ -13,10 +13,10 @@ import pytest
 
 pytest.importorskip("motioneval.metrics.frechet", reason="the Fréchet distance module (issue 2) is not installed")
 
-from motioneval.protocol._toy import ToyEvaluator, ToyGenerator, write_toy_dataset  # noqa: E402
 from motioneval.protocol.evaluate import Evaluation, evaluate
 from motioneval.protocol.results import Result
 from motioneval.representation.normalization import FeatureStats
+from motioneval.testing import ToyEvaluator, ToyGenerator, write_toy_dataset  # noqa: E402
 
 SETTINGS = dict(preset="momask", chunk_size=32, seed=11, replications=2, mm_captions=32, mm_repeats=12, mm_pairs=5,
                 diversity_pairs=50, diversity_pairs_small=None, generated_rows="independent",
@@ -63,7 +63,7 @@ def test_kill_9_mid_run_resumes_to_identical_numbers(toy, uninterrupted, tmp_pat
     script = tmp_path / "run.py"
     script.write_text(textwrap.dedent(f"""
         import numpy as np
-        from motioneval.protocol._toy import ToyEvaluator, ToyGenerator
+        from motioneval.testing import ToyEvaluator, ToyGenerator
         from motioneval.protocol.evaluate import evaluate
         from motioneval.representation.normalization import FeatureStats
         ds = FeatureStats.load({str(root / 'Mean.npy')!r}, {str(root / 'Std.npy')!r}, name="dataset")
@@ -94,7 +94,7 @@ def test_ctrl_c_through_the_cli_then_rerun(toy, uninterrupted, tmp_path, capsys)
     gen_file = tmp_path / "interruptible.py"
     gen_file.write_text(textwrap.dedent(f"""
         import os
-        from motioneval.protocol._toy import ToyGenerator
+        from motioneval.testing import ToyGenerator
         from motioneval.representation.normalization import FeatureStats
 
         class Interrupted(ToyGenerator):

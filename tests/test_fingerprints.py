@@ -93,7 +93,7 @@ def test_check_dataset_and_doctor_report_drift(tmp_path, data_dir):
     from motioneval.cli.main import main
     from motioneval.data.dataset import check_dataset
     from motioneval.diagnostics.doctor import doctor
-    from motioneval.protocol._toy import write_toy_dataset
+    from motioneval.testing import write_toy_dataset
 
     write_toy_dataset(tmp_path, num_clips=6)
     base = check_dataset(tmp_path)
@@ -148,7 +148,7 @@ def test_saved_results_carry_fingerprints(tmp_path, data_dir):
 
 def test_check_dataset_cli_names_known_bad_clips(tmp_path, capsys):
     from motioneval.cli.main import main
-    from motioneval.protocol._toy import write_toy_dataset
+    from motioneval.testing import write_toy_dataset
 
     write_toy_dataset(tmp_path, num_clips=6)
     ids = (tmp_path / "test.txt").read_text().split()

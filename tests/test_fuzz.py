@@ -434,9 +434,9 @@ def test_full_disk_keeps_the_table_and_the_other_files(tmp_path, capsys, monkeyp
     pytest.importorskip("motioneval.metrics.frechet")
     from motioneval import _io
     from motioneval.cli.evaluate import write_outputs
-    from motioneval.protocol._toy import ToyEvaluator, ToyGenerator, write_toy_dataset
     from motioneval.protocol.evaluate import Evaluation
     from motioneval.representation.normalization import FeatureStats
+    from motioneval.testing import ToyEvaluator, ToyGenerator, write_toy_dataset
 
     root = write_toy_dataset(tmp_path / "HumanML3D", num_clips=70, seed=4)
     stats = FeatureStats.load(root / "Mean.npy", root / "Std.npy", name="dataset")
@@ -468,9 +468,9 @@ def test_full_disk_keeps_the_table_and_the_other_files(tmp_path, capsys, monkeyp
 
 def test_generated_values_that_overflow_are_named_by_sample_id(tmp_path):
     pytest.importorskip("motioneval.metrics.frechet")
-    from motioneval.protocol._toy import ToyEvaluator, write_toy_dataset
     from motioneval.protocol.evaluate import evaluate
     from motioneval.representation.normalization import FeatureStats
+    from motioneval.testing import ToyEvaluator, write_toy_dataset
 
     root = write_toy_dataset(tmp_path / "HumanML3D", num_clips=70, seed=4)
     ds = MotionDataset(root)
@@ -521,8 +521,8 @@ def test_evaluate_reads_an_outside_folder_only_with_the_option(tmp_path, capsys)
     import argparse
 
     from motioneval.cli.evaluate import build_evaluation
-    from motioneval.protocol._toy import ToyEvaluator, write_toy_dataset
     from motioneval.representation.normalization import FeatureStats
+    from motioneval.testing import ToyEvaluator, write_toy_dataset
 
     root = write_toy_dataset(tmp_path / "HumanML3D", num_clips=40, seed=4)
     ds = MotionDataset(root)
@@ -589,7 +589,7 @@ GENERATORS = {
 def toy_folders(tmp_path_factory):
     pytest.importorskip("torch")
     pytest.importorskip("motioneval.metrics.frechet")
-    from motioneval.protocol._toy import write_toy_dataset, write_toy_evaluator
+    from motioneval.testing import write_toy_dataset, write_toy_evaluator
 
     d = tmp_path_factory.mktemp("gen")
     root = write_toy_dataset(d / "HumanML3D", num_clips=40, seed=4)

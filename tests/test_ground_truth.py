@@ -122,7 +122,7 @@ def test_seeding_is_reproducible_and_streams_independent():
 
 def test_items_from_dataset_folder(tmp_path):
     from motioneval.data.dataset import MotionDataset
-    from motioneval.protocol._toy import write_toy_dataset
+    from motioneval.testing import write_toy_dataset
 
     root = write_toy_dataset(tmp_path / "ds", num_clips=40, segment_fraction=1.0, min_length=80, max_length=120)
     ds = MotionDataset(root, "test")

@@ -11,9 +11,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("motioneval.metrics.frechet")
 
-from motioneval.protocol._toy import ToyEvaluator, ToyGenerator, write_toy_dataset  # noqa: E402
 from motioneval.protocol.monitor import LightEvaluation, TrainingMonitor  # noqa: E402
 from motioneval.representation.normalization import FeatureStats  # noqa: E402
+from motioneval.testing import ToyEvaluator, ToyGenerator, write_toy_dataset  # noqa: E402
 
 
 @pytest.fixture(scope="module")

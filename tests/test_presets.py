@@ -6,7 +6,8 @@ import json
 import pytest
 
 from motioneval.cli.main import main
-from motioneval.protocol.presets import PRESETS, Preset, get_preset, parse_override
+from motioneval.cli.presets import parse_override
+from motioneval.protocol.presets import PRESETS, Preset, get_preset
 
 # The spec table, transcribed setting by setting (protocol.md "Presets"; metrics.md for the shared values).
 SPEC = {

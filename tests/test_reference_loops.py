@@ -23,17 +23,17 @@ import pytest
 import scipy.linalg
 
 from motioneval.metrics.diversity import diversity
-from motioneval.protocol._toy import (
-    VERBS,
-    ToyEvaluator,
-    toy_features,
-    write_toy_dataset,
-)
 from motioneval.protocol.evaluate import GROUND_TRUTH_ROW, Evaluation
 from motioneval.protocol.generators import GeneratedMotion
 from motioneval.protocol.ground_truth import draw_pass, pass_rng
 from motioneval.protocol.presets import PRESET_NAMES
 from motioneval.representation.normalization import FeatureStats
+from motioneval.testing import (
+    VERBS,
+    ToyEvaluator,
+    toy_features,
+    write_toy_dataset,
+)
 
 SEED = 4
 FRAMES = 204  # the harness generator's array length (T2M-GPT-like lengths reach 200)
@@ -309,8 +309,8 @@ def test_fid_against_the_same_batches_is_smaller_for_a_ground_truth_like_model(t
 def _write_joint_dataset(root, *, num_clips=100, seed=0):
     """A HumanML3D-layout folder whose features come from joints (``joints_to_features``); returns the folder
     and, per clip, a longer joint sequence whose first ``T + 1`` frames are the clip (the rest continues it)."""
-    from motioneval.protocol._toy import toy_caption, toy_joints
     from motioneval.representation.forward import joints_to_features
+    from motioneval.testing import toy_caption, toy_joints
 
     rng = np.random.default_rng(seed)
     (root / "new_joint_vecs").mkdir(parents=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -85,13 +86,47 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def json_default(obj: Any) -> Any:
-    """``json.dumps(default=...)`` hook: numpy scalars/arrays, paths, sets and tuples to plain JSON."""
+    """``json.dumps(default=...)`` hook: numpy scalars/arrays, paths, sets and tuples to plain JSON.
+
+    The one numpy -> JSON conversion of the package. Sets come out sorted when their items can be ordered
+    (so equal sets give equal text), else in iteration order."""
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):
         return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, (set, frozenset, tuple)):
+    if isinstance(obj, (Path, os.PathLike)):
+        return os.fspath(obj)
+    if isinstance(obj, (set, frozenset)):
+        try:
+            return sorted(obj)
+        except TypeError:
+            return list(obj)
+    if isinstance(obj, tuple):
         return list(obj)
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def json_float(x: float) -> float | str:
+    """``x`` as a float, or ``"nan"``/``"inf"``/``"-inf"`` for the non-finite values strict JSON cannot hold."""
+    x = float(x)
+    if math.isfinite(x):
+        return x
+    return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+
+
+def jsonable(obj: Any) -> Any:
+    """A strict-JSON copy of nested dicts/lists/tuples: keys as ``str``, numpy scalars and arrays as Python
+    values, non-finite floats as :func:`json_float` strings; other leaves unchanged."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [jsonable(v) for v in obj.tolist()] if obj.ndim else jsonable(obj.item())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return json_float(float(obj))
+    return obj

@@ -57,8 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..demo.run import demo_evaluator_dir, demo_settings, run_demo
-    from ..protocol.presets import parse_override
     from ._errors import check_device
+    from .presets import parse_override
 
     check_device(args.device)
     if args.replications is not None and args.replications < 1:

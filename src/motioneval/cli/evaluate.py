@@ -58,9 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     check_arguments(args)
     if args.distributed:
-        from ..protocol._dist_cli import run_cli
-
-        return run_cli(args)
+        return run_distributed_cli(args)
     evaluation = build_evaluation(args)
     try:
         result = evaluation.score()
@@ -72,6 +70,23 @@ def run(args: argparse.Namespace) -> int:
                              f"{where[0]}:{where[1]}: {exc}; fix the generator (--debug shows the traceback)"
                              + ("; finished units are kept in the cache" if evaluation.cache.enabled else "")) from exc
     write_outputs(args, evaluation, result)
+    return 0
+
+
+def run_distributed_cli(args: argparse.Namespace) -> int:
+    """Run ``motioneval evaluate`` options on every rank of the job; returns the exit status."""
+    from ..protocol.distributed import init_distributed, run_distributed, warnings_on_main_only
+
+    with init_distributed() as ctx:
+        with warnings_on_main_only(ctx):
+            evaluation = build_evaluation(args, device=ctx.evaluator_device(args.device))
+        result = run_distributed(evaluation, ctx)
+    if result is None:  # not rank 0
+        return 0
+    info = result.settings["distributed"]
+    write_outputs(args, evaluation, result,
+                  note=f"{info['world_size']} rank(s): {info['units']} units, {info['units_finished_before']} "
+                       f"finished before, computed per rank {info['units_per_rank']}")
     return 0
 
 
@@ -102,7 +117,7 @@ def check_arguments(args: argparse.Namespace) -> None:
 def build_evaluation(args: argparse.Namespace, *, device: str | None = None) -> Any:
     """The :class:`~motioneval.protocol.evaluate.Evaluation` that the ``evaluate`` options describe."""
     from ..protocol.evaluate import Evaluation
-    from ..protocol.presets import parse_override
+    from .presets import parse_override
 
     overrides = dict(parse_override(text) for text in args.overrides)
     if args.no_cache:

@@ -146,6 +146,9 @@ def _n(n: Any) -> str:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from .main import main
+    # `python -m motioneval.cli.fid ARGS` is `python -m motioneval fid ARGS`: run the package's entry point as a
+    # program (no import of cli.main from a subcommand module, so the command table stays the only link).
+    import runpy
 
-    sys.exit(main(["fid", *sys.argv[1:]]))
+    sys.argv = [sys.argv[0], "fid", *sys.argv[1:]]
+    runpy.run_module("motioneval", run_name="__main__", alter_sys=True)

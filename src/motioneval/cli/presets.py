@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,3 +53,36 @@ def _fmt(key: str, value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse a CLI ``key=value`` override; the value is converted to the setting's type
+    (``none``/``null`` -> ``None``, ints, floats, strings)."""
+    if "=" not in text:
+        raise ValueError(f"override {text!r} must look like key=value (e.g. replications=5)")
+    key, raw = (s.strip() for s in text.split("=", 1))
+    from ..protocol.presets import NOT_OVERRIDABLE, PRESETS, Preset
+
+    fields = {f.name: f for f in dataclasses.fields(Preset)}
+    if key not in fields or key in NOT_OVERRIDABLE:
+        raise ValueError(f"unknown preset setting {key!r} in --set {text!r}; valid settings: "
+                         f"{', '.join(sorted(set(fields) - NOT_OVERRIDABLE))}")
+    if raw.lower() in ("none", "null"):
+        return key, None
+    default = getattr(PRESETS["t2m"], key)
+    kinds = [type(getattr(p, key)) for p in PRESETS.values() if getattr(p, key) is not None]
+    kind = kinds[0] if kinds else type(default)
+    if kind is bool:
+        if raw.lower() in ("true", "yes", "1"):
+            return key, True
+        if raw.lower() in ("false", "no", "0"):
+            return key, False
+        raise ValueError(f"--set {text!r}: {key} needs true or false; got {raw!r}")
+    try:
+        if kind is int:
+            return key, int(raw)
+        if kind is float:
+            return key, float(raw)
+    except ValueError:
+        raise ValueError(f"--set {text!r}: {key} needs a {kind.__name__}; got {raw!r}") from None
+    return key, raw

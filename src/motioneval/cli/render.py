@@ -111,7 +111,7 @@ def _stats(normalization: str, args: argparse.Namespace) -> Any:
             raise ValueError("the features are dataset-normalized: pass --dataset DIR (with Mean.npy/Std.npy)")
         root = Path(args.dataset)
         return FeatureStats.load(root / "Mean.npy", root / "Std.npy", name="dataset")
-    from ..diagnostics.evaluator_files import find_evaluator_stats
+    from ..evaluators.files import find_evaluator_stats
 
     if not args.evaluator:
         raise ValueError("the features are evaluator-normalized: pass --evaluator DIR (with t2m_mean/t2m_std)")

@@ -56,6 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from ..constants import HUMANML3D_DATASET, KIT_DATASET
     from ..evaluators.t2m_modules import T2MConfig
     from ..evaluators.training import TrainingConfig, train_evaluator
     from ..evaluators.word_vectorizer import WordVectorizer
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("pass both --mean and --std, or neither")
     vectors = WordVectorizer.from_folder(args.glove)
     dim = _feature_dim(Path(args.dataset), args.train_split)
-    name = args.name or {263: "t2m", 251: "kit"}.get(dim)
+    name = args.name or {s.dim: s.evaluator_name for s in (HUMANML3D_DATASET, KIT_DATASET)}.get(dim)
     if name is None:
         raise ValueError(f"{args.dataset} has {dim}-dim features; give the evaluator a name with --name")
     sizes = {"dim_pose": dim - 4, "dim_word": vectors.dim}

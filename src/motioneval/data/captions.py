@@ -19,8 +19,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-#: Tokens the protocol reads per caption (``sos`` + the first 20 + ``eos``); later tokens are ignored.
-MAX_TOKENS = 20
+from ..constants import MAX_TEXT_TOKENS
+
+#: Tokens the protocol reads per caption (``sos`` + the first 20 + ``eos``); later tokens are ignored
+#: (:data:`motioneval.constants.MAX_TEXT_TOKENS`).
+MAX_TOKENS = MAX_TEXT_TOKENS
 
 #: Largest caption time stamp accepted, in seconds (a day; HumanML3D clips last at most 10 s). Larger
 #: finite values (``1e308``) are corrupt and would overflow when turned into frame indices.

@@ -37,6 +37,7 @@ import numpy as np
 from .. import _npio
 from .._arrays import nonfinite_rows
 from .._progress import progress as _progress
+from ..constants import HUMANML3D_DATASET, KIT_DATASET, DatasetSpec, dataset_spec_for_dim, get_dataset_spec
 from ..representation.normalization import FeatureStats
 from .captions import Caption, parse_captions, utf8_error_where
 from .fingerprints import drifted_dataset_files
@@ -48,38 +49,14 @@ PathLike = str | os.PathLike
 SEVERITIES = ("error", "warning", "filtered")
 
 
-@dataclass(frozen=True)
-class DatasetSpec:
-    """What differs between HumanML3D and KIT-ML for reading: dims, joints, fps and the length bounds."""
-
-    name: str
-    dim: int
-    num_joints: int
-    fps: float
-    min_length: int  # inclusive
-    max_length: int  # exclusive
-
-
-HUMANML3D_DATASET = DatasetSpec("humanml3d", dim=263, num_joints=22, fps=20.0, min_length=40, max_length=200)
-KIT_DATASET = DatasetSpec("kit", dim=251, num_joints=21, fps=12.5, min_length=24, max_length=200)
-# KIT-ML is recorded at 12.5 fps, but text-to-motion's loader (reused by MDM and MoMask) converts caption times
-# with 20: `evaluate` reads the dataset with the preset's ``fps`` (``presets.KIT_TIME_RATE``), not this default.
-_SPECS = {"humanml3d": HUMANML3D_DATASET, "t2m": HUMANML3D_DATASET, "kit": KIT_DATASET, "kit-ml": KIT_DATASET}
+# DatasetSpec, HUMANML3D_DATASET, KIT_DATASET and get_dataset_spec live in motioneval.constants (re-exported
+# here). KIT-ML is recorded at 12.5 fps, but text-to-motion's loader (reused by MDM and MoMask) converts caption
+# times with 20: `evaluate` reads the dataset with the preset's ``fps`` (``presets.KIT_TIME_RATE``), not this default.
 
 #: Largest magnitude a ground-truth feature may have. Real HumanML3D features stay within a few units and
 #: KIT-ML's (millimetres) within a few thousand; finite values beyond this (1e38, say) are corrupt data
 #: that would overflow to inf after normalization, so the scan reports them as errors of the clip.
 MAX_ABS_FEATURE = 1e6
-
-
-def get_dataset_spec(kind: str | DatasetSpec) -> DatasetSpec:
-    """``"humanml3d"`` (alias ``"t2m"``) or ``"kit"`` (alias ``"kit-ml"``) -> its :class:`DatasetSpec`."""
-    if isinstance(kind, DatasetSpec):
-        return kind
-    try:
-        return _SPECS[kind.lower()]
-    except KeyError:
-        raise ValueError(f"unknown dataset kind {kind!r}; use 'humanml3d' or 'kit'") from None
 
 
 @dataclass(frozen=True)
@@ -416,11 +393,14 @@ def _infer_spec(kind: str | DatasetSpec | None, root: Path, features: Path, ids:
         if arr.ndim in (1, 2):
             dim = arr.shape[-1]
             break
-    for spec in (HUMANML3D_DATASET, KIT_DATASET):
-        if dim == spec.dim:
-            return spec
+    if dim is not None:
+        try:
+            return dataset_spec_for_dim(dim)
+        except ValueError:
+            pass
     raise ValueError(
-        f"cannot tell whether {root} is HumanML3D (263-d) or KIT-ML (251-d) features"
+        f"cannot tell whether {root} is HumanML3D ({HUMANML3D_DATASET.dim}-d) or KIT-ML ({KIT_DATASET.dim}-d) "
+        "features"
         + (f": found {dim}-d" if dim is not None else ": no readable Mean.npy or feature file")
         + "; pass kind='humanml3d' or kind='kit'"
     )

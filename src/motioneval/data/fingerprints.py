@@ -33,6 +33,7 @@ import numpy as np
 
 from .. import _npio
 from .._io import sha256_file
+from ..constants import HUMANML3D_DATASET, KIT_DATASET, get_dataset_spec
 from ..representation.layout import FeatureLayout
 
 STATUSES = ("match", "values_match", "differs", "not_verified")
@@ -96,7 +97,7 @@ class FileVerdict:
 def _candidate(path: Path, dim: int | None, dataset: str | None) -> str | None:
     """The public file ``path`` should be, from its name, the array dimension and the dataset kind."""
     name, parent = path.name, path.parent.name
-    if name in ("Mean.npy", "Std.npy") and dim in (None, 263) and dataset in (None, "humanml3d"):
+    if name in ("Mean.npy", "Std.npy") and dim in (None, HUMANML3D_DATASET.dim) and dataset in (None, "humanml3d"):
         return f"HumanML3D/{name}"
     if name in ("test.txt", "train.txt", "val.txt") and dataset in (None, "humanml3d"):
         return f"HumanML3D/{name}"
@@ -105,10 +106,10 @@ def _candidate(path: Path, dim: int | None, dataset: str | None) -> str | None:
     stat = {"t2m_mean.npy": ("t2m", "mean"), "t2m_std.npy": ("t2m", "std"), "kit_mean.npy": ("kit", "mean"),
             "kit_std.npy": ("kit", "std")}.get(name)
     if stat is None and parent == "meta" and name in ("mean.npy", "std.npy"):
-        stat = ({263: "t2m", 251: "kit"}.get(dim or 0, "kit" if "kit" in str(path).lower() else "t2m"),
+        stat = ({s.dim: s.evaluator_name for s in (HUMANML3D_DATASET, KIT_DATASET)}.get(dim or 0, "kit" if "kit" in str(path).lower() else "t2m"),
                 name[:-4])
     if stat is not None:
-        want = {"t2m": 263, "kit": 251}[stat[0]]
+        want = get_dataset_spec(stat[0]).dim
         if dim in (None, want):
             return f"dataset/{stat[0]}_{stat[1]}.npy"
     return None
@@ -304,7 +305,7 @@ def _kind_of(root: Path) -> str | None:
         dim = _npio.load(mean, mmap_mode="r", allow_pickle=False).shape[-1]
     except (OSError, ValueError, IndexError):  # absent or unreadable: the other checks report it
         return None
-    return {263: "humanml3d", 251: "kit"}.get(int(dim))
+    return {s.dim: s.name for s in (HUMANML3D_DATASET, KIT_DATASET)}.get(int(dim))
 
 
 def verify_provenance(provenance: Mapping[str, Any], *, dataset: str | None = None) -> list[FileVerdict]:

@@ -22,8 +22,10 @@ from typing import Any
 import numpy as np
 
 from .. import _npio
+from .._checks import as_positive_int
 from .._io import sha256_file
-from .samples import SampleSet, SampleSetError
+from ..constants import HUMANML3D_DATASET, KIT_DATASET
+from .sample_set import SampleSet, SampleSetError
 
 PathLike = str | os.PathLike
 
@@ -68,11 +70,11 @@ def mdm_results_to_samples(results: dict[str, Any], *, source: PathLike | None =
     if missing:
         raise ValueError(f"{where}: missing key(s) {missing}; found {sorted(map(str, results))}. Expected MDM's "
                          f"results.npy from sample/generate.py")
-    num_samples = _positive_int(results["num_samples"], "num_samples", where)
-    num_repetitions = _positive_int(results["num_repetitions"], "num_repetitions", where)
+    num_samples = as_positive_int(results["num_samples"], "num_samples", where=where)
+    num_repetitions = as_positive_int(results["num_repetitions"], "num_repetitions", where=where)
     rows = num_samples * num_repetitions
     motion = np.asarray(results["motion"])
-    if motion.ndim != 4 or motion.shape[2] != 3 or motion.shape[1] not in (21, 22):
+    if motion.ndim != 4 or motion.shape[2] != 3 or motion.shape[1] not in (KIT_DATASET.num_joints, HUMANML3D_DATASET.num_joints):
         raise ValueError(f"{where}: 'motion' has shape {motion.shape}; expected (num_samples * num_repetitions, "
                          f"22, 3, frames) joint positions (21 joints for KIT-ML)")
     if motion.shape[0] != rows:
@@ -126,9 +128,7 @@ def joints_to_feature_samples(samples: SampleSet, *, skeleton: Any = None, full:
 
     num_joints = samples.motions.shape[2]
     if skeleton is None:
-        skeleton = {22: skeletons.HUMANML3D, 21: skeletons.KIT}.get(num_joints)
-        if skeleton is None:
-            raise ValueError(f"no default skeleton for {num_joints} joints; pass skeleton=")
+        skeleton = skeletons.skeleton_for_joints(num_joints)
     short = np.flatnonzero(samples.lengths < 2)
     if short.size:
         raise ValueError(f"{short.size} row(s) have fewer than 2 frames and give no feature row "
@@ -159,12 +159,3 @@ def joints_to_feature_samples(samples: SampleSet, *, skeleton: Any = None, full:
         metadata=metadata,
         frames=(conv - 1) if full else None,
     )
-
-
-def _positive_int(value: Any, name: str, where: str) -> int:
-    arr = np.asarray(value)
-    item = arr.reshape(()).item() if arr.size == 1 and arr.dtype != object else value
-    whole = isinstance(item, int) or (isinstance(item, float) and item.is_integer())
-    if isinstance(item, bool) or not whole or item < 1:
-        raise ValueError(f"{where}: {name!r} must be a positive integer; got {value!r}")
-    return int(item)

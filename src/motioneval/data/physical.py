@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import _npio
+from ..constants import HUMANML3D_DATASET, KIT_DATASET
 from ..metrics.physical import METRICS, PhysicalConfig, get_variant, physical_metrics
 from .samples import SampleSet
 
@@ -95,13 +96,11 @@ def samples_to_joints(samples: SampleSet, *, skeleton: Any = None, stats: Any = 
     Features normalized with ``"dataset"`` or ``"evaluator"`` statistics need those statistics as ``stats``
     (a :class:`~motioneval.representation.normalization.FeatureStats`).
     """
-    from ..representation.skeleton import HUMANML3D, KIT, skeleton_for_dim
+    from ..representation.skeleton import skeleton_for_dim, skeleton_for_joints
 
     if samples.kind == "joints":
         num_joints = samples.motions.shape[2]
-        skel = skeleton or {22: HUMANML3D, 21: KIT}.get(num_joints)
-        if skel is None:
-            raise ValueError(f"no default skeleton for {num_joints} joints (HumanML3D: 22, KIT-ML: 21); pass skeleton=")
+        skel = skeleton or skeleton_for_joints(num_joints)
         return samples.motions, samples.lengths, skel
     from ..representation.inverse import features_to_joints
 
@@ -199,11 +198,11 @@ def _array_to_samples(arr: np.ndarray, path: Path) -> SampleSet:
         raise ValueError(f"{path}: expected a numeric array of joints or features; got dtype {arr.dtype}")
     if arr.ndim in (3, 4) and arr.shape[-1] == 3:
         kind, batch = "joints", arr if arr.ndim == 4 else arr[None]
-    elif arr.ndim in (2, 3) and arr.shape[-1] in (263, 251):
+    elif arr.ndim in (2, 3) and arr.shape[-1] in (HUMANML3D_DATASET.dim, KIT_DATASET.dim):
         kind, batch = "features", arr if arr.ndim == 3 else arr[None]
     else:
         raise ValueError(f"{path}: array of shape {arr.shape} is neither joints (T, J, 3) / (N, T, J, 3) nor "
-                         f"263/251-d features (T, D) / (N, T, D)")
+                         f"{HUMANML3D_DATASET.dim}/{KIT_DATASET.dim}-d features (T, D) / (N, T, D)")
     n, t = batch.shape[:2]
     bad = np.flatnonzero(~np.isfinite(batch.reshape(n, -1)).all(axis=1))
     if bad.size:

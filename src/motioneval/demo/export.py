@@ -22,16 +22,19 @@ lot for ``noisy``, whose feature noise becomes position noise and then large vel
 """
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._io import atomic_write_json
+from .._checks import check_positive_int
+from .._io import atomic_write_bytes, atomic_write_json
+from ..constants import HUMANML3D_DATASET, MAX_MOTION_FRAMES
 
 #: MDM generates 196 frames per HumanML3D motion (``max_frames``) and stores all of them.
-MDM_FRAMES = 196
+MDM_FRAMES = MAX_MOTION_FRAMES
 EXPORT_KINDS = ("samples.npz", "samples", "results.npy")
 
 
@@ -60,8 +63,7 @@ def export_samples(out: str | os.PathLike, dataset_root: str | os.PathLike, *, g
     from ..data.dataset import MotionDataset
     from ..data.samples import SampleSet
 
-    if isinstance(repetitions, bool) or not isinstance(repetitions, int) or repetitions < 1:
-        raise ValueError(f"repetitions must be a positive integer; got {repetitions!r}")
+    check_positive_int(repetitions, "repetitions", numpy=False)
     gen = demo_generator_by_name(generator, dataset_root) if isinstance(generator, str) else generator
     ds = MotionDataset(dataset_root, split)
     if len(ds) == 0:
@@ -152,7 +154,7 @@ def _write_mdm(path: Path, raw: np.ndarray, lengths: np.ndarray, texts: list[str
     from ..representation.inverse import features_to_joints
 
     if kind == "features":
-        joints = np.empty((raw.shape[0], raw.shape[1], 22, 3), np.float32)
+        joints = np.empty((raw.shape[0], raw.shape[1], HUMANML3D_DATASET.num_joints, 3), np.float32)
         for i, n in enumerate(lengths.tolist()):  # each clip at its own length; past it the last pose is held
             joints[i, :n] = features_to_joints(raw[i, :n].astype(np.float32))
             joints[i, n:] = joints[i, n - 1]
@@ -162,10 +164,9 @@ def _write_mdm(path: Path, raw: np.ndarray, lengths: np.ndarray, texts: list[str
     motion = np.ascontiguousarray(joints.transpose(0, 2, 3, 1))  # (N, J, 3, F), as MDM stores it
     results = {"motion": motion, "text": list(texts), "lengths": np.asarray(lengths, dtype=np.int64),
                "num_samples": num_samples, "num_repetitions": num_repetitions}
-    tmp = path.with_name(f".{path.name}.tmp.npy")
-    np.save(tmp, results, allow_pickle=True)  # type: ignore[arg-type]  # a pickled dict, exactly as MDM writes it
-    os.replace(tmp, path)
-    return path
+    buf = io.BytesIO()
+    np.save(buf, results, allow_pickle=True)  # type: ignore[arg-type]  # a pickled dict, exactly as MDM writes it
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def describe_export(files: dict[str, Path]) -> str:

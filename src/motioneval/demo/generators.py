@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..constants import MAX_MOTION_FRAMES
 from ..protocol.generators import GeneratedMotion
 from ..representation.forward import joints_to_features
 from ..representation.normalization import FeatureStats
@@ -190,7 +191,7 @@ class ModeCollapsedGenerator(DemoGenerator):
     def _fixed(self, frames: int) -> np.ndarray:
         if self._clips is None or self._clips.shape[1] < frames:
             specs = [SPECS_BY_KEY[m] for m in self.modes]
-            lens = np.full(len(specs), max(frames, 196), dtype=np.int64)
+            lens = np.full(len(specs), max(frames, MAX_MOTION_FRAMES), dtype=np.int64)
             self._clips = real_features(specs, lens, np.random.default_rng(self.seed))
         return self._clips
 

@@ -20,10 +20,12 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-FPS = 20
-NUM_JOINTS = 22
-MIN_FRAMES = 40  # the protocol keeps clips with 40 <= T < 200 feature frames
-MAX_FRAMES = 196
+from ..constants import HUMANML3D_DATASET, MAX_MOTION_FRAMES
+
+FPS = int(HUMANML3D_DATASET.fps)
+NUM_JOINTS = HUMANML3D_DATASET.num_joints
+MIN_FRAMES = HUMANML3D_DATASET.min_length  # the protocol keeps clips with 40 <= T < 200 feature frames
+MAX_FRAMES = MAX_MOTION_FRAMES
 
 # Parent of each joint (HumanML3D kinematic chains [0,2,5,8,11], [0,1,4,7,10], [0,3,6,9,12,15],
 # [9,14,17,19,21], [9,13,16,18,20]).

@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import _npio
 from .._arrays import to_numpy
+from ..constants import HUMANML3D_DATASET, KIT_DATASET, MAX_MOTION_FRAMES, UNIT_LENGTH
 from ..data.fingerprints import STATUSES, FileVerdict, verify_dataset_folder, verify_evaluator_folder, worst_severity
 from ..representation.layout import FeatureLayout
 from ..representation.normalization import FeatureStats
@@ -54,7 +55,7 @@ FIT_LIMIT = 1.5
 STATE_MARGIN = 0.5
 EMBEDDING_DIM = 512
 #: protocol length bounds (min inclusive, max inclusive for generated motions: the evaluator pads to 196)
-LENGTH_BOUNDS = {22: (40, 196), 21: (24, 196)}
+LENGTH_BOUNDS = {spec.num_joints: (spec.min_length, MAX_MOTION_FRAMES) for spec in (HUMANML3D_DATASET, KIT_DATASET)}
 
 
 @dataclass
@@ -190,7 +191,7 @@ def _dataset_reference_clips(dataset: Any, dim: int, bounds: tuple[int, int], ma
             x = _npio.load(p, allow_pickle=False)
         except (OSError, ValueError):
             continue
-        if x.ndim == 2 and x.shape[1] == dim and bounds[0] <= x.shape[0] < 200 and np.isfinite(x).all():
+        if x.ndim == 2 and x.shape[1] == dim and bounds[0] <= x.shape[0] < HUMANML3D_DATASET.max_length and np.isfinite(x).all():
             clips.append(x.astype(np.float64))
             if len(clips) >= max_clips:
                 break
@@ -455,13 +456,49 @@ def doctor(
     """
     findings: list[Finding] = []
     rng = np.random.default_rng(seed)
+    inp = _load_inputs(samples, dataset, evaluator, findings, lengths=lengths, ids=ids, kind=kind,
+                       normalization=normalization, dataset_stats=dataset_stats, evaluator_stats=evaluator_stats,
+                       checksums=checksums, allow_pickle=allow_pickle, device=device)
+    if inp is None:
+        return DoctorReport(findings, {"samples": str(samples)})
+    rows = _check_rows(inp, findings, length_bounds)
+    space = _check_values(inp, rows, findings, max_reference_clips, rng)
+    emb, gt_emb = _embeddings(inp, rows, space, embeddings, gt_embeddings, max_reference_clips, rng)
+    _check_embeddings(inp, rows, space, emb, gt_emb, findings, rng)
+    report = DoctorReport(findings, inp.summary)
+    inp.summary["status"] = report.worst
+    return report
+
+
+# ------------------------------------------------------------------------------------- doctor: the inputs
+@dataclass
+class _Inputs:
+    """What the checks read: the samples, the evaluator (loaded or only a folder), the statistics."""
+
+    s: _Samples
+    dataset: Any
+    ev: Any
+    ev_folder: Path | None
+    dstats: FeatureStats | None
+    estats: FeatureStats | None
+    summary: dict[str, Any]
+
+    def stats(self) -> dict[str, FeatureStats]:
+        """The statistics given, by name (``"dataset"``, ``"evaluator"``)."""
+        return {k: v for k, v in (("dataset", self.dstats), ("evaluator", self.estats)) if v is not None}
+
+
+def _load_inputs(samples: Any, dataset: Any, evaluator: Any, findings: list[Finding], *, lengths: Any, ids: Any,
+                 kind: str | None, normalization: str | None, dataset_stats: FeatureStats | None,
+                 evaluator_stats: FeatureStats | None, checksums: PathLike | dict[str, str] | None,
+                 allow_pickle: bool, device: Any) -> _Inputs | None:
+    """Read the samples, the evaluator and the statistics; report how the files were found and verified.
+    ``None`` when the samples cannot be read at all (the finding says why)."""
     s = _load_samples(samples, lengths=lengths, ids=ids, kind=kind, normalization=normalization,
                       allow_pickle=allow_pickle, findings=findings)
     if s is None:
-        return DoctorReport(findings, {"samples": str(samples)})
-    n, t = s.motions.shape[:2]
-    summary: dict[str, Any] = {"rows": n, "kind": s.kind, "declared_normalization": s.normalization}
-
+        return None
+    summary: dict[str, Any] = {"rows": s.motions.shape[0], "kind": s.kind, "declared_normalization": s.normalization}
     ev, ev_folder = _load_evaluator(evaluator, findings, device)
     dstats = dataset_stats if dataset_stats is not None else _dataset_stats(dataset)
     estats = evaluator_stats
@@ -487,21 +524,36 @@ def doctor(
         findings.append(Finding("evaluator_files", "info", "evaluator files not verified",
                                 "No known checksums were given, so the evaluator's version is not verified.",
                                 "Pass --checksums FILE (sha256sum format) with the sums published for the evaluator."))
-
     fingerprints = _fingerprint_finding(dataset, ev_folder)  # public-file digests (data/fingerprints.py)
     if fingerprints is not None:
         findings.append(fingerprints)
+    return _Inputs(s, dataset, ev, ev_folder, dstats, estats, summary)
 
-    # joint count: lengths bounds and dimension checks
+
+# ------------------------------------------------------------------------------------- doctor: the checks
+@dataclass
+class _Rows:
+    """Per-row facts every later check uses."""
+
+    dims_ok: bool  # features: the dimension matches the statistics and the evaluator (joints: always)
+    bounds: tuple[int, int]  # protocol length bounds used
+    lens: np.ndarray  # lengths clipped to the array's frames
+    bad: np.ndarray  # rows with NaN/Inf in their valid frames
+    usable: np.ndarray  # finite rows with at least one frame
+
+
+def _check_rows(inp: _Inputs, findings: list[Finding], length_bounds: tuple[int, int] | None) -> _Rows:
+    """Dimensions against the statistics and the evaluator, lengths against the protocol bounds, finiteness."""
+    s, t = inp.s, inp.s.motions.shape[1]
     if s.kind == "features":
         dim = s.motions.shape[-1]
-        findings.extend(_dimension_findings(dim, dstats, estats, ev))
+        findings.extend(_dimension_findings(dim, inp.dstats, inp.estats, inp.ev))
         num_joints = (dim + 1) // 12
         dims_ok = findings[-1].severity == "ok"
     else:
         num_joints = s.motions.shape[2]
         dims_ok = True
-    bounds = length_bounds or LENGTH_BOUNDS.get(num_joints, (40, 196))
+    bounds = length_bounds or LENGTH_BOUNDS.get(num_joints, LENGTH_BOUNDS[HUMANML3D_DATASET.num_joints])
     if s.kind == "joints":  # L joint frames give L - 1 feature rows, as `evaluate` converts and counts them
         length_finding = _values.check_lengths(np.asarray(s.lengths) - 1, s.ids, min_length=bounds[0],
                                                max_length=bounds[1], t_max=t - 1)
@@ -512,65 +564,94 @@ def doctor(
     lens = np.clip(s.lengths, 0, t)
     finite_finding, bad = _values.check_finite(s.motions, lens, s.ids)
     findings.append(finite_finding)
-    summary["nonfinite_rows"] = int(bad.sum())
-    usable = ~bad & (lens > 0)
+    inp.summary["nonfinite_rows"] = int(bad.sum())
+    return _Rows(dims_ok, bounds, lens, bad, ~bad & (lens > 0))
 
-    desc = None
-    if s.kind == "features" and dims_ok:
-        stats = {k: v for k, v in (("dataset", dstats), ("evaluator", estats)) if v is not None}
-        chain: tuple[str, ...] = _STATE_CHAIN.get(s.normalization or "raw", ())
+
+@dataclass
+class _Space:
+    """Where the collapse check measures without embeddings: per-row descriptors and a reference distance;
+    ``chain``: the normalization steps that turn the samples into raw features."""
+
+    chain: tuple[str, ...] = ()
+    desc: np.ndarray | None = None
+    name: str = ""
+    ref_dist: float = float(np.sqrt(2.0))
+    ref_src: str = ""
+
+
+def _check_values(inp: _Inputs, rows: _Rows, findings: list[Finding], max_reference_clips: int,
+                  rng: np.random.Generator) -> _Space:
+    """Normalization state and value range (features) or joint range, and the descriptors of each row."""
+    s, lens, usable = inp.s, rows.lens, rows.usable
+    out = _Space()
+    if s.kind == "features" and rows.dims_ok:
+        stats = inp.stats()
+        out.chain = _STATE_CHAIN.get(s.normalization or "raw", ())
         summ = MomentSummary.from_features(s.motions[usable], lens[usable]) if usable.sum() > 0 else None
         if stats and summ is not None:
-            verdict = detect_normalization(summ, dataset_stats=dstats, evaluator_stats=estats)
+            verdict = detect_normalization(summ, dataset_stats=inp.dstats, evaluator_stats=inp.estats)
             norm_findings, state, trusted = _normalization_findings(verdict, s.normalization)
             findings.extend(norm_findings)
-            summary["normalization"] = state
-            chain = HYPOTHESES[verdict.best][0] if trusted else _STATE_CHAIN.get(state, ())
-            if any(c not in stats for c in chain):
-                chain = ()
+            inp.summary["normalization"] = state
+            out.chain = HYPOTHESES[verdict.best][0] if trusted else _STATE_CHAIN.get(state, ())
+            if any(c not in stats for c in out.chain):
+                out.chain = ()
         elif not stats:
             findings.append(Finding("normalization", "info", "normalization not checked",
                                     "Neither dataset nor evaluator statistics were given.",
                                     "Pass --dataset DIR (Mean.npy/Std.npy) and --evaluator DIR (t2m_mean/t2m_std)."))
         if summ is not None:
-            scale, offset, unit = _standard_affine(chain, stats, summ)
+            scale, offset, unit = _standard_affine(out.chain, stats, summ)
             if stats:
-                findings.append(_values.check_feature_range(s.motions, scale, offset, lens, s.ids, bad, unit))
+                findings.append(_values.check_feature_range(s.motions, scale, offset, lens, s.ids, rows.bad, unit))
             else:
                 findings.append(Finding("range", "info", "value range not checked",
                                         "Without statistics there is no physical unit to judge values by."))
-            desc = _collapse.time_descriptors(s.motions, np.maximum(lens, 1), scale=scale, offset=offset)
-            space = f"features ({unit}, {_collapse.DESCRIPTOR_INSTANTS} instants per motion)"
-            ref_dist, ref_src = float(np.sqrt(2.0)), "two independent draws from the data distribution"
+            out.desc = _collapse.time_descriptors(s.motions, np.maximum(lens, 1), scale=scale, offset=offset)
+            out.name = f"features ({unit}, {_collapse.DESCRIPTOR_INSTANTS} instants per motion)"
+            out.ref_src = "two independent draws from the data distribution"
             if stats and "dataset" in stats:
-                clips = _dataset_reference_clips(dataset, s.motions.shape[-1], bounds, max_reference_clips, rng)
+                clips = _dataset_reference_clips(inp.dataset, s.motions.shape[-1], rows.bounds, max_reference_clips,
+                                                 rng)
                 if len(clips) >= 10:
-                    assert dstats is not None  # "dataset" in stats
-                    m, sd = np.asarray(dstats.mean, np.float64), np.asarray(dstats.std, np.float64)
+                    assert inp.dstats is not None  # "dataset" in stats
+                    m, sd = np.asarray(inp.dstats.mean, np.float64), np.asarray(inp.dstats.std, np.float64)
                     gt_desc = np.stack([_collapse.time_descriptors(c[None], np.array([len(c)]), scale=1.0 / sd,
                                                                    offset=-m / sd)[0] for c in clips])
-                    ref_dist = _collapse.mean_pair_distance(gt_desc, rng)
-                    ref_src = f"{len(clips)} ground-truth test clips"
+                    out.ref_dist = _collapse.mean_pair_distance(gt_desc, rng)
+                    out.ref_src = f"{len(clips)} ground-truth test clips"
             elif not stats:
-                ref_src = "two independent samples of a set with this per-dimension spread"
+                out.ref_src = "two independent samples of a set with this per-dimension spread"
     elif s.kind == "joints":
-        findings.append(_values.check_joint_range(s.motions, lens, s.ids, bad))
-        desc = _joint_descriptors(s, lens, usable)
-        space = "joint positions (standardized per coordinate, relative to the start position)"
-        ref_dist, ref_src = float(np.sqrt(2.0)), "two independent samples of a set with this per-coordinate spread"
+        findings.append(_values.check_joint_range(s.motions, lens, s.ids, rows.bad))
+        out.desc = _joint_descriptors(s, lens, usable)
+        out.name = "joint positions (standardized per coordinate, relative to the start position)"
+        out.ref_src = "two independent samples of a set with this per-coordinate spread"
+    return out
 
-    # embeddings (precomputed or from a loaded evaluator)
+
+def _embeddings(inp: _Inputs, rows: _Rows, space: _Space, embeddings: Any, gt_embeddings: Any,
+                max_reference_clips: int, rng: np.random.Generator) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Motion embeddings of the samples and of ground-truth clips: given, or computed with a loaded evaluator."""
+    s, ev = inp.s, inp.ev
     emb = None if embeddings is None else np.asarray(to_numpy(embeddings), dtype=np.float64)
-    if emb is None and ev is not None and s.kind == "features" and dims_ok and usable.any():
-        emb = _embed(ev, s, chain, {k: v for k, v in (("dataset", dstats), ("evaluator", estats)) if v},
-                     usable, lens)
+    if emb is None and ev is not None and s.kind == "features" and rows.dims_ok and rows.usable.any():
+        emb = _embed(ev, s, space.chain, {k: v for k, v in (("dataset", inp.dstats), ("evaluator", inp.estats)) if v},
+                     rows.usable, rows.lens)
     gt_emb = None if gt_embeddings is None else np.asarray(to_numpy(gt_embeddings), dtype=np.float64)
-    if gt_emb is None and ev is not None and dataset is not None and dims_ok and estats is not None:
-        clips = _dataset_reference_clips(dataset, s.motions.shape[-1] if s.kind == "features" else 0, bounds,
-                                         max_reference_clips, rng)
+    if gt_emb is None and ev is not None and inp.dataset is not None and rows.dims_ok and inp.estats is not None:
+        clips = _dataset_reference_clips(inp.dataset, s.motions.shape[-1] if s.kind == "features" else 0,
+                                         rows.bounds, max_reference_clips, rng)
         if len(clips) >= 10:
-            gt_emb = _embed_clips(ev, clips, estats)
+            gt_emb = _embed_clips(ev, clips, inp.estats)
+    return emb, gt_emb
 
+
+def _check_embeddings(inp: _Inputs, rows: _Rows, space: _Space, emb: np.ndarray | None, gt_emb: np.ndarray | None,
+                      findings: list[Finding], rng: np.random.Generator) -> None:
+    """FID reliability for this many rows, embedding sanity, and collapse (in embedding or descriptor space)."""
+    s, usable = inp.s, rows.usable
     emb_dim = emb.shape[1] if emb is not None else EMBEDDING_DIM
     findings.append(_fid.count_finding(int(usable.sum()), emb_dim))
     if emb is not None:
@@ -582,14 +663,11 @@ def doctor(
             reference_distance=_collapse.mean_pair_distance(gt_emb, rng),
             reference_source=f"{gt_emb.shape[0]} ground-truth embeddings", space="evaluator embedding space",
             rng=rng, num_repetitions=s.num_repetitions))
-    elif desc is not None:
-        rows = np.flatnonzero(usable)
-        findings.extend(_collapse.check_collapse(desc[rows], [s.ids[i] for i in rows], reference_distance=ref_dist,
-                                                 reference_source=ref_src, space=space, rng=rng,
-                                                 num_repetitions=s.num_repetitions))
-    report = DoctorReport(findings, summary)
-    summary["status"] = report.worst
-    return report
+    elif space.desc is not None:
+        idx = np.flatnonzero(usable)
+        findings.extend(_collapse.check_collapse(space.desc[idx], [s.ids[i] for i in idx],
+                                                 reference_distance=space.ref_dist, reference_source=space.ref_src,
+                                                 space=space.name, rng=rng, num_repetitions=s.num_repetitions))
 
 
 def _embed(ev: Any, s: _Samples, chain: tuple[str, ...], stats: dict[str, FeatureStats], usable: np.ndarray,
@@ -604,8 +682,8 @@ def _embed(ev: Any, s: _Samples, chain: tuple[str, ...], stats: dict[str, Featur
 
 
 def _embed_clips(ev: Any, clips: list[np.ndarray], estats: FeatureStats) -> np.ndarray:
-    lens = np.array([min(c.shape[0], 196) // 4 * 4 for c in clips])
-    x = np.zeros((len(clips), 196, clips[0].shape[1]), np.float32)
+    lens = np.array([min(c.shape[0], MAX_MOTION_FRAMES) // UNIT_LENGTH * UNIT_LENGTH for c in clips])
+    x = np.zeros((len(clips), MAX_MOTION_FRAMES, clips[0].shape[1]), np.float32)
     for i, c in enumerate(clips):
         x[i, : lens[i]] = estats.normalize(c[: lens[i]])
     return np.asarray(to_numpy(ev.embed_motion(x, lens)), dtype=np.float64)

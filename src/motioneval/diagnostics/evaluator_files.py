@@ -6,13 +6,14 @@ import os
 import re
 from pathlib import Path
 
-from .. import _npio
 from .._io import sha256_file
+from ..evaluators.files import find_evaluator_stats as find_evaluator_stats
 from .findings import Finding
 
 _SHA_LINE = re.compile(r"^([0-9a-fA-F]{64})\s+\*?(.+?)\s*$")
 
-#: (mean, std) file pairs that hold evaluator statistics, as users have them (formats.md)
+#: (mean, std) file pairs that hold evaluator statistics, as users have them (formats.md); examples only: the
+#: search itself is :func:`motioneval.evaluators.files.find_evaluator_stats` (re-exported here).
 EVALUATOR_STATS_CANDIDATES = (
     ("t2m_mean.npy", "t2m_std.npy"),
     ("kit_mean.npy", "kit_std.npy"),
@@ -87,25 +88,3 @@ def check_checksums(folder: str | Path, expected: dict[str, str]) -> Finding:
             numbers=numbers | {"differences": mismatched, "missing_files": missing})
     return Finding("evaluator_files", "ok", "evaluator files match the known checksums",
                    f"All {len(matched)} listed file(s) match.", numbers=numbers)
-
-
-def find_evaluator_stats(folder: str | Path, dim: int | None = None) -> tuple[Path, Path] | None:
-    """The (mean, std) files of the evaluator statistics in ``folder``; with ``dim``, the pair of that size."""
-
-    folder = Path(folder)
-    found = []
-    for mean_name, std_name in EVALUATOR_STATS_CANDIDATES:
-        m, s = folder / mean_name, folder / std_name
-        if m.is_file() and s.is_file():
-            found.append((m, s))
-    if not found:
-        return None
-    if dim is None:
-        return found[0]
-    for m, s in found:
-        try:
-            if _npio.load(m, mmap_mode="r", allow_pickle=False).shape == (dim,):
-                return m, s
-        except (OSError, ValueError):
-            continue
-    return found[0]

@@ -7,6 +7,8 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._io import jsonable
+
 #: severities from harmless to blocking; "info" marks a check that was skipped or only reports a fact
 SEVERITIES = ("ok", "info", "warning", "error")
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -32,7 +34,7 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         return {"check": self.check, "severity": self.severity, "title": self.title,
                 "explanation": self.explanation, "action": self.action,
-                "numbers": _jsonable(self.numbers), "ids": list(self.ids)}
+                "numbers": jsonable(self.numbers), "ids": list(self.ids)}
 
 
 @dataclass
@@ -66,7 +68,7 @@ class DoctorReport:
         return [f for f in self.findings if f.severity == "warning"]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status": self.worst, "exit_code": self.exit_code, "summary": _jsonable(self.summary),
+        return {"status": self.worst, "exit_code": self.exit_code, "summary": jsonable(self.summary),
                 "findings": [f.to_dict() for f in self.findings]}
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -115,20 +117,3 @@ def _fmt(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_fmt(x) for x in v) + "]"
     return str(v)
-
-
-def _jsonable(obj: Any) -> Any:
-    """Numbers, lists and dicts as plain JSON values; non-finite floats become strings ("nan", "inf")."""
-    import numpy as np
-
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return str(obj)
-    return obj

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..metrics.stats import chan_merge
 from ..representation.layout import FeatureLayout
 from ..representation.normalization import FeatureStats
 
@@ -85,11 +86,7 @@ class MomentSummary:
             if k == 0:
                 continue
             mu = frames.mean(axis=0)
-            delta = mu - mean
-            total = count + k
-            mean = mean + delta * (k / total)
-            m2 = m2 + ((frames - mu) ** 2).sum(axis=0) + delta ** 2 * (count * k / total)
-            count = total
+            count, mean, m2 = chan_merge(count, mean, m2, k, mu, ((frames - mu) ** 2).sum(axis=0))
         if count < 2:
             raise ValueError("need at least two finite frames to summarize features")
         return cls(mean=mean, std=np.sqrt(m2 / count), frames=int(count))

@@ -22,6 +22,7 @@ consecutive linear maps between the convolutions and the motion GRU (movement ``
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 import pickle
 import zipfile
@@ -35,10 +36,13 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from .._arrays import to_numpy
+from .._checks import check_scalar
 from .._io import sha256_file
 from .._progress import progress as _progress
+from ..constants import HUMANML3D_DATASET, KIT_DATASET
 from ..representation.layout import FeatureLayout
 from ..representation.normalization import FeatureStats
+from .files import META_PREFERENCE, find_stats
 from .t2m_modules import (
     LOOKAHEAD_FRAMES,
     MAX_MOTION_LENGTH,
@@ -55,8 +59,8 @@ from .word_vectorizer import DEFAULT_MAX_TEXT_LEN, GLOVE_FILES, WordVectorizer, 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_RELPATH = Path("text_mot_match", "model", "finest.tar")
-#: Folder names of the reference statistics ("meta") inside ``checkpoints/<dataset>/``.
-_META_PREFERENCE = ("Comp_v6_KLD01", "Comp_v6_KLD005")
+#: Folder names of the reference statistics ("meta") inside ``checkpoints/<dataset>/`` (the search: ``files``).
+_META_PREFERENCE = META_PREFERENCE
 
 
 def default_device() -> torch.device:
@@ -380,8 +384,7 @@ class T2MEvaluator:
     def _chunks(self, order: np.ndarray, batch_size: int | None, progress: bool, what: str):
         if batch_size is None:
             batch_size = 1024 if self.device.type == "cuda" else 256
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+        check_scalar(batch_size, "batch_size", numbers.Integral, min_val=1)
         starts = range(0, len(order), batch_size)
         for s in _progress(starts, total=len(starts), desc=f"embedding {what}", enable=progress, unit="batch"):
             yield order[s:s + batch_size]
@@ -425,7 +428,7 @@ def _as_lengths(lengths: Any, name: str) -> np.ndarray:
 
 
 def _stats_hint(dim: int, dim_pose: int, what: str = "statistics") -> str:
-    known = {263: "HumanML3D (t2m)", 251: "KIT-ML (kit)"}
+    known = {HUMANML3D_DATASET.dim: "HumanML3D (t2m)", KIT_DATASET.dim: "KIT-ML (kit)"}
     if dim in known and dim != dim_pose + 4:
         return f"these {what} are {known[dim]}-sized; use the evaluator and {what} of the same dataset."
     return f"expected {dim_pose + 4}-dim {what} for this evaluator."
@@ -539,46 +542,11 @@ def _find_glove(roots: list[Path]) -> Path:
     )
 
 
-def _meta_rank(path: Path) -> tuple[int, str]:
-    """Sort key of a ``<name>/meta/mean.npy``: ``Comp_v6_KLD01`` first, then ``Comp_v6_KLD005``, then by name.
-    (Sorting the names alone would put ``KLD005`` before ``KLD01``.)"""
-    name = path.parent.parent.name
-    rank = _META_PREFERENCE.index(name) if name in _META_PREFERENCE else len(_META_PREFERENCE)
-    return rank, str(path)
-
-
 def _find_stats(roots: list[Path], dataset: str, mean: Any, std: Any, *,
                 preferred: str | None = None) -> tuple[Path, Path]:
+    """``(mean, std)`` as given, or searched below ``roots`` (:func:`motioneval.evaluators.files.find_stats`)."""
     if (mean is None) != (std is None):
         raise ValueError("pass both mean= and std= (the evaluator's statistics files), or neither to search for them")
     if mean is not None:
         return Path(mean), Path(std)
-    tried: list[str] = []
-    if preferred:  # the lineage's own meta folder wins wherever it exists
-        for root in roots:
-            for m in (root / "checkpoints" / dataset / preferred / "meta" / "mean.npy",
-                      root / dataset / preferred / "meta" / "mean.npy"):
-                tried.append(str(m))
-                if m.is_file() and m.with_name("std.npy").is_file():
-                    return m, m.with_name("std.npy")
-    for root in roots:
-        pairs = [
-            (root / f"{dataset}_mean.npy", root / f"{dataset}_std.npy"),
-            (root / "dataset" / f"{dataset}_mean.npy", root / "dataset" / f"{dataset}_std.npy"),
-            (root / dataset / "meta" / "mean.npy", root / dataset / "meta" / "std.npy"),
-        ]
-        metas = sorted({*root.glob(f"checkpoints/{dataset}/*/meta/mean.npy"), *root.glob(f"{dataset}/*/meta/mean.npy")},
-                       key=_meta_rank)
-        pairs += [(m, m.with_name("std.npy")) for m in metas]
-        for m, s in pairs:
-            tried.append(str(m))
-            if m.is_file() and s.is_file():
-                if len(metas) > 1 and m in metas:
-                    logger.info("several meta statistics found for %s; using %s", dataset, m.parent)
-                return m, s
-    raise FileNotFoundError(
-        f"no {dataset!r} evaluator statistics found; looked for " + ", ".join(tried)
-        + f". They ship with MDM as dataset/{dataset}_mean.npy and dataset/{dataset}_std.npy, or with text-to-motion as "
-        f"checkpoints/{dataset}/Comp_v6_KLD01/meta/mean.npy and std.npy; pass mean=<path>, std=<path>. "
-        f"(Not the dataset's own Mean.npy/Std.npy: the evaluator was trained with different statistics.)"
-    )
+    return find_stats(roots, dataset, preferred=preferred)

@@ -25,12 +25,15 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-#: Frames per movement token (two stride-2 convolutions).
-UNIT_LENGTH = 4
-#: Frames the reference pads every motion to.
-MAX_MOTION_LENGTH = 196
-#: Frames past a motion's length that its last movement token still sees (receptive field ``4s-3 ... 4s+6``).
-LOOKAHEAD_FRAMES = 3
+# Protocol facts, re-exported from motioneval.constants: frames per movement token, frames every motion is
+# padded to, frames past a length that the last movement token still sees.
+from .._checks import check_positive_int
+from ..constants import LOOKAHEAD_FRAMES as LOOKAHEAD_FRAMES
+from ..constants import MAX_MOTION_FRAMES
+from ..constants import UNIT_LENGTH as UNIT_LENGTH
+
+#: Frames the reference pads every motion to (:data:`motioneval.constants.MAX_MOTION_FRAMES`).
+MAX_MOTION_LENGTH = MAX_MOTION_FRAMES
 #: Modules of an evaluator checkpoint, in the order the reference builds (and our weight rule fills) them.
 MODULE_NAMES = ("movement_encoder", "text_encoder", "motion_encoder")
 #: Movement-encoder input channels of the official evaluators (features minus the 4 foot contacts).
@@ -52,9 +55,7 @@ class T2MConfig:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            value = getattr(self, f.name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"T2MConfig.{f.name} must be a positive integer; got {value!r}")
+            check_positive_int(getattr(self, f.name), f"T2MConfig.{f.name}", numpy=False)
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import logging
+import numbers
 import os
 import pickle
 import zipfile
@@ -46,6 +47,7 @@ import torch
 
 from .. import _npio
 from .._arrays import to_numpy
+from .._checks import check_scalar
 from .._io import sha256_file
 from .._progress import progress as _progress
 from ..representation.normalization import FeatureStats
@@ -351,8 +353,7 @@ class TMREvaluator:
     def _chunks(self, order: np.ndarray, batch_size: int | None, progress: bool, what: str):
         if batch_size is None:
             batch_size = 256 if self.device.type == "cuda" else 64
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+        check_scalar(batch_size, "batch_size", numbers.Integral, min_val=1)
         starts = range(0, len(order), batch_size)
         for s in _progress(starts, total=len(starts), desc=f"embedding {what}", enable=progress, unit="batch"):
             yield order[s:s + batch_size]

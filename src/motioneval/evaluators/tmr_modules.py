@@ -30,12 +30,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._checks import check_positive_int
+from ..constants import HUMANML3D_DATASET
+
 #: Positions of TMR's positional table: a sequence (tokens + frames) may not be longer.
 MAX_POSITIONS = 5000
 #: Feature dims of TMR's motion input (``guoh3dfeats``: HumanML3D features, all 263 dims).
-MOTION_NFEATS = 263
+MOTION_NFEATS = HUMANML3D_DATASET.dim
 #: Frames per second of TMR's motion features (``configs/data/motion_loader/guoh3dfeats.yaml``).
-FPS = 20.0
+FPS = HUMANML3D_DATASET.fps
 #: ``Normalizer.eps`` of TMR: features are normalized as ``(x - mean) / (std + eps)``.
 NORMALIZER_EPS = 1e-12
 #: Modules TMR's embeddings need (the released folder also holds ``motion_decoder.pt``, unused here).
@@ -69,8 +72,8 @@ class TMREncoderConfig:
             elif f.name == "activation":
                 if v not in ("gelu", "relu"):
                     raise ValueError(f"TMREncoderConfig.activation must be 'gelu' or 'relu'; got {v!r}")
-            elif not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"TMREncoderConfig.{f.name} must be a positive integer; got {v!r}")
+            else:
+                check_positive_int(v, f"TMREncoderConfig.{f.name}", numpy=False)
         if self.latent_dim % self.num_heads:
             raise ValueError(f"latent_dim {self.latent_dim} is not divisible by num_heads {self.num_heads}")
         if self.latent_dim % 2:

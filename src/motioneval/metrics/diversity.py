@@ -27,6 +27,7 @@ from motioneval._arrays import (
     pow2_exponent,
     to_numpy,
 )
+from motioneval._checks import check_scalar, is_int
 from motioneval.metrics._rng import RNGLike, as_rng, choice_without_replacement
 
 #: ``num_pairs`` value for the MoMask / T2M-GPT lineage rule: 300 pairs if N > 300, else 100.
@@ -127,11 +128,9 @@ def multimodality(emb: Any, num_pairs: int = 10, rng: RNGLike = None, *,
 
 
 def _check_pairs(num_pairs: Any) -> int:
-    if isinstance(num_pairs, bool) or not isinstance(num_pairs, (int, np.integer)):
+    if not is_int(num_pairs):
         raise TypeError(f"num_pairs must be a positive int; got {num_pairs!r}")
-    if num_pairs < 1:
-        raise ValueError(f"num_pairs must be >= 1; got {num_pairs}")
-    return int(num_pairs)
+    return int(check_scalar(num_pairs, "num_pairs", (int, np.integer), min_val=1))
 
 
 def _resolve_pairs(num_pairs: Any, n: int) -> int:

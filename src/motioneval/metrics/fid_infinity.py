@@ -14,16 +14,14 @@ import numpy as np
 
 from motioneval._arrays import (
     as_2d_features,
-    as_float,
     ldexp_checked,
     max_abs,
     pow2_exponent,
     scale_pow2,
-    to_numpy,
 )
 from motioneval.metrics._rng import RNGLike, as_rng, choice_without_replacement
 from motioneval.metrics.frechet import frechet_distance
-from motioneval.metrics.stats import GaussianStats, gaussian_stats
+from motioneval.metrics.stats import as_moments, gaussian_stats
 
 
 class FIDInfinityResult(NamedTuple):
@@ -65,14 +63,9 @@ def fid_infinity(real: Any, gen_emb: Any, *, sizes: Any = None, num_points: int 
 
 
 def _real_stats(real: Any) -> tuple[np.ndarray, np.ndarray]:
-    if isinstance(real, GaussianStats):
-        return np.asarray(real.mean, dtype=np.float64), np.asarray(real.cov, dtype=np.float64)
-    if isinstance(real, tuple) and len(real) == 2:
-        mean, cov = (np.asarray(as_float(np.atleast_1d(to_numpy(v)), name, np.float64), dtype=np.float64)
-                     for v, name in zip(real, ("real mean", "real cov")))
-        if mean.ndim != 1 or cov.shape != (mean.shape[0], mean.shape[0]):
-            raise ValueError(f"real=(mean, cov) needs shapes (D,) and (D, D); got {mean.shape} and {cov.shape}")
-        return mean, cov
+    moments = as_moments(real, "real", finite=True)
+    if moments is not None:
+        return moments
     stats = gaussian_stats(as_2d_features(real, "real", min_rows=2))
     return np.asarray(stats.mean, dtype=np.float64), np.asarray(stats.cov, dtype=np.float64)
 

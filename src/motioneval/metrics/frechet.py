@@ -52,7 +52,8 @@ from scipy import linalg as sla
 from scipy.linalg import lapack
 
 from .._arrays import nonfinite_rows, to_numpy
-from .stats import GaussianStats
+from .._io import json_float, jsonable
+from .stats import GaussianStats, gaussian_stats
 
 __all__ = ["FrechetResult", "FrechetWarning", "frechet_distance", "fid", "METHODS", "EIGEN_ROUTE_RTOL"]
 
@@ -101,11 +102,11 @@ class FrechetResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: value, method, exact_value, reference_value, diagnostics, warnings."""
         return {
-            "value": _json_float(self.value),
+            "value": json_float(self.value),
             "method": self.method,
-            "exact_value": _json_float(self.exact_value),
-            "reference_value": None if self.reference_value is None else _json_float(self.reference_value),
-            "diagnostics": _jsonable(self.diagnostics),
+            "exact_value": json_float(self.exact_value),
+            "reference_value": None if self.reference_value is None else json_float(self.reference_value),
+            "diagnostics": jsonable(self.diagnostics),
             "warnings": list(self.warnings),
         }
 
@@ -258,7 +259,7 @@ def _scaled_side(x: np.ndarray | None, mu: Any, cov: Any, n: int | None, e: int,
             return np.ldexp(mu_a.astype(np.float64), e), np.ldexp(cov_a.astype(np.float64), 2 * e), n
     if e:
         x = np.ldexp(x.astype(np.float64), e)
-    stats = GaussianStats(x.shape[1])._add(x, name, name)
+    stats = gaussian_stats(x, name=name)  # _raw_side checked the shape (N >= 2, 2-D)
     return stats.mean, stats.cov, stats.n
 
 
@@ -767,24 +768,3 @@ def _warnings(exact: dict[str, Any], ref: dict[str, Any] | None, diag: dict[str,
         if math.isfinite(ref["value"]) and ref["value"] < 0:
             msgs.append(f"the reference value is negative ({ref['value']:.3g}), which a distance cannot be.")
     return msgs
-
-
-def _json_float(x: float) -> float | str:
-    x = float(x)
-    if math.isfinite(x):
-        return x
-    return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return _json_float(float(obj))
-    return obj

@@ -34,6 +34,7 @@ from motioneval._arrays import (
     pow2_exponent,
     scale_pow2,
 )
+from motioneval._checks import check_positive_int, is_int
 from motioneval.metrics._rng import RNGLike, as_rng, choice_without_replacement
 
 
@@ -60,14 +61,12 @@ def kid(real_emb: Any, gen_emb: Any, *, num_subsets: int = 100, subset_size: int
     n_max = min(real.shape[0], gen.shape[0])
     if subset_size is None:
         subset_size = min(1000, n_max)
-    if isinstance(subset_size, bool) or not isinstance(subset_size, (int, np.integer)) or not 2 <= subset_size <= n_max:
+    if not is_int(subset_size) or not 2 <= subset_size <= n_max:
         raise ValueError(
             f"subset_size must be an int in [2, {n_max}] (the smaller set has {n_max} rows); got {subset_size!r}"
         )
-    if isinstance(num_subsets, bool) or not isinstance(num_subsets, (int, np.integer)) or num_subsets < 1:
-        raise ValueError(f"num_subsets must be a positive int; got {num_subsets!r}")
-    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 1:
-        raise ValueError(f"degree must be a positive int; got {degree!r}")
+    check_positive_int(num_subsets, "num_subsets", what="a positive int")
+    check_positive_int(degree, "degree", what="a positive int")
     gamma = 1.0 / real.shape[1] if gamma is None else float(gamma)
     if not (math.isfinite(gamma) and math.isfinite(float(coef0))):
         raise ValueError(f"gamma and coef0 must be finite; got gamma={gamma!r}, coef0={coef0!r}")

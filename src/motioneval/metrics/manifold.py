@@ -33,6 +33,7 @@ from motioneval._arrays import (
     as_2d_features,
     row_exponents,
 )
+from motioneval._checks import check_positive_int
 
 _BLOCK_BYTES = 32 << 20
 
@@ -85,8 +86,7 @@ def _validate(real_emb: Any, gen_emb: Any, k: int, *, need_gen_neighbours: bool 
     gen = as_2d_features(gen_emb, "gen_emb")
     if real.shape[1] != gen.shape[1]:
         raise ValueError(f"real_emb and gen_emb must have the same dimension; got {real.shape} and {gen.shape}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive int; got {k!r}")
+    check_positive_int(k, "k", what="a positive int")
     smallest = min(real.shape[0], gen.shape[0]) if need_gen_neighbours else real.shape[0]
     if k >= smallest:
         raise ValueError(f"k={k} nearest neighbours need more than k samples per set; the smaller set has {smallest}")

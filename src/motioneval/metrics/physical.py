@@ -41,12 +41,14 @@ what differs. Numpy only; torch tensors are accepted and converted.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .._arrays import to_numpy
+from .._checks import check_scalar
 
 __all__ = [
     "METRICS",
@@ -252,13 +254,10 @@ def foot_joint_indices(skeleton: Any, which: str = "toes") -> tuple[int, ...]:
 def _default_skeleton(num_joints: int) -> Any:
     # representation.skeleton is numpy-only; imported lazily so that the numeric core has no import-time
     # dependency on the representation layer.
-    from ..representation.skeleton import HUMANML3D, KIT
+    from ..representation.skeleton import skeleton_for_joints
 
-    for skel in (HUMANML3D, KIT):
-        if skel.num_joints == num_joints:
-            return skel
-    raise ValueError(f"no default skeleton has {num_joints} joints (HumanML3D: 22, KIT-ML: 21); pass skeleton= "
-                     f"(any object with num_joints, left_foot_joints and right_foot_joints)")
+    return skeleton_for_joints(num_joints, hint=" (any object with num_joints, left_foot_joints and "
+                                                "right_foot_joints)")
 
 
 def _as_batch(joints: Any, lengths: Any | None, unit: str) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -341,8 +340,7 @@ def physical_metrics(joints: Any, fps: float, lengths: Any | None = None, *,
     else:
         floors = floor_heights(arr, lens, chosen, unit=unit)  # type: ignore[arg-type]
 
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1; got {chunk_size}")
+    check_scalar(chunk_size, "chunk_size", numbers.Integral, min_val=1)
     out = {k: np.empty(n, np.float64) for k in METRICS}
     scale = _UNITS[unit]
     for lo in range(0, n, chunk_size):

@@ -47,6 +47,7 @@ from motioneval._arrays import (
     row_exponents,
     to_numpy,
 )
+from motioneval._checks import check_int
 
 Flavour = Literal["reference", "exact"]
 FLAVOURS = ("reference", "exact")
@@ -115,7 +116,7 @@ def euclidean_distance_matrix(a: Any, b: Any, *, flavour: Flavour = "reference")
     form ``sqrt(max(|a|^2 + |b|^2 - 2 a.b, 0))`` of the reference code (float32 result);
     ``flavour="exact"`` gives the direct float64 ``|a - b|`` (float64 result).
     """
-    _check_flavour(flavour)
+    check_flavour(flavour)
     dtype = np.float32 if flavour == "reference" else np.float64
     a, b = to_numpy(a), to_numpy(b)
     if a.ndim < 2 or b.ndim != a.ndim or a.shape[:-2] != b.shape[:-2] or a.shape[-1] != b.shape[-1]:
@@ -125,7 +126,7 @@ def euclidean_distance_matrix(a: Any, b: Any, *, flavour: Flavour = "reference")
         )
     a, b = as_float(a, "a", None), as_float(b, "b", None)
     lead = a.shape[:-2]
-    dist, exps = _pool_distances(a.reshape(-1, *a.shape[-2:]), b.reshape(-1, *b.shape[-2:]), flavour)
+    dist, exps = pool_distances(a.reshape(-1, *a.shape[-2:]), b.reshape(-1, *b.shape[-2:]), flavour)
     dist = dist.reshape(*lead, *dist.shape[-2:])
     if exps is None:
         return np.asarray(dist)
@@ -172,18 +173,11 @@ def matching_score(text_emb: Any, motion_emb: Any, pool_size: int = 32, *,
 # ----------------------------------------------------------------------------------------------------------
 # internals (shared with the accumulator)
 
-def _check_flavour(flavour: str) -> None:
+def check_flavour(flavour: str) -> None:
+    """Raise ``ValueError`` unless ``flavour`` is one of :data:`FLAVOURS` (``"reference"``: float32 as the
+    reference code; ``"exact"``: float64 direct differences)."""
     if flavour not in FLAVOURS:
         raise ValueError(f"flavour must be one of {FLAVOURS}; got {flavour!r}")
-
-
-def _check_int(value: Any, name: str, low: int, high: int | None = None, hint: str = "") -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int; got {type(value).__name__}")
-    if value < low or (high is not None and value > high):
-        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be {bound}; got {value}{hint}")
-    return int(value)
 
 
 def _validate_pair(text_emb: Any, motion_emb: Any, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -201,18 +195,18 @@ def _pooled_distances(text_emb: Any, motion_emb: Any, pool_size: int, flavour: s
                       top_k: int | None = None) -> tuple[np.ndarray, np.ndarray | None, int, int]:
     """Distance matrices ``(P, S, S)`` of the complete pools, their per-pair power-of-two exponents (true
     distance = ``dist * 2**exps``; ``None`` when every pool is ordinary), rows used, rows dropped."""
-    _check_flavour(flavour)
+    check_flavour(flavour)
     text, motion = _validate_pair(text_emb, motion_emb, None)
     n = text.shape[0]
-    pool_size = _check_int(pool_size, "pool_size", 1, n,
+    pool_size = check_int(pool_size, "pool_size", 1, n,
                            f" (there are only {n} samples; the protocol pools groups of 32)")
     if top_k is not None:
-        _check_int(top_k, "top_k", 1, pool_size, " (top_k cannot exceed the pool size)")
+        check_int(top_k, "top_k", 1, pool_size, " (top_k cannot exceed the pool size)")
     num_pools = n // pool_size
     used = num_pools * pool_size
     text = text[:used].reshape(num_pools, pool_size, -1)
     motion = motion[:used].reshape(num_pools, pool_size, -1)
-    dist, exps = _pool_distances(text, motion, flavour)
+    dist, exps = pool_distances(text, motion, flavour)
     return dist, exps, used, n - used
 
 
@@ -229,7 +223,7 @@ def _special_rows(x: np.ndarray, flavour: str) -> np.ndarray:
     return np.asarray(special)
 
 
-def _pool_distances(text: np.ndarray, motion: np.ndarray, flavour: str) -> tuple[np.ndarray, np.ndarray | None]:
+def pool_distances(text: np.ndarray, motion: np.ndarray, flavour: str) -> tuple[np.ndarray, np.ndarray | None]:
     """Distances of ``(P, S1, D)`` / ``(P, S2, D)`` stacks (float32 or float64, validated) as ``dist * 2**exps``.
 
     ``exps`` is ``None`` when every pool is ordinary (then ``dist`` is exactly the reference computation);
@@ -338,14 +332,15 @@ def _ranks(dist: np.ndarray, exps: np.ndarray | None = None) -> np.ndarray:
     return np.asarray(np.count_nonzero(scaled <= diag[..., None], axis=-1) - 1)
 
 
-def _hit_counts(dist: np.ndarray, top_k: int, exps: np.ndarray | None = None) -> np.ndarray:
-    """Cumulative hit counts ``#{i : rank_i < k}`` for ``k = 1..top_k`` (int64)."""
+def hit_counts(dist: np.ndarray, top_k: int, exps: np.ndarray | None = None) -> np.ndarray:
+    """Of ``(P, S, S)`` pool distances from :func:`pool_distances` (row ``i`` a text, column ``i`` its motion):
+    cumulative hit counts ``#{i : rank_i < k}`` for ``k = 1..top_k`` (int64)."""
     ranks = _ranks(dist, exps).ravel()
     return np.cumsum(np.bincount(ranks, minlength=top_k)[:top_k]).astype(np.int64)
 
 
-def _pool_traces(dist: np.ndarray, exps: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per-pool sums of the diagonal (the reference's ``dist_mat.trace()``), in the distances' dtype, and
+def pool_traces(dist: np.ndarray, exps: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Of :func:`pool_distances`' output: per-pool sums of the diagonal (the reference's ``dist_mat.trace()``), in the distances' dtype, and
     their per-pool exponents (true trace = ``trace * 2**exp``; 0 for ordinary pools)."""
     diag = _diagonals(dist)
     if exps is None:
@@ -358,9 +353,11 @@ def _pool_traces(dist: np.ndarray, exps: np.ndarray | None = None) -> tuple[np.n
     return diag.sum(axis=-1), top
 
 
-def _matching_from_traces(traces: np.ndarray, num_samples: int, flavour: str,
+def matching_from_traces(traces: np.ndarray, num_samples: int, flavour: str,
                           exps: np.ndarray | None = None) -> float:
-    """Matching Score from per-pool traces (at scale ``2**exps`` when given)."""
+    """Matching Score (mean matched text-motion distance) from :func:`pool_traces`' per-pool traces over
+    ``num_samples`` rows (at scale ``2**exps`` when given); ``nan`` for no rows. Traces of several batches
+    may be concatenated first (how :class:`~motioneval.metrics.accumulator.MetricAccumulator` streams)."""
     if num_samples == 0:
         return float("nan")
     dtype = np.float32 if flavour == "reference" else np.float64
@@ -383,12 +380,17 @@ def _matching_from_traces(traces: np.ndarray, num_samples: int, flavour: str,
 
 def _r_precision_from_distances(dist: np.ndarray, exps: np.ndarray | None, top_k: int, num_dropped: int,
                                 flavour: str) -> RPrecision:
-    counts = _hit_counts(dist, top_k, exps)
+    counts = hit_counts(dist, top_k, exps)
     n = dist.shape[0] * dist.shape[1]
     return RPrecision(counts / n, num_samples=n, num_dropped=num_dropped, pool_size=dist.shape[1],
                       hit_counts=tuple(counts), flavour=flavour)
 
 
 def _matching_score_from_distances(dist: np.ndarray, exps: np.ndarray | None, flavour: str) -> float:
-    traces, trace_exps = _pool_traces(dist, exps)
-    return _matching_from_traces(traces, dist.shape[0] * dist.shape[1], flavour, trace_exps)
+    traces, trace_exps = pool_traces(dist, exps)
+    return matching_from_traces(traces, dist.shape[0] * dist.shape[1], flavour, trace_exps)
+
+
+# Private names of these helpers before they became public (kept for callers outside the package).
+_check_flavour, _pool_distances, _hit_counts = check_flavour, pool_distances, hit_counts
+_pool_traces, _matching_from_traces = pool_traces, matching_from_traces

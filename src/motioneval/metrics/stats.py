@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from .. import _npio
-from .._arrays import check_finite, check_real_numeric, max_abs, pow2_exponent, to_numpy
+from .._arrays import as_float, check_finite, check_real_numeric, max_abs, pow2_exponent, to_numpy
 from .._io import atomic_save_npz
 
 FORMAT_NAME = "motioneval.GaussianStats"
@@ -175,7 +175,7 @@ class GaussianStats:
             self._n, self._mean, self._m2 = nb, mean_b.copy(), m2_b.copy()
             return
         with np.errstate(over="ignore", invalid="ignore"):
-            n, mean, m2 = _chan(self._n, self._mean, self._m2, nb, mean_b, m2_b)
+            n, mean, m2 = chan_merge(self._n, self._mean, self._m2, nb, mean_b, m2_b)
         if not (np.isfinite(mean).all() and np.isfinite(m2).all()):
             raise ValueError(
                 "GaussianStats: combining the statistics overflows float64 (the batches' means are too far apart "
@@ -279,21 +279,58 @@ def _warn_if_subnormal(m2: np.ndarray, where: str) -> None:
             RuntimeWarning, stacklevel=4)
 
 
-def _chan(na: int, mean_a: np.ndarray, m2_a: np.ndarray, nb: int, mean_b: np.ndarray,
-          m2_b: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
-    """Pairwise combination of (count, mean, centred scatter) (Chan, Golub & LeVeque 1979)."""
+def chan_merge(na: int, mean_a: np.ndarray, m2_a: np.ndarray, nb: int, mean_b: np.ndarray,
+               m2_b: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """Pairwise combination of two ``(count, mean, centred scatter)`` summaries (Chan, Golub & LeVeque 1979)::
+
+        n = na + nb,  delta = mean_b - mean_a,  mean = mean_a + delta * nb / n,
+        M2 = M2_a + M2_b + delta delta^T * na * nb / n
+
+    ``m2`` is either the full scatter matrix ``(D, D)`` (``outer(delta, delta)``) or its diagonal ``(D,)``, the
+    per-dimension sums of squared deviations (``delta**2``). ``na = 0`` gives ``(nb, mean_b, m2_b)`` exactly.
+    Returns ``(n, mean, m2)``; ``n`` must be positive.
+    """
     n = na + nb
+    if n <= 0:
+        raise ValueError(f"chan_merge: the counts must add up to at least 1; got {na} + {nb}")
     delta = mean_b - mean_a
     mean = mean_a + delta * (nb / n)
-    m2 = m2_a + m2_b + np.outer(delta, delta) * (na * nb / n)
+    cross = np.outer(delta, delta) if np.ndim(m2_a) == 2 or np.ndim(m2_b) == 2 else delta ** 2
+    m2 = m2_a + m2_b + cross * (na * nb / n)
     return n, mean, m2
 
 
-def gaussian_stats(features: Any) -> GaussianStats:
-    """Mean and unbiased covariance (float64) of an ``(N, D)`` feature array with N >= 2."""
+def gaussian_stats(features: Any, *, name: str = "features") -> GaussianStats:
+    """Mean and unbiased covariance (float64) of an ``(N, D)`` feature array with N >= 2; errors (shape,
+    NaN/Inf rows, overflow) name the array ``name``."""
     x = to_numpy(features)
     if x.ndim != 2:
-        raise ValueError(f"features must be a 2-D array of shape (N, D) (one row per sample); got shape {x.shape}")
+        raise ValueError(f"{name} must be a 2-D array of shape (N, D) (one row per sample); got shape {x.shape}")
     if x.shape[0] < 2:
-        raise ValueError(f"features need at least 2 rows (samples) for a covariance; got {x.shape[0]}")
-    return GaussianStats(x.shape[1])._add(x, "features", "features")
+        raise ValueError(f"{name} need at least 2 rows (samples) for a covariance; got {x.shape[0]}")
+    return GaussianStats(x.shape[1])._add(x, name, name)
+
+
+def as_moments(x: Any, name: str, *, finite: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+    """Float64 ``(mean, cov)`` of a :class:`GaussianStats` or a ``(mean, cov)`` pair; ``None`` for anything
+    else (embeddings ``(N, D)``, which the caller reduces itself). The one place such pairs are parsed.
+
+    The pair must be real numbers of shapes ``(D,)`` and ``(D, D)`` (errors say ``{name}=(mean, cov)``);
+    ``finite=True`` also refuses NaN/Inf and values beyond float64, naming ``{name} mean`` / ``{name} cov``.
+    """
+    if isinstance(x, GaussianStats):
+        return np.asarray(x.mean, dtype=np.float64), np.asarray(x.cov, dtype=np.float64)
+    if not (isinstance(x, tuple) and len(x) == 2):
+        return None
+    parts = []
+    for v, what in zip(x, (f"{name} mean", f"{name} cov")):
+        arr = to_numpy(v)
+        if finite:
+            arr = as_float(np.atleast_1d(arr), what, np.float64)
+        else:
+            check_real_numeric(np.asarray(arr), what)
+        parts.append(np.asarray(arr, dtype=np.float64))
+    mean, cov = parts
+    if mean.ndim != 1 or cov.shape != (mean.shape[0], mean.shape[0]):
+        raise ValueError(f"{name}=(mean, cov) needs shapes (D,) and (D, D); got {mean.shape} and {cov.shape}")
+    return mean, cov

@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from .results import METRICS, Result, Row
+from ..constants import metric_info
+from .results import Result, Row
 
 #: preset settings that only concern the generated side; results differing in them still share ground-truth draws
 MODEL_SIDE_SETTINGS = frozenset({"name", "base", "description", "differences", "generated_length",
@@ -278,8 +279,8 @@ def compare_rows(a: Result, row_a: str, b: Result, row_b: str, *, alpha: float =
                      rb.name if a is b else f"{rb.name} ({_origin(b)})", paired, reason, alpha)
     for k in keys:
         va, vb = _values(a, ra, k), _values(b, rb, k)
-        direction = METRICS.get(k, (k, "higher"))[1]
-        label = METRICS.get(k, (k, ""))[0]
+        info = metric_info(k)
+        direction, label = (info.direction, info.label) if info is not None else ("higher", k)
         if k == "diversity":
             direction, label = "lower", "|Diversity - GT|"
         if direction not in ("higher", "lower"):

@@ -44,7 +44,9 @@ import numpy as np
 
 from .._progress import progress as _progress
 from ._dist_plan import assign_units, first_holders, unit_cost
-from .evaluate import Evaluation
+from .embedding import EvaluatorSource
+from .evaluate import DatasetSource, Evaluation, SamplesSource
+from .generators import Generator
 from .presets import Preset
 from .results import Result
 
@@ -293,7 +295,8 @@ def _reduce_to_main(ctx: DistributedContext, evaluation: Evaluation, units: list
     return received, len(need)
 
 
-def evaluate_distributed(*, dataset: Any, evaluator: Any, samples: Any = None, generator: Any = None,
+def evaluate_distributed(*, dataset: DatasetSource, evaluator: EvaluatorSource, samples: SamplesSource | None = None,
+                         generator: Generator | None = None,
                          preset: str | Preset = "t2m", out: str | Path | None = None, seed: int = 0,
                          split: str = "test", cache_dir: str | Path | None = None, chunk_size: int = 128,
                          allow_pickle: bool = False, progress: bool = False, device: str | None = None,
@@ -376,8 +379,9 @@ def _preloaded(evaluation: Evaluation, arrays: Mapping[str, dict[str, np.ndarray
 
 
 if __name__ == "__main__":  # python -m motioneval.protocol.distributed <motioneval evaluate options>
+    # The command line lives in cli/ (a layer above): run as a script, this module only hands over to it; as a
+    # library module it imports nothing of cli/.
+    import importlib
     import sys
 
-    from ._dist_cli import main
-
-    sys.exit(main())
+    sys.exit(importlib.import_module("motioneval.cli._distributed").main())

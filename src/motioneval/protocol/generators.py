@@ -37,6 +37,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from .._arrays import to_numpy
+from ..constants import HUMANML3D_DATASET, KIT_DATASET, LOOKAHEAD_FRAMES, MAX_MOTION_FRAMES
 from ..representation.normalization import FeatureStats
 
 KINDS = ("features", "joints")
@@ -97,7 +98,7 @@ class MDMGenerator:
     normalization = "dataset"
 
     def __init__(self, model: Any, diffusion: Any, *, name: str = "mdm", version: str,
-                 guidance_scale: float = 2.5, max_frames: int = 196, device: Any = None) -> None:
+                 guidance_scale: float = 2.5, max_frames: int = MAX_MOTION_FRAMES, device: Any = None) -> None:
         self.model = model
         self.diffusion = diffusion
         self.name = name
@@ -368,7 +369,7 @@ def to_raw_features(motions: np.ndarray, lengths: np.ndarray, *, kind: str, norm
                              + (" (joints? set kind='joints')" if motions.ndim == 4 else ""))
         if motions.shape[2] != evaluator_stats.dim:
             raise ValueError(f"{name}: features have {motions.shape[2]} dims but the evaluator reads "
-                             f"{evaluator_stats.dim} (HumanML3D 263, KIT-ML 251)")
+                             f"{evaluator_stats.dim} (HumanML3D {HUMANML3D_DATASET.dim}, KIT-ML {KIT_DATASET.dim})")
         if normalization == "raw":
             raw = motions
         elif normalization in ("dataset", "evaluator"):
@@ -393,7 +394,7 @@ def to_raw_features(motions: np.ndarray, lengths: np.ndarray, *, kind: str, norm
     frames = np.minimum(frames, raw.shape[1])
     if not masked:
         raw = np.where((t[None, :] < (frames if full else lengths)[:, None])[:, :, None], raw, np.float32(0))
-    reach = np.minimum(raw.shape[1], np.maximum(lengths, 0) + 3)  # the evaluator also sees 3 frames past L
+    reach = np.minimum(raw.shape[1], np.maximum(lengths, 0) + LOOKAHEAD_FRAMES)  # the evaluator also sees 3 frames past L
     seen = t[None, :] < (reach[:, None] if not full else frames[:, None])
     # a NaN/Inf anywhere in a frame makes its sum non-finite; only then is the frame-by-frame check needed
     with np.errstate(over="ignore", invalid="ignore"):

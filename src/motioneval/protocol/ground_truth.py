@@ -26,10 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from ..constants import EOS, SOS, UNK, pad_tokens
 from ..representation.normalization import FeatureStats
 from .presets import Preset
 
-SOS, EOS, UNK = "sos/OTHER", "eos/OTHER", "unk/OTHER"
+__all__ = ["SOS", "EOS", "UNK", "pad_tokens"]  # re-exported from motioneval.constants (their one home)
 
 #: Stream numbers of the per-replication random streams (part of the seeding contract: never renumber).
 STREAMS = {
@@ -54,13 +55,6 @@ def derived_seed(seed: int, replication: int, stream: str, *extra: int) -> int:
     """A 32-bit integer seed for ``(seed, replication, stream, *extra)``, e.g. one per generation chunk."""
     ss = np.random.SeedSequence(int(seed), spawn_key=(int(replication), STREAMS[stream], *map(int, extra)))
     return int(ss.generate_state(1, np.uint32)[0])
-
-
-def pad_tokens(tokens: Sequence[str], max_text_tokens: int = 20) -> tuple[list[str], int]:
-    """``sos`` + the first ``max_text_tokens`` tokens + ``eos``, padded with ``unk`` to ``max_text_tokens + 2``;
-    returns the padded list and the text length (tokens before padding, at most ``max_text_tokens + 2``)."""
-    kept = [SOS, *list(tokens)[:max_text_tokens], EOS]
-    return kept + [UNK] * (max_text_tokens + 2 - len(kept)), len(kept)
 
 
 @dataclass(frozen=True, eq=False)

@@ -33,6 +33,9 @@ import numpy as np
 
 from .._arrays import to_numpy
 from .._io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from ..constants import METRICS
+from .embedding import EvaluatorSource
+from .generators import Generator
 from .ground_truth import (
     GroundTruthItems,
     draw_pass,
@@ -42,12 +45,15 @@ from .ground_truth import (
     pass_rng,
 )
 from .presets import Preset, get_preset
+from .scoring import LIGHT_SCORERS, DiversityScorer, Scorer, score_embeddings
 
 log = logging.getLogger(__name__)
 
-#: metric -> "min" or "max" (Diversity is judged by its distance to the ground truth's: "gap")
-DIRECTIONS = {"fid": "min", "matching_score": "min", "r_precision_top1": "max", "r_precision_top2": "max",
-              "r_precision_top3": "max", "diversity": "gap"}
+#: metric -> "min" or "max" (Diversity is judged by its distance to the ground truth's: "gap"), from the
+#: metric catalog (:data:`motioneval.constants.METRICS`) for the metrics the light evaluation reports
+DIRECTIONS = {key: {"higher": "max", "lower": "min", "closer to ground truth": "gap"}[METRICS[key].direction]
+              for key in ("fid", "matching_score", "r_precision_top1", "r_precision_top2", "r_precision_top3",
+                          "diversity")}
 
 
 def _load_items(dataset: Any, split: str) -> GroundTruthItems:
@@ -60,7 +66,7 @@ def _load_items(dataset: Any, split: str) -> GroundTruthItems:
     return GroundTruthItems.from_dataset(dataset)
 
 
-def _load_evaluator(evaluator: Any, device: Any) -> Any:
+def _load_evaluator(evaluator: EvaluatorSource, device: Any) -> Any:
     if hasattr(evaluator, "embed_motion") and hasattr(evaluator, "embed_text"):
         return evaluator
     from ..evaluators.t2m import T2MEvaluator
@@ -79,13 +85,13 @@ class LightEvaluation:
     it choose (``lengths=None``) when the preset's ``generated_length`` is not ``"ground_truth"``.
     """
 
-    def __init__(self, dataset: Any, evaluator: Any, *, num_samples: int = 256, preset: str | Preset = "t2m",
+    def __init__(self, dataset: Any, evaluator: EvaluatorSource, *, num_samples: int = 256, preset: str | Preset = "t2m",
                  split: str = "test", seed: int = 0, gt_rows: int | None = None, device: Any = None,
                  ground_truth_lengths: bool = True) -> None:
-        from ..metrics.diversity import diversity
-        from ..metrics.retrieval import retrieval_metrics
         from ..metrics.stats import gaussian_stats
 
+        #: R-precision and Matching Score, FID against the cached statistics, Diversity (:mod:`.scoring`)
+        self.scorers: tuple[Scorer, ...] = LIGHT_SCORERS
         self.items = _load_items(dataset, split)
         self.evaluator = _load_evaluator(evaluator, device)
         self.preset = get_preset(preset, dataset=self.items.kind) if not isinstance(preset, Preset) else preset
@@ -106,12 +112,14 @@ class LightEvaluation:
         self.gt_stats = gaussian_stats(gt_emb)
         # the ground truth of the same prompts, scored like a model: the floor the light numbers can reach
         own = self._embed_motion(pass_features(self.items, plan, self.evaluator.stats, p), plan.lengths)
-        ret = retrieval_metrics(self.text_emb, own, top_k=p.top_k, pool_size=p.pool_size)
-        self.reference: dict[str, float] = {f"r_precision_top{k + 1}": float(ret.r_precision[k]) for k in range(p.top_k)}
-        self.reference["matching_score"] = float(ret.matching_score)
-        self.reference["fid"] = self._fid(own)
-        self.reference["diversity"] = float(diversity(gt_emb, self._pairs(len(gt_emb)),
-                                                      rng=pass_rng(self.seed, 0, "diversity", 0)))
+        # the prompts' own ground truth, except Diversity: that of the whole ground-truth pass
+        by_prompts = [s for s in self.scorers if not isinstance(s, DiversityScorer)]
+        by_pass = [s for s in self.scorers if isinstance(s, DiversityScorer)]
+        scores = score_embeddings(self.text_emb, own, self.gt_stats, p, name="ground truth", ground_truth=True,
+                                  scorers=by_prompts)
+        scores.update(score_embeddings(None, gt_emb, None, p, seed=self.seed, stream=0, name="ground truth",
+                                       ground_truth=True, diversity_pairs=self._pairs(len(gt_emb)), scorers=by_pass))
+        self.reference: dict[str, float] = {k: float(v) for k, v in scores.values.items() if v is not None}
         self.setup_seconds = time.perf_counter() - t0
 
     @property
@@ -129,14 +137,7 @@ class LightEvaluation:
         emb = self.evaluator.embed_motion(features, np.asarray(lengths, np.int64))
         return np.asarray(to_numpy(emb), np.float32)
 
-    def _fid(self, emb: np.ndarray) -> float:
-        from ..metrics.frechet import frechet_distance
-        from ..metrics.stats import gaussian_stats
-
-        s = gaussian_stats(emb)
-        return float(frechet_distance(self.gt_stats.mean, self.gt_stats.cov, s.mean, s.cov))
-
-    def embed_generated(self, generator: Any, *, seed: int = 0) -> np.ndarray:
+    def embed_generated(self, generator: Generator, *, seed: int = 0) -> np.ndarray:
         """Generate the fixed prompts with ``generator`` (a ``Generator``) and embed the motions."""
         from .generators import evaluator_features, normalize_output, to_raw_features
 
@@ -162,18 +163,11 @@ class LightEvaluation:
 
     def score_embeddings(self, emb: np.ndarray, *, seed: int = 0) -> dict[str, float]:
         """Light metrics of motion embeddings ``(num_samples, d)`` of the fixed prompts."""
-        from ..metrics.diversity import diversity
-        from ..metrics.retrieval import retrieval_metrics
+        scores = score_embeddings(self.text_emb, emb, self.gt_stats, self.preset, seed=int(seed), stream=1,
+                                  diversity_pairs=self._pairs(len(emb)), scorers=self.scorers)
+        return {k: float(v) for k, v in scores.values.items() if v is not None}
 
-        p = self.preset
-        ret = retrieval_metrics(self.text_emb, emb, top_k=p.top_k, pool_size=p.pool_size)
-        out = {f"r_precision_top{k + 1}": float(ret.r_precision[k]) for k in range(p.top_k)}
-        out["matching_score"] = float(ret.matching_score)
-        out["fid"] = self._fid(emb)
-        out["diversity"] = float(diversity(emb, self._pairs(len(emb)), rng=pass_rng(int(seed), 0, "diversity", 1)))
-        return out
-
-    def __call__(self, generator: Any, *, seed: int = 0) -> dict[str, float]:
+    def __call__(self, generator: Generator, *, seed: int = 0) -> dict[str, float]:
         """Generate, embed and score; returns the metrics plus ``seconds`` (wall time of this call)."""
         t0 = time.perf_counter()
         out = self.score_embeddings(self.embed_generated(generator, seed=seed), seed=seed)

@@ -55,10 +55,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..constants import (
+    DIVERSITY_PAIRS,
+    HUMANML3D_DATASET,
+    KIT_DATASET,
+    MAX_MOTION_FRAMES,
+    MAX_TEXT_TOKENS,
+    MULTIMODALITY_PAIRS,
+    MULTIMODALITY_REPEATS,
+    R_PRECISION_POOL,
+    R_PRECISION_TOP_K,
+    UNIT_LENGTH,
+)
+
 #: Dataset-dependent defaults: minimum clip length (frames) and frame rate of the caption time stamps.
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
-    "humanml3d": {"min_motion_length": 40, "fps": 20.0},
-    "kit": {"min_motion_length": 24, "fps": 12.5},
+    spec.name: {"min_motion_length": spec.min_length, "fps": spec.fps} for spec in (HUMANML3D_DATASET, KIT_DATASET)
 }
 
 GENERATED_LENGTH_SOURCES = ("ground_truth", "estimator", "model")
@@ -134,25 +146,25 @@ class Preset:
     description: str = ""
     dataset: str = "humanml3d"
     replications: int = 20
-    min_motion_length: int = 40
-    max_motion_length: int = 200
-    fps: float = 20.0
-    unit_length: int = 4
+    min_motion_length: int = HUMANML3D_DATASET.min_length
+    max_motion_length: int = HUMANML3D_DATASET.max_length
+    fps: float = HUMANML3D_DATASET.fps
+    unit_length: int = UNIT_LENGTH
     crop_shorter_probability: float = 1.0 / 3.0
-    max_frames: int = 196
-    max_text_tokens: int = 20
-    pool_size: int = 32
-    top_k: int = 3
+    max_frames: int = MAX_MOTION_FRAMES
+    max_text_tokens: int = MAX_TEXT_TOKENS
+    pool_size: int = R_PRECISION_POOL
+    top_k: int = R_PRECISION_TOP_K
     generated_samples: int | None = None
     generated_length: str = "ground_truth"
     generated_padding: str = "zeros"
-    diversity_pairs: int = 300
+    diversity_pairs: int = DIVERSITY_PAIRS
     diversity_pairs_small: int | None = None
     mm_replications: int = 20
     mm_captions: int | None = 100
     mm_selection: str = "random_items"
-    mm_repeats: int = 30
-    mm_pairs: int = 10
+    mm_repeats: int = MULTIMODALITY_REPEATS
+    mm_pairs: int = MULTIMODALITY_PAIRS
     fid_method: str = "exact"
     generated_rows: str = "independent"
     fid_reference: str = "independent_pass"
@@ -270,8 +282,10 @@ def _validate(p: Preset) -> None:
              f"multiple of pool_size ({p.pool_size})")
 
 
-_COMMON = dict(replications=20, pool_size=32, top_k=3, unit_length=4, max_frames=196, max_text_tokens=20,
-               max_motion_length=200, mm_repeats=30, mm_pairs=10, diversity_pairs=300, fid_method="exact")
+_COMMON = dict(replications=20, pool_size=R_PRECISION_POOL, top_k=R_PRECISION_TOP_K, unit_length=UNIT_LENGTH,
+               max_frames=MAX_MOTION_FRAMES, max_text_tokens=MAX_TEXT_TOKENS,
+               max_motion_length=HUMANML3D_DATASET.max_length, mm_repeats=MULTIMODALITY_REPEATS,
+               mm_pairs=MULTIMODALITY_PAIRS, diversity_pairs=DIVERSITY_PAIRS, fid_method="exact")
 
 _DEFINITIONS: dict[str, dict[str, Any]] = {
     "t2m": dict(
@@ -324,7 +338,9 @@ PRESET_NAMES: tuple[str, ...] = tuple(_DEFINITIONS)
 #: Frame rate by which each lineage converts KIT-ML caption times (``protocol.md``, "Loop semantics"):
 #: text-to-motion's KIT loader multiplies by 20 although KIT-ML is 12.5 fps, and MDM and MoMask reuse that
 #: loader; T2M-GPT's ``dataset_TM_eval.py`` multiplies by 12.5. HumanML3D is 20 fps everywhere.
-KIT_TIME_RATE: dict[str, float] = {"t2m": 20.0, "mdm": 20.0, "mdm-2023": 20.0, "momask": 20.0, "t2m-gpt": 12.5}
+KIT_TIME_RATE: dict[str, float] = {"t2m": HUMANML3D_DATASET.fps, "mdm": HUMANML3D_DATASET.fps,
+                                   "mdm-2023": HUMANML3D_DATASET.fps, "momask": HUMANML3D_DATASET.fps,
+                                   "t2m-gpt": KIT_DATASET.fps}
 
 
 def _named(name: str, dataset: str = "humanml3d") -> Preset:
@@ -343,6 +359,8 @@ def _named(name: str, dataset: str = "humanml3d") -> Preset:
 PRESETS: dict[str, Preset] = {name: _named(name) for name in PRESET_NAMES}
 
 _NOT_OVERRIDABLE = {"name", "base", "description", "dataset", "overrides"}
+#: Preset fields that ``get_preset(..., **overrides)`` and ``--set key=value`` refuse.
+NOT_OVERRIDABLE = frozenset(_NOT_OVERRIDABLE)
 
 
 def get_preset(name: str | Preset, *, dataset: str | None = None, **overrides: Any) -> Preset:
@@ -370,34 +388,3 @@ def get_preset(name: str | Preset, *, dataset: str | None = None, **overrides: A
     if candidate == base:  # overrides that restate the preset's own values
         return dataclasses.replace(base, overrides=dict(overrides))
     return dataclasses.replace(candidate, name="custom", overrides=dict(overrides))
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """Parse a CLI ``key=value`` override; the value is converted to the setting's type
-    (``none``/``null`` -> ``None``, ints, floats, strings)."""
-    if "=" not in text:
-        raise ValueError(f"override {text!r} must look like key=value (e.g. replications=5)")
-    key, raw = (s.strip() for s in text.split("=", 1))
-    fields = {f.name: f for f in dataclasses.fields(Preset)}
-    if key not in fields or key in _NOT_OVERRIDABLE:
-        raise ValueError(f"unknown preset setting {key!r} in --set {text!r}; valid settings: "
-                         f"{', '.join(sorted(set(fields) - _NOT_OVERRIDABLE))}")
-    if raw.lower() in ("none", "null"):
-        return key, None
-    default = getattr(PRESETS["t2m"], key)
-    kinds = [type(getattr(p, key)) for p in PRESETS.values() if getattr(p, key) is not None]
-    kind = kinds[0] if kinds else type(default)
-    if kind is bool:
-        if raw.lower() in ("true", "yes", "1"):
-            return key, True
-        if raw.lower() in ("false", "no", "0"):
-            return key, False
-        raise ValueError(f"--set {text!r}: {key} needs true or false; got {raw!r}")
-    try:
-        if kind is int:
-            return key, int(raw)
-        if kind is float:
-            return key, float(raw)
-    except ValueError:
-        raise ValueError(f"--set {text!r}: {key} needs a {kind.__name__}; got {raw!r}") from None
-    return key, raw

@@ -49,19 +49,14 @@ from typing import Any
 import numpy as np
 
 from .._io import atomic_write_json, atomic_write_text, json_default
+from ..constants import METRICS as CATALOG
+from ..constants import metric_info
 
 SCHEMA_VERSION = 1
 
-#: Metric keys in table order, with their column label and direction (what "better" means).
-METRICS: dict[str, tuple[str, str]] = {
-    "r_precision_top1": ("R@1", "higher"),
-    "r_precision_top2": ("R@2", "higher"),
-    "r_precision_top3": ("R@3", "higher"),
-    "fid": ("FID", "lower"),
-    "matching_score": ("MM Dist", "lower"),
-    "diversity": ("Diversity", "closer to ground truth"),
-    "multimodality": ("MModality", "higher"),
-}
+#: Metric keys in table order, with their column label and direction (what "better" means): a view of the
+#: metric catalog :data:`motioneval.constants.METRICS`.
+METRICS: dict[str, tuple[str, str]] = {key: (info.label, info.direction) for key, info in CATALOG.items()}
 _ARROWS = {"higher": "↑", "lower": "↓", "closer to ground truth": "→"}
 _LATEX_ARROWS = {"higher": r"$\uparrow$", "lower": r"$\downarrow$", "closer to ground truth": r"$\rightarrow$"}
 
@@ -331,11 +326,14 @@ def _plain_cell(summary: MetricSummary | None, digits: int) -> str:
 
 
 def _label(key: str) -> str:
-    return METRICS.get(key, (key, ""))[0]
+    """The catalog's column label (metrics registered with ``constants.register_metric`` included), else the key."""
+    info = metric_info(key)
+    return info.label if info is not None else key
 
 
 def _direction(key: str) -> str:
-    return METRICS.get(key, ("", ""))[1]
+    info = metric_info(key)
+    return info.direction if info is not None else ""
 
 
 def _differences_text(preset: Mapping[str, Any]) -> str:

@@ -39,6 +39,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from .._arrays import to_numpy
+from ..constants import HUMANML3D_DATASET
 from .quaternion import qbetween, qconj, qmul, quat_to_cont6d, yaw_quat
 from .skeleton import HUMANML3D, Skeleton
 
@@ -278,7 +279,7 @@ def _validate(joints: Any, skel: Skeleton, lengths: Any) -> tuple[np.ndarray, np
     if nj != skel.num_joints:
         hint = (
             "; if these are SMPL/SMPL-H joints, HumanML3D uses the first 22: pass joints[..., :22, :]"
-            if skel.num_joints == 22 and nj > 22
+            if skel.num_joints == HUMANML3D_DATASET.num_joints and nj > skel.num_joints
             else ""
         )
         raise ValueError(f"skeleton {skel.name!r} has {skel.num_joints} joints but the joints array has {nj}{hint}")

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..constants import HUMANML3D_DATASET, KIT_DATASET
+
 
 @dataclass(frozen=True)
 class FeatureLayout:
@@ -96,5 +98,5 @@ class FeatureLayout:
         return cls((dim + 1) // 12)
 
 
-HUMANML3D_LAYOUT = FeatureLayout(22)
-KIT_LAYOUT = FeatureLayout(21)
+HUMANML3D_LAYOUT = FeatureLayout(HUMANML3D_DATASET.num_joints)
+KIT_LAYOUT = FeatureLayout(KIT_DATASET.num_joints)

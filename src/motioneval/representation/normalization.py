@@ -22,6 +22,7 @@ import numpy as np
 from .. import _npio
 from .._arrays import to_numpy
 from .._io import atomic_save_npy, sha256_file
+from ..metrics.stats import chan_merge
 from .layout import FeatureLayout
 
 __all__ = ["FeatureStats", "renormalize", "dataset_statistics", "group_average"]
@@ -197,14 +198,10 @@ def dataset_statistics(
         n_b = len(block)
         mean_b = block.mean(axis=0)
         m2_b = ((block - mean_b) ** 2).sum(axis=0)
-        if mean is None:
+        if mean is None or m2 is None:
             count, mean, m2 = n_b, mean_b, m2_b
         else:
-            total = count + n_b
-            delta = mean_b - mean
-            mean = mean + delta * (n_b / total)
-            m2 = m2 + m2_b + delta**2 * (count * n_b / total)
-            count = total
+            count, mean, m2 = chan_merge(count, mean, m2, n_b, mean_b, m2_b)
     if bad:
         shown = ", ".join(_label(c, ids) for c in bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
         if not skip_nonfinite:

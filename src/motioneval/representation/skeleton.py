@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .. import _npio
+from ..constants import HUMANML3D_DATASET, KIT_DATASET
 from .layout import FeatureLayout
 
 __all__ = ["Skeleton", "HUMANML3D", "KIT", "skeleton_for_dim"]
@@ -165,8 +166,19 @@ def skeleton_for_dim(dim: int) -> Skeleton:
         if skel.feature_dim == dim:
             return skel
     raise ValueError(
-        f"features with {dim} dims match no known skeleton (263: HumanML3D, 251: KIT-ML); pass skeleton= explicitly"
+        f"features with {dim} dims match no known skeleton ({HUMANML3D.feature_dim}: HumanML3D, {KIT.feature_dim}: "
+        "KIT-ML); pass skeleton= explicitly"
     )
+
+
+def skeleton_for_joints(num_joints: int, *, hint: str = "") -> Skeleton:
+    """The shipped skeleton with ``num_joints`` joints (22 -> HumanML3D, 21 -> KIT-ML); never guesses: another
+    count is a ``ValueError`` (``hint`` is appended to its message, e.g. what ``skeleton=`` may be)."""
+    for skel in (HUMANML3D, KIT):
+        if skel.num_joints == num_joints:
+            return skel
+    raise ValueError(f"no default skeleton: no known skeleton has {num_joints} joints (HumanML3D: "
+                     f"{HUMANML3D.num_joints}, KIT-ML: {KIT.num_joints}); pass skeleton={hint}")
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -199,7 +211,7 @@ _H3D_BASE = Skeleton(
     facing_joints=(2, 1, 17, 16),
     leg_joints=(5, 8),
     contact_threshold=0.002,
-    fps=20.0,
+    fps=HUMANML3D_DATASET.fps,
 )
 HUMANML3D: Skeleton = _H3D_BASE.with_target_frame(
     _npio.load(_ASSETS / "humanml3d_target_frame.npy", allow_pickle=False)
@@ -224,5 +236,5 @@ KIT: Skeleton = Skeleton(
     facing_joints=(11, 16, 5, 8),
     leg_joints=(17, 18),
     contact_threshold=0.05,
-    fps=12.5,
+    fps=KIT_DATASET.fps,
 )

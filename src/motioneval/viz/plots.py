@@ -22,24 +22,19 @@ from typing import Any
 import numpy as np
 
 from .._io import atomic_write_bytes
+from ..constants import METRICS, metric_info
 
 GT_COLOR = "#1f77b4"
 MODEL_COLORS = ("#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
 
 #: metric key -> (label, direction) for metrics known to the protocol; others are labelled by their key
-_KNOWN = {
-    "r_precision_top1": ("R-precision top 1", "higher"),
-    "r_precision_top2": ("R-precision top 2", "higher"),
-    "r_precision_top3": ("R-precision top 3", "higher"),
-    "fid": ("FID", "lower"),
-    "matching_score": ("Matching score (MM Dist)", "lower"),
-    "diversity": ("Diversity", "closer to ground truth"),
-    "multimodality": ("MultiModality", "higher"),
-}
+#: Long label and direction of the protocol's metrics, in table order, from the metric catalog.
+_KNOWN = {key: (info.long_label, info.direction) for key, info in METRICS.items()}
 
 
 def _label(key: str) -> str:
-    label, direction = _KNOWN.get(key, (key, ""))
+    info = metric_info(key)  # the catalog: the protocol's metrics and those added with register_metric
+    label, direction = (info.long_label, info.direction) if info is not None else (key, "")
     arrow = {"higher": " (higher is better)", "lower": " (lower is better)",
              "closer to ground truth": " (closer to ground truth is better)"}.get(direction, "")
     return label + arrow

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .._arrays import to_numpy
+from ..constants import HUMANML3D_DATASET
 
 GT_COLOR = (31, 119, 180)  # ground truth: blue (matplotlib "tab:blue")
 GEN_COLOR = (255, 127, 14)  # generated: orange ("tab:orange")
@@ -66,15 +67,9 @@ def _skeleton_for(num_joints: int, skeleton: Any = None) -> Any:
     """The skeleton to draw: ``skeleton`` if given (a ``Skeleton`` or a list of chains), else the shipped one."""
     if skeleton is not None:
         return skeleton
-    from ..representation.skeleton import HUMANML3D, KIT
+    from ..representation.skeleton import skeleton_for_joints
 
-    for candidate in (HUMANML3D, KIT):
-        if candidate.num_joints == num_joints:
-            return candidate
-    raise ValueError(
-        f"no known skeleton has {num_joints} joints (HumanML3D: 22, KIT-ML: 21); pass skeleton= (a Skeleton or "
-        f"a list of kinematic chains) to draw it"
-    )
+    return skeleton_for_joints(num_joints, hint=" (a Skeleton or a list of kinematic chains) to draw it")
 
 
 def _chains_for(num_joints: int, skeleton: Any = None) -> list[list[int]]:
@@ -477,7 +472,7 @@ def _build_cells(motions: Any, *, kind: str, lengths: Any, captions: Any, refere
 
 def _default_fps(cells: list[_Cell], skeleton: Any) -> float:
     fps = getattr(_skeleton_for(cells[0].panels[0].joints.shape[1], skeleton), "fps", None)
-    return float(fps) if fps else 20.0
+    return float(fps) if fps else HUMANML3D_DATASET.fps
 
 
 def _pad_to_multiple(frame: np.ndarray, m: int) -> np.ndarray:

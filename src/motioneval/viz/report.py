@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from .._io import atomic_write_text, json_default
+from ..constants import METRICS
 
 log = logging.getLogger(__name__)
 
-_LABELS = {
-    "r_precision_top1": "R@1 ↑", "r_precision_top2": "R@2 ↑", "r_precision_top3": "R@3 ↑", "fid": "FID ↓",
-    "matching_score": "MM Dist ↓", "diversity": "Diversity →", "multimodality": "MModality ↑",
-}
+#: Column labels with the direction arrow, from the metric catalog (``motioneval.constants.METRICS``).
+_LABELS = {key: f"{info.label} {info.arrow}" for key, info in METRICS.items()}
 _ORDER = list(_LABELS)
 
 

@@ -1,4 +1,4 @@
-"""Tiny stand-ins for tests of the evaluation loop (not part of the public API).
+"""Test doubles for the evaluation loop, public as ``numpy.testing`` is (``from motioneval.testing import ...``).
 
 - :func:`write_toy_dataset`: a HumanML3D-layout folder of short random clips with tagged captions
   (whole-clip and segment captions), ``Mean.npy``/``Std.npy`` and split files;
@@ -18,12 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from .. import _npio
-from ..representation.normalization import FeatureStats
+from . import _npio
+from .constants import HUMANML3D_DATASET, MAX_MOTION_FRAMES
+from .representation.normalization import FeatureStats
 
 VERBS = ["walk", "run", "jump", "kick", "wave", "turn", "sit", "throw"]
 ADVERBS = ["slowly", "quickly", "forward", "backward"]
-DIM = 263
+DIM = HUMANML3D_DATASET.dim
 
 
 def _class_pattern(cls: int, dim: int = DIM) -> np.ndarray:
@@ -40,7 +41,7 @@ def toy_features(cls: int, length: int, rng: np.random.Generator, dim: int = DIM
 def toy_joints(length: int, rng: np.random.Generator, *, speed: float = 0.02) -> np.ndarray:
     """Plausible HumanML3D joint positions ``(length, 22, 3)``: the target skeleton's rest pose standing on
     the floor, walking along +z with small smooth per-joint wiggles (no degenerate poses)."""
-    from ..representation.skeleton import HUMANML3D
+    from .representation.skeleton import HUMANML3D
 
     offsets, parents = HUMANML3D.target_offset_array, HUMANML3D.parents
     rest = np.zeros_like(offsets)
@@ -84,7 +85,7 @@ def write_toy_dataset(root: str | os.PathLike, *, num_clips: int = 100, seed: in
             lines.append(f"{text}#{' '.join(tokens)}#0.0#0.0")
         if rng.random() < segment_fraction and length >= 52:  # the segment [10, length - 2) keeps >= 40 frames
             text, tokens = toy_caption(cls, rng)
-            lines.append(f"{text}#{' '.join(tokens)}#0.5#{(length - 2) / 20:.2f}")
+            lines.append(f"{text}#{' '.join(tokens)}#0.5#{(length - 2) / HUMANML3D_DATASET.fps:.2f}")
         (root / "texts" / f"{cid}.txt").write_text("\n".join(lines) + "\n")
         ids.append(cid)
         all_feats.append(feats)
@@ -107,7 +108,7 @@ def write_toy_evaluator(root: str | os.PathLike, dataset_root: str | os.PathLike
     as they do for the real evaluator."""
     import torch
 
-    from ..evaluators.t2m_modules import T2MConfig, build_modules
+    from .evaluators.t2m_modules import T2MConfig, build_modules
 
     root = Path(root)
     torch.manual_seed(seed)
@@ -153,7 +154,7 @@ class ToyEvaluator:
         return np.random.default_rng(int.from_bytes(digest[:8], "little")).standard_normal(self.dim)
 
     def embed_text(self, tokens: Any, *, text_lengths: Any = None) -> np.ndarray:
-        from .ground_truth import pad_tokens
+        from .constants import pad_tokens
 
         self.calls["text"] += len(tokens)
         out = np.empty((len(tokens), self.dim), np.float32)
@@ -182,7 +183,7 @@ class ToyGenerator:
     normalization = "dataset"
 
     def __init__(self, dataset_stats: FeatureStats, *, noise: float = 0.5, name: str = "toy", version: str = "1",
-                 kill_after: int | None = None, max_frames: int = 196) -> None:
+                 kill_after: int | None = None, max_frames: int = MAX_MOTION_FRAMES) -> None:
         self.stats = dataset_stats
         self.noise = noise
         self.name = name
