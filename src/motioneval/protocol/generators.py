@@ -382,7 +382,7 @@ def to_raw_features(motions: np.ndarray, lengths: np.ndarray, *, kind: str, norm
             keep = np.arange(motions.shape[1])[None, :] < np.minimum(frames if full else lengths,
                                                                      motions.shape[1])[:, None]
             raw = np.zeros(motions.shape, np.float32)
-            stats._check(motions)
+            _check_dims(motions.shape[2], stats)
             values = motions[keep].astype(np.float64)
             values *= np.asarray(stats.std, dtype=np.float64)  # in place: x * std + mean, as denormalize
             values += np.asarray(stats.mean, dtype=np.float64)
@@ -463,7 +463,7 @@ def evaluator_features(raw: np.ndarray, lengths: np.ndarray, evaluator_stats: Fe
     valid = np.arange(keep)[None, :] < limit[:, None]
     with np.errstate(over="ignore"):  # checked just below, with the row named
         # only the fed frames are normalized (float64, then cast); the rest of the canvas stays zero
-        evaluator_stats._check(raw)
+        _check_dims(d, evaluator_stats)
         values = raw[:, :keep][valid].astype(np.float64)
         values -= np.asarray(evaluator_stats.mean, dtype=np.float64)  # in place: (x - mean) / std, as normalize
         values /= np.asarray(evaluator_stats.std, dtype=np.float64)
@@ -489,3 +489,9 @@ def padded_rows(lengths: np.ndarray, frames: np.ndarray, visible: np.ndarray, *,
     not have (padded with evaluator-normalized zeros): boolean mask."""
     need = np.minimum(np.asarray(visible, np.int64), np.asarray(lengths, np.int64) + lookahead)
     return need > np.asarray(frames, np.int64)
+
+
+def _check_dims(dim: int, stats: FeatureStats) -> None:
+    """The error ``FeatureStats.normalize`` gives for features of another width than its statistics."""
+    if dim != stats.dim:
+        raise ValueError(f"features have {dim} dims in the last axis but statistics {stats.name!r} have {stats.dim}")
