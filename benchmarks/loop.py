@@ -19,8 +19,9 @@ over every item, grouped in 32s). MultiModality is off in both.
 The generator returns, instantly, a fixed dataset-normalized clip per caption (looked up in a table built
 before the timer starts); the time spent inside ``generate`` is measured and subtracted in both contenders,
 so the ratio is of everything that is not generation (data access, conversion, normalization, embedding,
-metrics). Each contender runs in its own process (``--worker``), which reports its wall time, generation time
-and peak resident memory (``ru_maxrss``).
+metrics). Each contender runs in its own process (``--worker``), which reports its wall time, its CPU time
+(``time.process_time``: user + system, far less inflated than wall time on a machine loaded by other jobs),
+generation time (wall and CPU) and peak resident memory (``ru_maxrss``); the table gives both ratios.
 
 Evaluators: ``demo`` (the tiny evaluator shipped in ``motioneval/assets/demo``) and ``official`` (the official
 T2M sizes, 21.7 M parameters, random weights; the demo's word vectors and statistics).
