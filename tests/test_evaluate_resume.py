@@ -139,7 +139,7 @@ def test_corrupt_and_partial_cache_entries(toy, uninterrupted, tmp_path):
     full, _ = uninterrupted
     kw = dict(dataset=root, evaluator=ToyEvaluator(ev_stats), out=tmp_path, **SETTINGS)
     evaluate(generator=ToyGenerator(ds_stats), **kw)
-    entries = sorted((tmp_path / "cache").rglob("*.npz"))
+    entries = sorted((tmp_path / "cache" / "embeddings").rglob("*.npz"))  # units (table blocks load on demand)
     entries[0].write_bytes(entries[0].read_bytes()[:100])  # truncated by a full disk, say
     (entries[1].parent / f".{entries[1].name}.abc.tmp").write_bytes(b"half-written")  # a killed atomic write
     again = evaluate(generator=ToyGenerator(ds_stats), **kw)

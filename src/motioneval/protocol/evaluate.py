@@ -63,6 +63,7 @@ from .blocks import ResultBlock, physical_block, tmr_block
 from .cache import Cache, hash_arrays
 from .embedding import Evaluator, EvaluatorSource, check_embeddings, embed_motion, embed_text, evaluator_kind
 from .embedding import load_evaluator as _load_evaluator
+from .embedding_memo import CUDA_BLOCK, DEFAULT_BLOCK, TextTable, WindowTable
 from .extras import (
     PHYSICAL_KEYS,
     TMR_KEYS,
@@ -76,7 +77,7 @@ from .extras import (
 from .generation import _pack_rows as _pack_rows  # re-exported (tests, older callers)
 from .generation import _unpack_rows as _unpack_rows
 from .generators import SampleSetGenerator, check_generator, evaluator_features, padded_rows
-from .ground_truth import GroundTruthItems, PassPlan, pass_captions, pass_features, pass_raw_tokens
+from .ground_truth import GroundTruthItems, PassPlan, pass_captions, pass_raw_tokens
 from .keys import compute_settings, stats_keys
 from .plan import STAGES, Unit
 from .presets import Preset, get_preset
@@ -183,6 +184,8 @@ class Evaluation(RunRecords):
         self._evaluator_stats_key = hash_arrays(self.evaluator.stats.mean, self.evaluator.stats.std)
         self._compute = compute_settings(self.evaluator)
         self._plans: dict[tuple[int, str], Any] = {}
+        self._windows: WindowTable | None = None
+        self._captions: TextTable | None = None
         self._setup_extras(physical, tmr_evaluator, tmr_text_model, tmr_stats, device)
         self.stop_rule = None if stop_when is None else (
             stop_when if isinstance(stop_when, StopRule) else StopRule.parse(stop_when))
@@ -210,6 +213,39 @@ class Evaluation(RunRecords):
             scorers.append(TMRScorer())
         self.scorers = tuple(scorers)
 
+
+    # ---------------------------------------------------------------------------------------- tables
+    def _table_key_parts(self) -> dict[str, Any]:
+        """What identifies the tables' embeddings besides their entries: no seed, replication or model."""
+        return {"dataset": self._dataset_key, "settings": self._gt_settings(), "evaluator": self._evaluator_key,
+                "evaluator_statistics": self._evaluator_stats_key, "compute": self._compute}
+
+    def window_table(self) -> WindowTable:
+        """Ground-truth motion embeddings of every window a pass can draw (:mod:`.embedding_memo`), computed or
+        read from the cache at the first ground-truth unit that is not cached itself."""
+        if self._windows is None:
+            block = CUDA_BLOCK if self._compute.get("device") == "cuda" else DEFAULT_BLOCK
+            table = WindowTable(self.items, self.evaluator.stats, self.preset, self._embed_motion, block=block,
+                                cache=self.cache, key_parts=self._table_key_parts())
+            table.add_every_window()
+            self._windows = table
+        return self._windows
+
+    def caption_table(self) -> TextTable:
+        """Text embeddings of every caption of the split (and every prompt of a sample set), with the
+        preset's text-length rule for generated rows."""
+        if self._captions is None:
+            p = self.preset
+            table = TextTable(lambda rows, fixed: self._embed_text(rows, fixed), max_text_tokens=p.max_text_tokens,
+                              cache=self.cache, key_parts=self._table_key_parts())
+            captions = [t for toks in self.items.tokens for t in toks]
+            table.add(captions)
+            prompts = captions if self.prompt_tokens is None else list(self.prompt_tokens)
+            table.add(prompts)
+            if p.text_length == "max":
+                table.add(prompts, p.text_tokens)
+            self._captions = table
+        return self._captions
 
     # ---------------------------------------------------------------------------------------- work
     def is_cached(self, unit: Unit) -> bool:
@@ -260,10 +296,9 @@ class Evaluation(RunRecords):
         rows = slice(unit.start, unit.stop)
         if unit.stage in ("gt_match", "gt_fid"):
             plan: PassPlan = self._plan(unit.replication, unit.stage).take(rows)
-            feats = pass_features(self.items, plan, self.evaluator.stats, self.preset)
-            out = {"motion": self._embed_motion(feats, plan.lengths)}
+            out = {"motion": self.window_table().motion(plan)}  # each window embedded once per data + evaluator
             if unit.stage == "gt_match":
-                out["text"] = self._embed_text(pass_raw_tokens(self.items, plan))
+                out["text"] = self.caption_table().text(pass_raw_tokens(self.items, plan))
             out["lengths"] = plan.lengths
         else:
             raw, lengths, frames = self._generated_raw_once(unit)
@@ -280,7 +315,7 @@ class Evaluation(RunRecords):
                    else np.zeros(len(lengths), bool)}
             if unit.stage == "generated":
                 fixed = p.text_tokens if p.text_length == "max" else None
-                out["text"] = self._embed_text(self._plan(unit.replication, "generated").tokens[rows], fixed)
+                out["text"] = self.caption_table().text(self._plan(unit.replication, "generated").tokens[rows], fixed)
         self.cache.save("embeddings", key, parts, **out)
         return out
 

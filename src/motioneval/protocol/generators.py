@@ -333,6 +333,7 @@ def to_raw_features(motions: np.ndarray, lengths: np.ndarray, *, kind: str, norm
     ``return_frames`` ``(raw, lengths, frames)`` where ``frames`` counts the real feature rows per row.
     """
     full = padding != "zeros"  # frames past the length may reach the evaluator
+    masked = False  # whether raw is already zero past each row's kept frames
     if frames is None:
         frames = np.full(len(lengths), motions.shape[1], dtype=np.int64)
     frames = np.maximum(np.minimum(np.asarray(frames, np.int64), motions.shape[1]), np.minimum(lengths, motions.shape[1]))
@@ -371,21 +372,34 @@ def to_raw_features(motions: np.ndarray, lengths: np.ndarray, *, kind: str, norm
                              f"{evaluator_stats.dim} (HumanML3D {HUMANML3D_DATASET.dim}, KIT-ML {KIT_DATASET.dim})")
         if normalization == "raw":
             raw = motions
-        elif normalization == "dataset":
-            if dataset_stats is None:
+        elif normalization in ("dataset", "evaluator"):
+            stats = dataset_stats if normalization == "dataset" else evaluator_stats
+            if stats is None:
                 raise ValueError(f"{name} outputs dataset-normalized features but no dataset statistics were found "
                                  f"(Mean.npy/Std.npy in the dataset folder, or a `stats` attribute on the generator)")
-            raw = dataset_stats.denormalize(motions.astype(np.float64)).astype(np.float32)
-        elif normalization == "evaluator":
-            raw = evaluator_stats.denormalize(motions.astype(np.float64)).astype(np.float32)
+            # de-normalize only the frames that are kept (the rest is zeroed below): bitwise what the whole
+            # array's float64 de-normalization and float32 cast give on those frames
+            sizes = np.clip(frames if full else lengths, 0, motions.shape[1])
+            raw = np.zeros(motions.shape, np.float32)
+            _check_dims(motions.shape[2], stats)
+            values = _gather_rows(motions, sizes)
+            values *= np.asarray(stats.std, dtype=np.float64)  # in place: x * std + mean, as denormalize
+            values += np.asarray(stats.mean, dtype=np.float64)
+            _scatter_rows(values, sizes, raw)
+            masked = True
         else:
             raise ValueError(f"{name}: unknown normalization {normalization!r}")
     t = np.arange(raw.shape[1])
     frames = np.minimum(frames, raw.shape[1])
-    raw = np.where((t[None, :] < (frames if full else lengths)[:, None])[:, :, None], raw, np.float32(0))
+    if not masked:
+        raw = np.where((t[None, :] < (frames if full else lengths)[:, None])[:, :, None], raw, np.float32(0))
     reach = np.minimum(raw.shape[1], np.maximum(lengths, 0) + LOOKAHEAD_FRAMES)  # the evaluator also sees 3 frames past L
     seen = t[None, :] < (reach[:, None] if not full else frames[:, None])
-    finite = np.isfinite(raw).all(axis=2) | ~seen
+    # a NaN/Inf anywhere in a frame makes its sum non-finite; only then is the frame-by-frame check needed
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = np.isfinite(raw.sum(axis=2)) | ~seen
+    if not finite.all():
+        finite = np.isfinite(raw).all(axis=2) | ~seen
     if not finite.all():
         rows = np.flatnonzero(~finite.all(axis=1))
         shown = ", ".join(f"row {int(r)} ({names[int(r)]})" for r in rows[:5])
@@ -445,11 +459,19 @@ def evaluator_features(raw: np.ndarray, lengths: np.ndarray, evaluator_stats: Fe
     limit = np.where(padding == "zeros", np.minimum(limit, lengths), limit)
     out = np.zeros((n, max_frames, d), dtype=np.float32)
     keep = min(t, max_frames)
-    norm = evaluator_stats.normalize(raw[:, :keep].astype(np.float64))
-    valid = np.arange(keep)[None, :] < limit[:, None]
+    sizes = np.clip(limit, 0, keep)
     with np.errstate(over="ignore"):  # checked just below, with the row named
-        out[:, :keep] = np.where(valid[:, :, None], norm, 0.0).astype(np.float32)
-    bad = np.flatnonzero(~np.isfinite(out).reshape(n, -1).all(axis=1))
+        # only the fed frames are normalized (float64, then cast); the rest of the canvas stays zero
+        _check_dims(d, evaluator_stats)
+        values = _gather_rows(raw, sizes)
+        values -= np.asarray(evaluator_stats.mean, dtype=np.float64)  # in place: (x - mean) / std, as normalize
+        values /= np.asarray(evaluator_stats.std, dtype=np.float64)
+        _scatter_rows(values, sizes, out)
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = out.reshape(n, -1).sum(axis=1)  # non-finite whenever a value is (or the float32 sum overflows)
+    bad = np.flatnonzero(~np.isfinite(total))
+    if bad.size:
+        bad = np.flatnonzero(~np.isfinite(out).reshape(n, -1).all(axis=1))
     if bad.size:  # finite input that float32 cannot hold once normalized: refuse rather than feed inf onward
         row = int(bad[0])
         peak = float(np.max(np.abs(np.nan_to_num(raw[row, :keep].astype(np.float64), nan=0.0, posinf=0.0,
@@ -466,3 +488,28 @@ def padded_rows(lengths: np.ndarray, frames: np.ndarray, visible: np.ndarray, *,
     not have (padded with evaluator-normalized zeros): boolean mask."""
     need = np.minimum(np.asarray(visible, np.int64), np.asarray(lengths, np.int64) + lookahead)
     return need > np.asarray(frames, np.int64)
+
+
+def _check_dims(dim: int, stats: FeatureStats) -> None:
+    """The error ``FeatureStats.normalize`` gives for features of another width than its statistics."""
+    if dim != stats.dim:
+        raise ValueError(f"features have {dim} dims in the last axis but statistics {stats.name!r} have {stats.dim}")
+
+
+def _gather_rows(x: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The first ``sizes[r]`` frames of every row of ``x`` ``(N, T, D)``, concatenated as float64 ``(sum, D)``
+    (slice copies: contiguous, faster than a boolean-mask gather)."""
+    out = np.empty((int(np.sum(sizes)), x.shape[2]), np.float64)
+    pos = 0
+    for r, k in enumerate(np.asarray(sizes).tolist()):
+        out[pos:pos + k] = x[r, :k]
+        pos += k
+    return out
+
+
+def _scatter_rows(values: np.ndarray, sizes: np.ndarray, out: np.ndarray) -> None:
+    """Inverse of :func:`_gather_rows` into ``out`` (cast to its dtype, as ``astype`` rounds)."""
+    pos = 0
+    for r, k in enumerate(np.asarray(sizes).tolist()):
+        out[r, :k] = values[pos:pos + k]
+        pos += k

@@ -51,7 +51,9 @@ class CacheKeys(Planning):
             parts: dict[str, Any] = {"what": "embeddings", "stage": unit.stage, "dataset": self._dataset_key,
                                      "settings": self._gt_settings(), "seed": self.seed,
                                      "replication": unit.replication, "chunk": unit.chunk,
-                                     "chunk_size": self.chunk_size}
+                                     "chunk_size": self.chunk_size, "motion": "window table"}
+            if unit.stage == "gt_match":  # read from the tables (docs/cache.md), never mixed with per-chunk digits
+                parts["text"] = "caption table"
         else:
             p = self.preset
             parts = {"what": "embeddings", "samples": self.sample_key(unit)[0],
@@ -62,6 +64,8 @@ class CacheKeys(Planning):
                 parts["long_motions"] = p.long_motions
             if p.text_length != "true" and unit.stage == "generated":
                 parts["text_length"] = p.text_length
+            if unit.stage == "generated":
+                parts["text"] = "caption table"
         parts["evaluator"] = self._evaluator_key
         parts["evaluator_statistics"] = self._evaluator_stats_key
         parts["compute"] = self._compute

@@ -126,7 +126,19 @@ def fid_diagnostics(fd: Any) -> Any:
 
 class FIDScorer:
     """``fid``: Fréchet distance from ``context.reference`` to the row's motion statistics, with the preset's
-    ``fid_method``; diagnostics under ``"fid"``; ``None`` (and no diagnostics) without a reference."""
+    ``fid_method``; diagnostics under ``"fid"``; ``None`` (and no diagnostics) without a reference.
+
+    ``reference_check``: when the reference route (scipy ``sqrtm``, the costliest part of a D = 512 FID) also
+    runs, to fill the diagnostics' ``reference_*`` fields and their warnings: ``"first"`` replication (the
+    default; the exact route's diagnostics are kept on every replication), ``"every"`` one, or ``"never"``.
+    It never changes the value under the exact methods; ``fid_method="reference"`` always runs it."""
+
+    CHECKS = ("first", "every", "never")
+
+    def __init__(self, reference_check: str = "first") -> None:
+        if reference_check not in self.CHECKS:
+            raise ValueError(f"reference_check must be one of {self.CHECKS}; got {reference_check!r}")
+        self.reference_check = reference_check
 
     def metrics(self, preset: Preset) -> tuple[MetricInfo, ...]:
         return (METRICS["fid"],)
@@ -137,8 +149,9 @@ class FIDScorer:
 
         if context.reference is None:
             return Scores({"fid": None}, {"fid": None})
+        check = self.reference_check == "every" or (self.reference_check == "first" and context.replication == 0)
         fd = frechet_distance(context.reference, gaussian_stats(row.motion), method=context.preset.fid_method,
-                              return_diagnostics=True)  # ground truth first, as the reference loop
+                              return_diagnostics=True, reference_check=check)  # ground truth first, as the reference
         warnings = [f"FID ({row.name}): {m}" for m in (getattr(fd, "warnings", None) or [])]
         return Scores({"fid": float(fd.value)}, {"fid": fid_diagnostics(fd)}, warnings)
 
