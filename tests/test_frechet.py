@@ -530,3 +530,15 @@ def test_complex_reference_root_is_no_warning_under_the_exact_method(metrics_ref
     assert not any("came back complex" in w for w in exact.warnings)
     ref = frechet_distance(*args, method="reference", return_diagnostics=True)
     assert any("came back complex" in w for w in ref.warnings)
+
+
+@pytest.mark.parametrize("ref_value,warned", [(1.0 + 5e-7, False), (1.0 + 5e-4, True)])
+def test_complex_reference_root_warns_under_exact_only_when_the_value_moves(ref_value, warned):
+    from motioneval.metrics.frechet import _warnings
+
+    ref = {"value": ref_value, "error": None, "would_raise": False, "used_eps_retry": False, "complex": True,
+           "max_imag": 1e-8, "max_imag_diag": 1e-9, "nonfinite_after_retry": False}
+    diag = {"rank1": 4, "rank2": 4, "zero_variance_features1": 0, "zero_variance_features2": 0}
+    msgs = _warnings({"value": 1.0}, ref, diag, (None, None), 4, "exact")
+    assert any("came back complex" in m for m in msgs) is warned
+    assert any("came back complex" in m for m in _warnings({"value": 1.0}, ref, diag, (None, None), 4, "reference"))
