@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+import numbers
 import sys
 import threading
 import time
@@ -184,3 +185,14 @@ def _isatty(stream: TextIO) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError, io.UnsupportedOperation):
         return False
+
+
+def progress_batches(order: Any, batch_size: int, *, desc: str, enable: bool = False) -> Iterator[Any]:
+    """Consecutive slices of ``order`` of ``batch_size`` rows (a positive integer), with a progress bar of
+    batches when ``enable``."""
+    from ._checks import check_scalar
+
+    check_scalar(batch_size, "batch_size", numbers.Integral, min_val=1)
+    starts = range(0, len(order), batch_size)
+    for s in progress(starts, total=len(starts), desc=desc, enable=enable, unit="batch"):
+        yield order[s:s + batch_size]

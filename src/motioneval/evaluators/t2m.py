@@ -22,11 +22,10 @@ consecutive linear maps between the convolutions and the motion GRU (movement ``
 from __future__ import annotations
 
 import logging
-import numbers
 import os
 import pickle
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +35,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from .._arrays import to_numpy
-from .._checks import check_scalar
 from .._io import sha256_file
-from .._progress import progress as _progress
+from .._progress import progress_batches
 from ..constants import HUMANML3D_DATASET, KIT_DATASET
 from ..representation.layout import FeatureLayout
 from ..representation.normalization import FeatureStats
@@ -381,13 +379,10 @@ class T2MEvaluator:
                 f"be embedded (check the generator output or the source files of these samples)"
             )
 
-    def _chunks(self, order: np.ndarray, batch_size: int | None, progress: bool, what: str):
-        if batch_size is None:
-            batch_size = 1024 if self.device.type == "cuda" else 256
-        check_scalar(batch_size, "batch_size", numbers.Integral, min_val=1)
-        starts = range(0, len(order), batch_size)
-        for s in _progress(starts, total=len(starts), desc=f"embedding {what}", enable=progress, unit="batch"):
-            yield order[s:s + batch_size]
+    def _chunks(self, order: np.ndarray, batch_size: int | None, progress: bool, what: str) -> Iterator[np.ndarray]:
+        default = 1024 if self.device.type == "cuda" else 256
+        return progress_batches(order, default if batch_size is None else batch_size, desc=f"embedding {what}",
+                                enable=progress)
 
 
 # --------------------------------------------------------------------------------------------- helpers

@@ -34,11 +34,10 @@ from __future__ import annotations
 
 import json
 import logging
-import numbers
 import os
 import pickle
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +46,8 @@ import torch
 
 from .. import _npio
 from .._arrays import to_numpy
-from .._checks import check_scalar
 from .._io import sha256_file
-from .._progress import progress as _progress
+from .._progress import progress_batches
 from ..representation.normalization import FeatureStats
 from .tmr_modules import (
     MAX_POSITIONS,
@@ -350,13 +348,10 @@ class TMREvaluator:
                              f"{len(to_numpy(lengths))}")
         return self.embed_text(captions, **kwargs), self.embed_motion(features, lengths, **kwargs)
 
-    def _chunks(self, order: np.ndarray, batch_size: int | None, progress: bool, what: str):
-        if batch_size is None:
-            batch_size = 256 if self.device.type == "cuda" else 64
-        check_scalar(batch_size, "batch_size", numbers.Integral, min_val=1)
-        starts = range(0, len(order), batch_size)
-        for s in _progress(starts, total=len(starts), desc=f"embedding {what}", enable=progress, unit="batch"):
-            yield order[s:s + batch_size]
+    def _chunks(self, order: np.ndarray, batch_size: int | None, progress: bool, what: str) -> Iterator[np.ndarray]:
+        default = 256 if self.device.type == "cuda" else 64
+        return progress_batches(order, default if batch_size is None else batch_size, desc=f"embedding {what}",
+                                enable=progress)
 
 
 # --------------------------------------------------------------------------------------------- helpers
