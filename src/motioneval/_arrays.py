@@ -30,6 +30,17 @@ def to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
+def as_lengths(lengths: Any, name: str) -> np.ndarray:
+    """``lengths`` (numpy, torch or a list) as a 1-D int64 array; whole-number floats are accepted."""
+    arr = to_numpy(lengths)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array (one length per row); got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+            raise ValueError(f"{name} must be whole numbers")
+    return arr.astype(np.int64)
+
+
 def nonfinite_rows(x: np.ndarray) -> np.ndarray:
     """Indices of rows (first axis) that contain NaN or +-Inf."""
     bad = ~np.isfinite(x)

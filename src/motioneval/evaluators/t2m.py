@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from .._arrays import to_numpy
+from .._arrays import as_lengths, to_numpy
 from .._io import sha256_file
 from .._progress import progress_batches
 from ..constants import HUMANML3D_DATASET, KIT_DATASET
@@ -270,7 +270,7 @@ class T2MEvaluator:
         """
         words = np.asarray(to_numpy(word_embs), dtype=np.float32)
         pos = np.asarray(to_numpy(pos_ohot), dtype=np.float32)
-        lengths = _as_lengths(lengths, "text lengths")
+        lengths = as_lengths(lengths, "text lengths")
         n = len(lengths)
         if words.ndim != 3 or words.shape[0] != n or words.shape[2] != self.config.dim_word:
             raise ValueError(f"word_embs must be (N={n}, S, {self.config.dim_word}); got {words.shape}")
@@ -303,7 +303,7 @@ class T2MEvaluator:
         ``lengths[i] + 2`` are seen (see the module docstring). Inputs shorter than 196 frames are zero-padded.
         """
         x = to_numpy(features)
-        lengths = _as_lengths(lengths, "motion lengths")
+        lengths = as_lengths(lengths, "motion lengths")
         self._check_motion(x, lengths)
         n, t_in = x.shape[0], x.shape[1]
         canvas = max(MAX_MOTION_LENGTH, t_in)
@@ -410,16 +410,6 @@ def _fold_motion_input(movement: Any, motion: Any) -> nn.GRU:
             getattr(fused, f"weight_hh_l0{suffix}").copy_(getattr(gru, f"weight_hh_l0{suffix}"))
             getattr(fused, f"bias_hh_l0{suffix}").copy_(getattr(gru, f"bias_hh_l0{suffix}"))
     return fused.to(device=gru.weight_hh_l0.device, dtype=torch.float32).eval().requires_grad_(False)
-
-
-def _as_lengths(lengths: Any, name: str) -> np.ndarray:
-    arr = to_numpy(lengths)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array (one length per row); got shape {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
-            raise ValueError(f"{name} must be whole numbers")
-    return arr.astype(np.int64)
 
 
 def _stats_hint(dim: int, dim_pose: int, what: str = "statistics") -> str:

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 from .. import _npio
-from .._arrays import to_numpy
+from .._arrays import as_lengths, to_numpy
 from .._io import sha256_file
 from .._progress import progress_batches
 from ..representation.normalization import FeatureStats
@@ -239,7 +239,7 @@ class TMREvaluator:
         and cut into batches, each cropped to its longest motion; results return in the caller's order.
         """
         x = to_numpy(features)
-        lens = _as_lengths(lengths, "motion lengths")
+        lens = as_lengths(lengths, "motion lengths")
         self._check_motion(x, lens)
         n = x.shape[0]
         out = np.empty((n, self.dim_embedding), np.float32)
@@ -319,7 +319,7 @@ class TMREvaluator:
                              batch_size: int | None = None, progress: bool = False) -> np.ndarray:
         """Text embeddings from precomputed token features (a list of ``(n_i, 768)`` or a padded ``(N, S, 768)``
         array with ``lengths``), e.g. TMR's ``token_embeddings/distilbert-base-uncased.npy`` slices."""
-        lens = _as_lengths(lengths, "token counts")
+        lens = as_lengths(lengths, "token counts")
         n = len(lens)
         if len(features) != n:
             raise ValueError(f"got {len(features)} token-feature rows but {n} lengths")
@@ -355,16 +355,6 @@ class TMREvaluator:
 
 
 # --------------------------------------------------------------------------------------------- helpers
-def _as_lengths(lengths: Any, name: str) -> np.ndarray:
-    arr = to_numpy(lengths)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array (one length per row); got shape {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
-            raise ValueError(f"{name} must be whole numbers")
-    return arr.astype(np.int64)
-
-
 def _check_captions(captions: Sequence[Any]) -> list[str]:
     texts = list(captions)
     for i, t in enumerate(texts):

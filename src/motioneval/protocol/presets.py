@@ -287,6 +287,16 @@ _COMMON = dict(replications=20, pool_size=R_PRECISION_POOL, top_k=R_PRECISION_TO
                max_motion_length=HUMANML3D_DATASET.max_length, mm_repeats=MULTIMODALITY_REPEATS,
                mm_pairs=MULTIMODALITY_PAIRS, diversity_pairs=DIVERSITY_PAIRS, fid_method="exact")
 
+#: MDM's loop (also the base of its pre-2024 variant ``mdm-2023``)
+_MDM: dict[str, Any] = dict(
+    description="Tevet et al., ICLR 2023 (MDM, eval_humanml.py): 1,024 samples, ground-truth lengths, no "
+                "padding of generated frames, MultiModality in a separate mode (5 replications, 4 groups)",
+    generated_samples=1024, generated_length="ground_truth", generated_padding="none",
+    mm_replications=5, mm_captions=128, mm_selection="random_groups", diversity_pairs_small=None,
+    generated_rows="independent", fid_reference="independent_pass", ground_truth_row=True,
+    long_motions="error", text_length="true", evaluator_statistics="Comp_v6_KLD01",
+)
+
 _DEFINITIONS: dict[str, dict[str, Any]] = {
     "t2m": dict(
         description="Guo et al., CVPR 2022 (text-to-motion): whole test set, lengths from a length estimator, "
@@ -296,22 +306,13 @@ _DEFINITIONS: dict[str, dict[str, Any]] = {
         generated_rows="independent", fid_reference="independent_pass", ground_truth_row=True,
         long_motions="error", text_length="true", evaluator_statistics="Comp_v6_KLD01",
     ),
-    "mdm": dict(
-        description="Tevet et al., ICLR 2023 (MDM, eval_humanml.py): 1,024 samples, ground-truth lengths, no "
-                    "padding of generated frames, MultiModality in a separate mode (5 replications, 4 groups)",
-        generated_samples=1024, generated_length="ground_truth", generated_padding="none",
-        mm_replications=5, mm_captions=128, mm_selection="random_groups", diversity_pairs_small=None,
-        generated_rows="independent", fid_reference="independent_pass", ground_truth_row=True,
-        long_motions="error", text_length="true", evaluator_statistics="Comp_v6_KLD01",
-    ),
-    "mdm-2023": dict(
-        description="MDM before the Jan 2024 fix (its older tables): as 'mdm', but every generated row's text "
-                    "embedding uses text length 22 (sos + 20 tokens + eos, padding included)",
-        generated_samples=1024, generated_length="ground_truth", generated_padding="none",
-        mm_replications=5, mm_captions=128, mm_selection="random_groups", diversity_pairs_small=None,
-        generated_rows="independent", fid_reference="independent_pass", ground_truth_row=True,
-        long_motions="error", text_length="max", evaluator_statistics="Comp_v6_KLD01",
-    ),
+    "mdm": _MDM,
+    "mdm-2023": {
+        **_MDM,
+        "description": "MDM before the Jan 2024 fix (its older tables): as 'mdm', but every generated row's text "
+                       "embedding uses text length 22 (sos + 20 tokens + eos, padding included)",
+        "text_length": "max",
+    },
     "momask": dict(
         description="Guo et al., CVPR 2024 (MoMask, utils/eval_t2m.py): generates from the ground-truth batches "
                     "(their captions and lengths), FID against the same batches, decoder output up to each "
