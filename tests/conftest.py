@@ -3,11 +3,19 @@
 originals by ``tests/data/rebuild.py``). Nothing here depends on a folder beside the clone."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from fixture_data import DATA, FIXTURES, load_fixture
+
+# CI (CI=true) explores the same examples on every run, so a landing never depends on which random examples
+# hypothesis happened to draw; locally the search stays random (and remembers failures in .hypothesis/).
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parents[1]
 
