@@ -64,6 +64,13 @@ def test_infer_config_roundtrip_and_checks():
     broken["motion_encoder"]["extra.weight"] = torch.zeros(1)
     with pytest.raises(ValueError, match=r"(?s)ckpt.tar.*text_encoder: missing \['hidden'\].*unexpected \['extra.weight'\]"):
         check_state_dicts(broken, SMALL, source="ckpt.tar")
+    # NaN weights and a non-tensor entry (an array saved by another tool) are named, not loaded
+    poisoned = {n: dict(sd) for n, sd in sds.items()}
+    poisoned["motion_encoder"]["output_net.0.bias"] = torch.full_like(sds["motion_encoder"]["output_net.0.bias"], float("nan"))
+    poisoned["text_encoder"]["hidden"] = sds["text_encoder"]["hidden"].numpy()
+    with pytest.raises(ValueError, match=r"(?s)text_encoder.hidden: a ndarray, expected a tensor.*"
+                                         r"motion_encoder.output_net.0.bias: contains NaN or Inf"):
+        check_state_dicts(poisoned, SMALL, source="ckpt.tar")
     with pytest.raises(ValueError, match="'motion_encoder' is missing"):
         check_state_dicts({k: v for k, v in sds.items() if k != "motion_encoder"}, SMALL)
     with pytest.raises(ValueError, match="missing tensor 'text_encoder.pos_emb.weight'"):

@@ -31,6 +31,7 @@ from .._checks import check_positive_int
 from ..constants import LOOKAHEAD_FRAMES as LOOKAHEAD_FRAMES
 from ..constants import MAX_MOTION_FRAMES
 from ..constants import UNIT_LENGTH as UNIT_LENGTH
+from .state_dicts import state_dict_problems
 
 #: Frames the reference pads every motion to (:data:`motioneval.constants.MAX_MOTION_FRAMES`).
 MAX_MOTION_LENGTH = MAX_MOTION_FRAMES
@@ -233,26 +234,14 @@ def infer_config(state_dicts: Mapping[str, Mapping[str, Any]], *, source: str = 
 def check_state_dicts(
     state_dicts: Mapping[str, Mapping[str, Any]], config: T2MConfig, *, source: str = "checkpoint"
 ) -> None:
-    """Raise ``ValueError`` naming ``source`` and every missing, unexpected or mis-shaped tensor."""
+    """Raise ``ValueError`` naming ``source`` and every missing, unexpected, mis-shaped, non-float or non-finite tensor."""
     problems: list[str] = []
     for module, shapes in expected_shapes(config).items():
         sd = state_dicts.get(module)
         if not isinstance(sd, Mapping):
             problems.append(f"'{module}' is missing or not a state dict")
             continue
-        missing = [k for k in shapes if k not in sd]
-        unexpected = [k for k in sd if k not in shapes]
-        if missing:
-            problems.append(f"{module}: missing {missing}")
-        if unexpected:
-            problems.append(f"{module}: unexpected {unexpected}")
-        for key, shape in shapes.items():
-            if key in sd:
-                got = tuple(sd[key].shape)
-                if got != shape:
-                    problems.append(f"{module}.{key}: shape {list(got)}, expected {list(shape)}")
-                elif not torch.is_floating_point(sd[key]):
-                    problems.append(f"{module}.{key}: dtype {sd[key].dtype}, expected a floating-point tensor")
+        problems += state_dict_problems(sd, shapes, prefix=module)
     if problems:
         raise ValueError(
             f"{source} does not match the T2M evaluator architecture {config.to_dict()}:\n  - "

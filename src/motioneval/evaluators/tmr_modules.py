@@ -32,6 +32,7 @@ from torch import nn
 
 from .._checks import check_positive_int
 from ..constants import HUMANML3D_DATASET
+from .state_dicts import state_dict_problems
 
 #: Positions of TMR's positional table: a sequence (tokens + frames) may not be longer.
 MAX_POSITIONS = 5000
@@ -209,27 +210,7 @@ def expected_shapes(config: TMREncoderConfig) -> dict[str, tuple[int, ...]]:
 
 def check_state_dict(state_dict: Mapping[str, Any], config: TMREncoderConfig, *, source: str) -> None:
     """Raise ``ValueError`` naming ``source`` and every missing, unexpected, mis-shaped or non-float tensor."""
-    shapes = expected_shapes(config)
-    problems: list[str] = []
-    missing = [k for k in shapes if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in shapes]
-    if missing:
-        problems.append(f"missing {missing}")
-    if unexpected:
-        problems.append(f"unexpected {unexpected}")
-    for key, shape in shapes.items():
-        if key not in state_dict:
-            continue
-        t = state_dict[key]
-        if not isinstance(t, torch.Tensor):
-            problems.append(f"{key}: a {type(t).__name__}, expected a tensor")
-            continue
-        if tuple(t.shape) != shape:
-            problems.append(f"{key}: shape {list(t.shape)}, expected {list(shape)}")
-        elif not torch.is_floating_point(t):
-            problems.append(f"{key}: dtype {t.dtype}, expected a floating-point tensor")
-        elif not bool(torch.isfinite(t).all()):
-            problems.append(f"{key}: contains NaN or Inf")
+    problems = state_dict_problems(state_dict, expected_shapes(config))
     if problems:
         raise ValueError(
             f"{source} does not match TMR's ACTORStyleEncoder {config.to_dict()}:\n  - " + "\n  - ".join(problems)
