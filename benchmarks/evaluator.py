@@ -13,6 +13,11 @@ their length, normalized features ``(N, 196, 263)``.
 The embeddings of the two paths are compared (max abs difference) so that the speed-up is of the same
 result. Prints medians of ``--repeats`` interleaved runs and the ratio. CPU always; CUDA too when present.
 
+It also prints how close ours is to the machine's arithmetic limit: the multiply-adds the encoder cannot avoid
+(convolutions over the frames the tokens read, the per-token linear map, both GRU directions over every token)
+divided by our time, beside the float32 matrix-product rate measured in the same run on the GRU's largest
+product (a chunk of hidden states times the 3 gate matrices).
+
     python benchmarks/evaluator.py [--n 1024] [--repeats 3] [--threads N]
 """
 from __future__ import annotations
@@ -51,6 +56,31 @@ def reference_style(ev: T2MEvaluator, x: np.ndarray, lengths: np.ndarray, batch:
     return out
 
 
+def encoder_flops(cfg: T2MConfig, lengths: np.ndarray) -> float:
+    """Floating-point operations of the motion path per the architecture (2 per multiply-add), per token:
+    two first-convolution positions, one second-convolution position, the token linear map, and per GRU
+    direction the gate products of the input (folded to the token size) and of the hidden state."""
+    tokens = float(np.sum(np.asarray(lengths) // UNIT_LENGTH))
+    k = 4  # kernel width of both movement convolutions
+    conv = 2 * (2 * cfg.dim_pose * k * cfg.dim_movement_enc_hidden) + 2 * cfg.dim_movement_enc_hidden * k * cfg.dim_movement_latent
+    token_linear = 2 * cfg.dim_movement_latent * cfg.dim_movement_latent
+    hidden = cfg.dim_motion_hidden
+    gru = 2 * 2 * 3 * hidden * (cfg.dim_movement_latent + hidden)
+    return tokens * (conv + token_linear + gru)
+
+
+def matmul_rate(device: str, rows: int, inner: int, cols: int, repeats: int = 5) -> float:
+    """Measured float32 matrix-product rate (FLOP/s) of ``(rows x inner) @ (inner x cols)``."""
+    a = torch.randn(rows, inner, device=device)
+    b = torch.randn(inner, cols, device=device)
+    a @ b  # warm-up
+    times = []
+    for _ in range(repeats):
+        t, _ = timed(lambda: a @ b)
+        times.append(t)
+    return 2.0 * rows * inner * cols / statistics.median(times)
+
+
 def timed(fn, *args) -> tuple[float, np.ndarray]:
     t0 = time.perf_counter()
     result = fn(*args)
@@ -81,6 +111,12 @@ def run(device: str, n: int, repeats: int) -> None:
     print(f"  reference-style (batches of 32): median {m_ref:.3f} s  = {n / m_ref:8.1f} motions/s")
     print(f"  motioneval embed_motion        : median {m_ours:.3f} s  = {n / m_ours:8.1f} motions/s")
     print(f"  speed-up {m_ref / m_ours:.2f}x   max |difference| of embeddings {diff:.2e}")
+    cfg = T2MConfig()
+    achieved = encoder_flops(cfg, lengths) / m_ours
+    peak = matmul_rate(device, 1024, cfg.dim_motion_hidden, 3 * cfg.dim_motion_hidden)
+    print(f"  ours does {achieved / 1e9:.1f} GFLOP/s of unavoidable encoder arithmetic; float32 matrix product "
+          f"({1024}x{cfg.dim_motion_hidden} @ {cfg.dim_motion_hidden}x{3 * cfg.dim_motion_hidden}) "
+          f"{peak / 1e9:.1f} GFLOP/s: {achieved / peak:.0%} of it")
 
 
 def main() -> None:
