@@ -542,3 +542,21 @@ def test_complex_reference_root_warns_under_exact_only_when_the_value_moves(ref_
     msgs = _warnings({"value": 1.0}, ref, diag, (None, None), 4, "exact")
     assert any("came back complex" in m for m in msgs) is warned
     assert any("came back complex" in m for m in _warnings({"value": 1.0}, ref, diag, (None, None), 4, "reference"))
+
+
+def test_a_reference_value_within_rounding_of_the_exact_one_is_no_warning():
+    """Identical statistics: the reference route returns a -1e-14-scale number. Under the exact method that is
+    rounding (kept in the diagnostics, no warning); under method="reference" the returned value itself is
+    negative, which is worth saying. Doctor's reference-risk verdict follows the same rule."""
+    from motioneval.diagnostics.fid_reliability import reference_risk
+
+    x = np.random.default_rng(0).standard_normal((300, 64))
+    mu, sigma = x.mean(axis=0), np.cov(x, rowvar=False)
+    exact = frechet_distance(mu, sigma, mu, sigma, return_diagnostics=True)
+    assert exact.value == 0.0 and exact.reference_value is not None and exact.reference_value < 0
+    assert not [w for w in exact.warnings if "negative" in w]
+    ref = frechet_distance(mu, sigma, mu, sigma, method="reference", return_diagnostics=True)
+    assert ref.value < 0 and [w for w in ref.warnings if "negative" in w]
+    assert reference_risk({"reference_value": exact.reference_value}, 0.0) == ("", "")
+    assert reference_risk({"reference_value": -0.5}, 0.0)[1] == "inaccurate"
+    assert reference_risk({"reference_value": 1.01}, 1.0)[1] == "inaccurate"

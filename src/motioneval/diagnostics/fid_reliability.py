@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..metrics.frechet import reference_agrees
 from .findings import Finding
 
 
@@ -119,10 +120,11 @@ def reference_risk(diag: dict[str, Any], exact: float) -> tuple[str, str]:
     rel = abs(ref - exact) / max(abs(exact), 1e-12) if isinstance(ref, float) else 0.0
     retry = ("produces non-finite values, retries with 1e-6 added to the diagonals and then "
              if diag.get("reference_used_eps_retry") else "")
-    if isinstance(ref, float) and ref < 0:
-        return f"{retry}returns a negative value ({ref:.3g}), which a distance cannot be", "inaccurate"
-    if rel > 1e-3:
-        return f"{retry}differs from the exact value by {rel:.2%} ({ref:.6g})", "inaccurate"
+    if isinstance(ref, float) and not reference_agrees(ref, exact):  # beyond rounding of the exact value
+        if ref < 0:
+            return f"{retry}returns a negative value ({ref:.3g}), which a distance cannot be", "inaccurate"
+        if rel > 1e-3:
+            return f"{retry}differs from the exact value by {rel:.2%} ({ref:.6g})", "inaccurate"
     if retry:
         return f"{retry}agrees within {rel:.2g}", "minor"
     if diag.get("reference_complex") and rel > 1e-6:
