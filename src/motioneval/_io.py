@@ -1,4 +1,4 @@
-"""Atomic file writes and content hashing, shared by every layer that writes results or caches.
+"""Atomic file writes, content hashing and text reading, shared by every layer that reads or writes files.
 
 A write goes to a temporary file in the destination folder, is flushed and fsync'ed, then renamed over
 the target (``os.replace`` is atomic on POSIX and Windows), so a reader or a resumed run never sees a
@@ -18,6 +18,32 @@ from typing import Any
 import numpy as np
 
 PathLike = str | os.PathLike
+
+def read_text(path: PathLike, *, expected: str) -> str:
+    """The UTF-8 text of a file. A file that is not UTF-8 (a binary file given by mistake, a legacy encoding)
+    raises ``ValueError`` naming the file, the line and byte, and ``expected`` (what the file should be)."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text at {utf8_error_where(exc)}; expected {expected}") from None
+
+
+def read_json(path: PathLike, *, expected: str) -> Any:
+    """The JSON document of a file, with :func:`read_text`'s errors and ``ValueError`` for invalid JSON."""
+    try:
+        return json.loads(read_text(path, expected=expected))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc}); expected {expected}") from None
+
+
+def utf8_error_where(exc: UnicodeDecodeError) -> str:
+    """``"line N (byte 0x..)"`` of the first byte that is not UTF-8 (1-based), from a decode error of a whole file."""
+    data = exc.object if isinstance(exc.object, (bytes, bytearray)) else b""
+    if not data:
+        return "a line"
+    line = bytes(data[: exc.start]).count(b"\n") + 1
+    return f"line {line} (byte {data[exc.start]:#04x})"
+
 
 # Read once at import: os.umask can only be read by setting it, which is not thread-safe.
 _UMASK = os.umask(0)

@@ -100,11 +100,13 @@ def run(args: argparse.Namespace) -> int:
 def _feature_dim(root, split: str) -> int:
     """Feature dim of the first readable clip of ``split`` (or of ``Mean.npy``)."""
     from .. import _npio
+    from .._io import read_text
 
     candidates = [root / "Mean.npy"]
     split_file = root / f"{split}.txt"
     if split_file.is_file():
-        ids = [i.strip() for i in split_file.read_text().splitlines() if i.strip()][:20]
+        text = read_text(split_file, expected="a split list with one clip id per line")
+        ids = [i.strip() for i in text.splitlines() if i.strip()][:20]
         candidates += [root / "new_joint_vecs" / f"{i}.npy" for i in ids]
     for path in candidates:
         try:

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._io import utf8_error_where
 from ..constants import MAX_TEXT_TOKENS
 
 #: Tokens the protocol reads per caption (``sos`` + the first 20 + ``eos``); later tokens are ignored
@@ -114,15 +115,6 @@ def read_captions(path: str | os.PathLike) -> list[Caption]:
     for issue in issues:
         warnings.warn(f"{path}, line {issue.line}: {issue.message}", stacklevel=2)
     return captions
-
-
-def utf8_error_where(exc: UnicodeDecodeError) -> str:
-    """``"line N"`` of the first byte that is not UTF-8 (1-based), from a decode error of a whole file."""
-    data = exc.object if isinstance(exc.object, (bytes, bytearray)) else b""
-    if not data:
-        return "a line"
-    line = bytes(data[: exc.start]).count(b"\n") + 1
-    return f"line {line} (byte {data[exc.start]:#04x})"
 
 
 def _parse_line(line: str, number: int) -> tuple[Caption | None, list[CaptionIssue]]:

@@ -36,10 +36,11 @@ import numpy as np
 
 from .. import _npio
 from .._arrays import nonfinite_rows
+from .._io import utf8_error_where
 from .._progress import progress as _progress
 from ..constants import HUMANML3D_DATASET, KIT_DATASET, DatasetSpec, dataset_spec_for_dim, get_dataset_spec
 from ..representation.normalization import FeatureStats
-from .captions import Caption, parse_captions, utf8_error_where
+from .captions import Caption, parse_captions
 from .fingerprints import drifted_dataset_files
 
 PathLike = str | os.PathLike

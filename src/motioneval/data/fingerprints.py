@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from .. import _npio
-from .._io import sha256_file
+from .._io import read_text, sha256_file
 from ..constants import HUMANML3D_DATASET, KIT_DATASET, get_dataset_spec
 from ..representation.layout import FeatureLayout
 
@@ -230,7 +230,7 @@ def per_dim_report(score: np.ndarray, yours: np.ndarray, public: np.ndarray, *, 
 def _compare_split(p: Path, digest: str | None, ref: str, entry: Mapping[str, Any]) -> FileVerdict:
     import hashlib
 
-    ids = [s.strip() for s in p.read_text(encoding="utf-8").splitlines() if s.strip()]
+    ids = [s.strip() for s in read_text(p, expected="a split list with one clip id per line").splitlines() if s.strip()]
     sorted_sha = hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
     details: dict[str, Any] = {"num_ids": len(ids), "public_num_ids": entry["num_ids"]}
     if sorted_sha == entry["sorted_ids_sha256"]:

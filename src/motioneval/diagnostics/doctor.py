@@ -32,6 +32,7 @@ import numpy as np
 
 from .. import _npio
 from .._arrays import to_numpy
+from .._io import read_text
 from .._progress import phase
 from ..constants import HUMANML3D_DATASET, KIT_DATASET, MAX_MOTION_FRAMES, UNIT_LENGTH
 from ..data.fingerprints import STATUSES, FileVerdict, verify_dataset_folder, verify_evaluator_folder, worst_severity
@@ -188,7 +189,8 @@ def _dataset_reference_clips(dataset: Any, dim: int, bounds: tuple[int, int], ma
     feat_dir = root / "new_joint_vecs"
     if not (split.is_file() and feat_dir.is_dir()):
         return []
-    ids = [line.strip() for line in split.read_text(encoding="utf-8").splitlines() if line.strip()]
+    ids = [line.strip() for line in read_text(split, expected="a split list with one clip id per line").splitlines()
+           if line.strip()]
     clips = []
     for i in rng.permutation(len(ids)):
         p = feat_dir / f"{ids[i]}.npy"

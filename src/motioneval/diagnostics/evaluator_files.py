@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from .._io import sha256_file
+from .._io import read_text, sha256_file
 from ..evaluators.files import find_evaluator_stats as find_evaluator_stats
 from .findings import Finding
 
@@ -32,7 +32,7 @@ def read_checksums(path: str | os.PathLike[str]) -> dict[str, str]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checksums file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, expected="a checksums file ('<sha256>  <path>' lines, or a JSON object)")
     if text.lstrip().startswith("{"):
         try:
             data = json.loads(text)

@@ -32,7 +32,6 @@ Similarities are cosines (:mod:`motioneval.metrics.tmr_retrieval`).
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import pickle
@@ -46,7 +45,7 @@ import torch
 
 from .. import _npio
 from .._arrays import as_lengths, to_numpy
-from .._io import sha256_file
+from .._io import read_json, sha256_file
 from .._progress import progress_batches
 from ..representation.normalization import FeatureStats
 from .tmr_modules import (
@@ -150,10 +149,7 @@ class TMREvaluator:
         config_path = folder / "config.json"
         config: dict[str, Any] = {}
         if config_path.is_file():
-            try:
-                config = json.loads(config_path.read_text())
-            except (OSError, json.JSONDecodeError) as exc:
-                raise ValueError(f"could not read TMR config {config_path}: {exc}") from exc
+            config = read_json(config_path, expected="TMR's run config (config.json of a TMR model folder)")
             provenance[str(config_path.resolve())] = sha256_file(config_path)
         else:
             raise FileNotFoundError(

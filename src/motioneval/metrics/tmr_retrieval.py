@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from .._arrays import to_numpy
+from .._io import read_text
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -232,7 +233,8 @@ def read_split(path: str | Path) -> list[str]:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"split file {p} not found (TMR: datasets/annotations/<dataset>/splits/nsim_test.txt)")
-    return [line.strip() for line in p.read_text().splitlines() if line.strip()]
+    text = read_text(p, expected="a split list with one id per line")
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def guo_batches(n: int, ids: Sequence[str] | None = None, *, batch_size: int = GUO_BATCH_SIZE,

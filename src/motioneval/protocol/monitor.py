@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from .._arrays import to_numpy
-from .._io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from .._io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_text
 from ..constants import METRICS, get_dataset_spec
 from .blocks import physical_metric_infos
 from .embedding import EvaluatorSource
@@ -265,7 +265,8 @@ class TrainingMonitor:
         path = self.log_dir / "metrics.jsonl"
         if not path.is_file():
             return []
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        text = read_text(path, expected="the monitor's metrics.jsonl (one JSON record per line)")
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
 
     def _tensorboard(self, tensorboard: bool | str) -> Any:
         if tensorboard is False:

@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_write_json, atomic_write_text, json_default
+from .._io import atomic_write_json, atomic_write_text, json_default, read_json
 from ..constants import METRICS as CATALOG
 from ..constants import metric_info
 
@@ -234,10 +234,7 @@ class Result:
             path = path / FILES["json"]
         if not path.is_file():
             raise FileNotFoundError(f"results file not found: {path}")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path} is not valid JSON ({exc}); was it written by motioneval?") from exc
+        data = read_json(path, expected="a results.json written by motioneval (evaluate, demo)")
         result = cls.from_dict(data)
         for block in result.blocks:
             block.read_per_clip(path.parent)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_write_bytes
+from .._io import atomic_write_bytes, read_text
 from ..constants import METRICS, metric_info
 
 GT_COLOR = "#1f77b4"
@@ -138,7 +138,7 @@ def read_monitor_log(source: Any) -> list[dict[str, Any]]:
     path = Path(source)
     if not path.is_file():
         raise FileNotFoundError(f"monitoring log not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, expected="a monitoring log (metrics.jsonl or .csv)")
     records: list[dict[str, Any]] = []
     if path.suffix == ".csv":
         for row in csv.DictReader(io.StringIO(text)):
