@@ -10,14 +10,23 @@
 # then one summary. Exit status: 0 when every step that ran passed, 1 otherwise.
 #
 #   bash benchmarks/gpu.sh            # PYTHON=/path/to/python, OUT=folder, REPLICATIONS=2 to override
+#   REHEARSAL=1 bash benchmarks/gpu.sh  # every step on the CPU at small sizes (two gloo ranks for step 4), so
+#                                       # that the script itself is known to work before GPU time is spent
+#                                       # (tests/test_benchmarks.py runs it)
 set -u
 cd "$(dirname "$0")/.." || exit 1
 PY=${PYTHON:-python}
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 
-if ! "$PY" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" >/dev/null 2>&1; then
-    echo "gpu.sh: no CUDA device available (torch.cuda.is_available() is False); GPU checks skipped"
-    exit 0
+REHEARSAL=${REHEARSAL:-0}
+if [ "$REHEARSAL" = 1 ]; then
+    DEV=cpu; CLIPS=320; EMBED_N=64; REPLICATIONS=${REPLICATIONS:-1}  # diversity needs > 300 test clips
+else
+    if ! "$PY" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" >/dev/null 2>&1; then
+        echo "gpu.sh: no CUDA device available (torch.cuda.is_available() is False); GPU checks skipped"
+        exit 0
+    fi
+    DEV=cuda; CLIPS=320; EMBED_N=1024
 fi
 
 OUT=${OUT:-$(mktemp -d -t motioneval-gpu-XXXXXX)}
@@ -27,20 +36,25 @@ status=0
 summary=()
 note() { summary+=("$1"); echo "[gpu.sh] $1"; }
 
-gpus=$("$PY" -c "import torch; print(torch.cuda.device_count())")
-name=$("$PY" -c "import torch; print(torch.cuda.get_device_name(0))")
-note "device: $gpus x $name; logs in $OUT"
+if [ "$REHEARSAL" = 1 ]; then
+    gpus=2
+    note "REHEARSAL on the CPU (no GPU involved; step 4 runs two gloo ranks); logs in $OUT"
+else
+    gpus=$("$PY" -c "import torch; print(torch.cuda.device_count())")
+    name=$("$PY" -c "import torch; print(torch.cuda.get_device_name(0))")
+    note "device: $gpus x $name; logs in $OUT"
+fi
 
 # 1. parity on CUDA ------------------------------------------------------------------------------------
 if "$PY" -m pytest -q -x -p no:cacheprovider tests/test_t2m_evaluator.py >"$OUT/parity.log" 2>&1; then
-    note "evaluator parity tests on CUDA: passed ($(tail -n 1 "$OUT/parity.log"))"
+    note "evaluator parity tests on $DEV: passed ($(tail -n 1 "$OUT/parity.log"))"
 else
-    status=1; note "evaluator parity tests on CUDA: FAILED ($(tail -n 1 "$OUT/parity.log")); see $OUT/parity.log"
+    status=1; note "evaluator parity tests on $DEV: FAILED ($(tail -n 1 "$OUT/parity.log")); see $OUT/parity.log"
 fi
 
 # 2. embedding throughput -------------------------------------------------------------------------------
-if "$PY" benchmarks/evaluator.py --n 1024 --repeats 3 >"$OUT/embed.log" 2>&1; then
-    while IFS= read -r line; do note "embedding: $line"; done < <(grep -E "^\[|speed-up|embed_motion" "$OUT/embed.log")
+if "$PY" benchmarks/evaluator.py --n "$EMBED_N" --repeats 3 >"$OUT/embed.log" 2>&1; then
+    while IFS= read -r line; do note "embedding: $line"; done < <(grep -E "^\[|speed-up|reference-style|embed_motion|GFLOP" "$OUT/embed.log")
 else
     status=1; note "embedding benchmark FAILED; see $OUT/embed.log"
 fi
@@ -48,8 +62,9 @@ fi
 # 3. whole loop minus generation, CUDA and CPU ----------------------------------------------------------
 DATA="$OUT/dataset"
 "$PY" -c "from motioneval.demo.dataset import DemoDatasetConfig as C, build_demo_dataset as b; \
-b('$DATA', C(num_train=200, num_val=20, num_test=320))" >"$OUT/dataset.log" 2>&1 || { status=1; note "demo dataset FAILED"; }
-for dev in cuda cpu; do
+b('$DATA', C(num_train=200, num_val=20, num_test=$CLIPS))" >"$OUT/dataset.log" 2>&1 || { status=1; note "demo dataset FAILED"; }
+for dev in $DEV cpu; do
+    [ "$REHEARSAL" = 1 ] && [ "$dev" = cpu ] && [ -f "$OUT/loop_cpu.log" ] && continue
     if "$PY" benchmarks/loop.py --replications "$REPS" --evaluator official --dataset "$DATA" --device "$dev" \
             >"$OUT/loop_$dev.log" 2>&1; then
         while IFS= read -r line; do note "loop ($dev): $line"; done < <(grep -E "^\| official" "$OUT/loop_$dev.log")

@@ -467,3 +467,38 @@ def test_dataset_kind_is_never_guessed_from_an_unknown_width(tmp_path):
         _infer_kind(tmp_path, "test")
     np.save(tmp_path / "new_joint_vecs" / "000000.npy", np.zeros((50, 251), np.float32))
     assert _infer_kind(tmp_path, "test") == "kit"
+
+
+def test_window_table_embeds_only_the_drawn_windows_when_few_replications_draw_fewer_rows(toy, monkeypatch):
+    """The ground-truth window table registers every drawable window when the run's passes draw more rows
+    than that (the protocol's 20 replications), and only the drawn windows otherwise (a 1-2 replication check
+    would otherwise embed ~4x the rows it reads). Both give the same numbers (bitwise with a row-independent
+    evaluator), and their cache keys differ (another registered set batches windows differently)."""
+    from motioneval.protocol.embedding_memo import every_window
+    from motioneval.protocol.plan import Planning
+
+    root, ds_stats, ev_stats = toy
+
+    def make(replications):
+        return Evaluation(dataset=root, evaluator=ToyEvaluator(ev_stats), generator=ToyGenerator(ds_stats),
+                          preset="t2m", chunk_size=32, overrides={**SMALL, "replications": replications,
+                                                                  "mm_replications": 0})
+
+    assert make(40).window_registration == "every"
+    few = make(2)
+    assert few.window_registration == "drawn"
+    few.run()
+    result = few.score()
+    windows = len(every_window(few.items.lengths, few.preset))
+    drawn = np.unique(np.concatenate([few._windows.plan_keys(few._plan(r, s))
+                                      for r in range(2) for s in few.gt_stages]))
+    assert few._windows.embedded == len(drawn) < windows
+    gt_unit = next(u for u in few.units() if u.stage == "gt_match")
+    drawn_key = few.embedding_key(gt_unit)[0]
+
+    monkeypatch.setattr(Planning, "window_registration", property(lambda self: "every"))
+    full = make(2)
+    full.run()
+    assert full._windows.embedded == windows
+    assert _values(full.score()) == _values(result)
+    assert full.embedding_key(gt_unit)[0] != drawn_key

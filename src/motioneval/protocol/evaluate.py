@@ -221,13 +221,19 @@ class Evaluation(RunRecords):
                 "evaluator_statistics": self._evaluator_stats_key, "compute": self._compute}
 
     def window_table(self) -> WindowTable:
-        """Ground-truth motion embeddings of every window a pass can draw (:mod:`.embedding_memo`), computed or
-        read from the cache at the first ground-truth unit that is not cached itself."""
+        """Ground-truth motion embeddings of the windows the passes read (:mod:`.embedding_memo`; which ones:
+        :attr:`window_registration`), computed or read from the cache at the first ground-truth unit that is not
+        cached itself."""
         if self._windows is None:
             block = CUDA_BLOCK if self._compute.get("device") == "cuda" else DEFAULT_BLOCK
             table = WindowTable(self.items, self.evaluator.stats, self.preset, self._embed_motion, block=block,
                                 cache=self.cache, key_parts=self._table_key_parts())
-            table.add_every_window()
+            if self.window_registration == "every":
+                table.add_every_window()
+            else:
+                for r in range(self.preset.replications):
+                    for stage in self.gt_stages:
+                        table.add(self._plan(r, stage))
             self._windows = table
         return self._windows
 

@@ -52,6 +52,8 @@ class CacheKeys(Planning):
                                      "settings": self._gt_settings(), "seed": self.seed,
                                      "replication": unit.replication, "chunk": unit.chunk,
                                      "chunk_size": self.chunk_size, "motion": "window table"}
+            if self.window_registration == "drawn":  # another registered set batches windows differently
+                parts["motion"] = f"window table of the windows drawn by {self.preset.replications} replications"
             if unit.stage == "gt_match":  # read from the tables (docs/cache.md), never mixed with per-chunk digits
                 parts["text"] = "caption table"
         else:

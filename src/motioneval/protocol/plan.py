@@ -12,6 +12,7 @@ import numpy as np
 
 from .cache import Cache
 from .embedding import Evaluator
+from .embedding_memo import every_window
 from .generators import SampleSetGenerator
 from .ground_truth import GroundTruthItems, draw_pass, num_rows, pass_captions, pass_raw_tokens, pass_rng
 from .presets import Preset
@@ -107,6 +108,26 @@ class Planning(EvaluationState):
     @property
     def fid_same_batches(self) -> bool:
         return self.preset.fid_reference == "same_batches"
+
+    @property
+    def gt_stages(self) -> tuple[str, ...]:
+        """The ground-truth passes of a replication (one when FID reads the matching pass's own rows)."""
+        return ("gt_match",) if self.fid_same_batches else ("gt_match", "gt_fid")
+
+    @property
+    def window_registration(self) -> str:
+        """Which windows the ground-truth window table embeds (:mod:`.embedding_memo`): ``"every"`` window a
+        pass can draw -- one table for every seed, replication count and model, worth it when the run's passes
+        draw more rows than there are windows (the protocol's 20 replications draw each window ~4 times) -- or
+        only the windows this run's passes draw (``"drawn"``), when fewer replications draw fewer rows than that
+        and the full table would cost more than it saves. A function of the data, preset and replication count
+        alone, so every rank and every rerun registers the same set."""
+        memo = getattr(self, "_window_registration", None)
+        if memo is None:
+            drawn_rows = self.preset.replications * self.n_gt * len(self.gt_stages)
+            windows = len(every_window(self.items.lengths, self.preset))
+            memo = self._window_registration = "drawn" if drawn_rows < windows else "every"
+        return memo
 
     @property
     def mm_repeats(self) -> int:
@@ -221,7 +242,7 @@ class Planning(EvaluationState):
         reps = range(self.preset.replications) if replications is None else replications
         out = []
         for r in reps:
-            stages = ["gt_match", "generated"] if self.fid_same_batches else ["gt_match", "gt_fid", "generated"]
+            stages = [*self.gt_stages, "generated"]
             if self.mm_enabled and r < self.preset.effective_mm_replications:
                 stages.append("mm")
             for stage in stages:
