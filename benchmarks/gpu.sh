@@ -20,13 +20,13 @@ export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 
 REHEARSAL=${REHEARSAL:-0}
 if [ "$REHEARSAL" = 1 ]; then
-    DEV=cpu; CLIPS=320; EMBED_N=64; REPLICATIONS=${REPLICATIONS:-1}  # diversity needs > 300 test clips
+    DEV=cpu; CLIPS=320; EMBED_N=64; REPLICATIONS=${REPLICATIONS:-1}; BACKEND=gloo  # diversity: > 300 clips
 else
     if ! "$PY" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" >/dev/null 2>&1; then
         echo "gpu.sh: no CUDA device available (torch.cuda.is_available() is False); GPU checks skipped"
         exit 0
     fi
-    DEV=cuda; CLIPS=320; EMBED_N=1024
+    DEV=cuda; CLIPS=320; EMBED_N=1024; BACKEND=NCCL
 fi
 
 OUT=${OUT:-$(mktemp -d -t motioneval-gpu-XXXXXX)}
@@ -88,14 +88,14 @@ a, b = (json.load(open(p)) for p in sys.argv[1:3])
 rows = lambda r: [(row["name"], row["metrics"]) for row in r["rows"]]
 sys.exit(0 if rows(a) == rows(b) else 1)
 EOF
-        then note "two-rank NCCL evaluate --distributed: passed, metrics identical to the single process"
-        else status=1; note "two-rank NCCL evaluate --distributed: metrics DIFFER from the single process"
+        then note "two-rank $BACKEND evaluate --distributed: passed, metrics identical to the single process"
+        else status=1; note "two-rank $BACKEND evaluate --distributed: metrics DIFFER from the single process"
         fi
     else
-        status=1; note "two-rank NCCL evaluate --distributed: FAILED; see $OUT/single.log, $OUT/nccl.log"
+        status=1; note "two-rank $BACKEND evaluate --distributed: FAILED; see $OUT/single.log, $OUT/nccl.log"
     fi
 else
-    note "two-rank NCCL evaluate --distributed: skipped ($gpus GPU; NCCL needs one GPU per rank)"
+    note "two-rank $BACKEND evaluate --distributed: skipped ($gpus GPU; NCCL needs one GPU per rank)"
 fi
 
 echo
