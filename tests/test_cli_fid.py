@@ -77,3 +77,16 @@ def test_errors_name_the_file(features, capsys):
     np.save(path / "wide.npy", np.zeros((10, 5), dtype=np.float32))
     assert main(["fid", str(path / "gt.npy"), str(path / "wide.npy")]) == 1
     assert "D = 12" in capsys.readouterr().err
+
+
+def test_identical_inputs_print_zero_and_only_warnings_worth_reading(tmp_path, capsys):
+    """A set against itself: FID 0 exactly; the reference route's -1e-14 is rounding (no 'negative' warning);
+    the two sides' identical sample-count warnings come as one grouped line."""
+    x = np.random.default_rng(0).standard_normal((300, 64))
+    np.save(tmp_path / "a.npy", x)
+    assert main(["fid", str(tmp_path / "a.npy"), str(tmp_path / "a.npy")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("FID = 0.000000  (exact)")
+    warnings = [line for line in out.splitlines() if line.startswith("warning:")]
+    assert warnings == ["warning: side 1..2: 300 samples for 64-d features: the covariance estimate is noisy and FID "
+                        "is biased upward; compare FID at several N (e.g. motioneval.fid_infinity). (2 times)"]

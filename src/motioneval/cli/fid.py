@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .. import _npio
+from .._messages import warning_lines
 
 HELP = "Fréchet distance (FID) between two feature sets or saved statistics"
 INPUTS = """A and B are each one of
@@ -136,8 +137,7 @@ def format_result(result: Any, a: str, b: str) -> str:
         lines.append(f"  reference route: complex={d['reference_complex']}, max imaginary part "
                      f"{d['reference_max_imag']:.2g} (diagonal {d['reference_max_imag_diag']:.2g}), eps retry="
                      f"{d['reference_used_eps_retry']}, would raise={d['reference_would_raise']}")
-    for w in result.warnings:
-        lines.append(f"warning: {w}")
+    lines += warning_lines(result.warnings)  # grouped like every command's ("side 1..2: ...")
     return "\n".join(lines)
 
 
