@@ -1,8 +1,10 @@
 """evaluate() reads ground-truth motion embeddings from the window table and text embeddings from the caption
 table (protocol/embedding_memo.py): the numbers are those of embedding each row directly (bitwise for a
-row-independent evaluator, within the T2M batched-float32 tolerance otherwise), the tables do not depend on the
-seed, the replication count or what was cached before, a second model embeds only its own rows, and the FID
-reference route is checked on the first replication."""
+row-independent evaluator, within the T2M batched-float32 tolerance otherwise); a table of every window (runs
+whose passes draw at least as many rows as there are windows) does not depend on the seed, the replication count
+or what was cached before, and a table of the drawn windows (fewer replications) agrees with it within that
+tolerance; a second model embeds only its own rows, and the FID reference route is checked on the first
+replication."""
 from __future__ import annotations
 
 import numpy as np
@@ -35,8 +37,14 @@ def _run(toy, overrides=None, **kw):
                       chunk_size=32, device="cpu", overrides={**SMALL, **(overrides or {})}, **kw)
 
 
-def test_ground_truth_rows_are_the_direct_embeddings(toy):
-    run = _run(toy)
+#: replications at which this toy data's passes (64 rows, two passes) draw at least as many rows as it has windows
+EVERY = 10
+
+
+@pytest.mark.parametrize("replications", [SMALL["replications"], EVERY])
+def test_ground_truth_rows_are_the_direct_embeddings(toy, replications):
+    run = _run(toy, overrides={"replications": replications})
+    assert run.window_registration == ("drawn" if replications == SMALL["replications"] else "every")
     ev = run.evaluator
     for r in range(2):
         emb = run.embeddings(r)
@@ -51,11 +59,19 @@ def test_ground_truth_rows_are_the_direct_embeddings(toy):
         direct = ev.embed_text([list(t) for t in req.tokens])
         assert np.abs(emb["generated/text"] - direct).max() <= 2e-6 * np.abs(direct).max()
     table = run.window_table()
-    assert table.embedded == len(table) == len(every_window(run.items.lengths, run.preset))  # each window once
+    if run.window_registration == "every":
+        registered = len(every_window(run.items.lengths, run.preset))
+    else:
+        registered = len(np.unique(np.concatenate([table.plan_keys(run._plan(r, s))
+                                                   for r in range(replications) for s in run.gt_stages])))
+        assert registered < len(every_window(run.items.lengths, run.preset))
+    assert table.embedded == len(table) == registered  # each window once
 
 
 def test_tables_do_not_depend_on_seed_replications_or_order(toy):
-    a, b, c = _run(toy), _run(toy, overrides={"replications": 5}), _run(toy, seed=7)
+    a, b = _run(toy, overrides={"replications": EVERY}), _run(toy, overrides={"replications": EVERY + 5})
+    c = _run(toy, overrides={"replications": EVERY}, seed=7)
+    assert {a.window_registration, b.window_registration, c.window_registration} == {"every"}
     ea = a.embeddings(0)
     for unit in reversed(b.units([0])):  # another read order: the second pass and the generated rows first
         b.run_unit(unit)
@@ -65,6 +81,12 @@ def test_tables_do_not_depend_on_seed_replications_or_order(toy):
     c.embeddings(0)
     np.testing.assert_array_equal(a.window_table()._keys, c.window_table()._keys)
     np.testing.assert_array_equal(a.window_table()._emb, c.window_table()._emb)
+    # a run of fewer replications registers only its drawn windows: the same rows, other batch mates
+    few = _run(toy)
+    assert few.window_registration == "drawn"
+    ef = few.embeddings(0)
+    for key in ("gt_match/motion", "gt_fid/motion"):
+        assert np.abs(ef[key] - ea[key]).max() <= 2e-6 * np.abs(ea[key]).max()
 
 
 def test_resumed_run_with_t2m_networks_is_bitwise_identical(toy, tmp_path):
@@ -89,7 +111,9 @@ def test_a_second_model_embeds_only_its_own_rows(toy, tmp_path):
     first = evaluate(evaluator=ev, generator=ToyGenerator(ds_stats), **kw)
     n_gen = first.sample_counts["generated_rows"]
     run = Evaluation(dataset=root, evaluator=ev, generator=ToyGenerator(ds_stats), preset="t2m", overrides=SMALL)
-    windows = len(every_window(run.items.lengths, run.preset))
+    assert run.window_registration == "drawn"
+    windows = len(np.unique(np.concatenate([run.window_table().plan_keys(run._plan(r, s))
+                                            for r in range(SMALL["replications"]) for s in run.gt_stages])))
     assert ev.calls["motion"] == windows + SMALL["replications"] * n_gen  # each window once, each generated row once
     ev = ToyEvaluator(ev_stats)
     evaluate(evaluator=ev, generator=ToyGenerator(ds_stats, name="other", noise=0.8), **kw)

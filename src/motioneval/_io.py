@@ -19,32 +19,6 @@ import numpy as np
 
 PathLike = str | os.PathLike
 
-def read_text(path: PathLike, *, expected: str) -> str:
-    """The UTF-8 text of a file. A file that is not UTF-8 (a binary file given by mistake, a legacy encoding)
-    raises ``ValueError`` naming the file, the line and byte, and ``expected`` (what the file should be)."""
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not UTF-8 text at {utf8_error_where(exc)}; expected {expected}") from None
-
-
-def read_json(path: PathLike, *, expected: str) -> Any:
-    """The JSON document of a file, with :func:`read_text`'s errors and ``ValueError`` for invalid JSON."""
-    try:
-        return json.loads(read_text(path, expected=expected))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}); expected {expected}") from None
-
-
-def utf8_error_where(exc: UnicodeDecodeError) -> str:
-    """``"line N (byte 0x..)"`` of the first byte that is not UTF-8 (1-based), from a decode error of a whole file."""
-    data = exc.object if isinstance(exc.object, (bytes, bytearray)) else b""
-    if not data:
-        return "a line"
-    line = bytes(data[: exc.start]).count(b"\n") + 1
-    return f"line {line} (byte {data[exc.start]:#04x})"
-
-
 # Read once at import: os.umask can only be read by setting it, which is not thread-safe.
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -177,3 +151,30 @@ def jsonable(obj: Any) -> Any:
     if isinstance(obj, (float, np.floating)):
         return json_float(float(obj))
     return obj
+
+
+# ---------------------------------------------------------------------------------------------- reading
+def read_text(path: PathLike, *, expected: str) -> str:
+    """The UTF-8 text of a file. A file that is not UTF-8 (a binary file given by mistake, a legacy encoding)
+    raises ``ValueError`` naming the file, the line and byte, and ``expected`` (what the file should be)."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text at {utf8_error_where(exc)}; expected {expected}") from None
+
+
+def read_json(path: PathLike, *, expected: str) -> Any:
+    """The JSON document of a file, with :func:`read_text`'s errors and ``ValueError`` for invalid JSON."""
+    try:
+        return json.loads(read_text(path, expected=expected))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc}); expected {expected}") from None
+
+
+def utf8_error_where(exc: UnicodeDecodeError) -> str:
+    """``"line N (byte 0x..)"`` of the first byte that is not UTF-8 (1-based), from a decode error of a whole file."""
+    data = exc.object if isinstance(exc.object, (bytes, bytearray)) else b""
+    if not data:
+        return "a line"
+    line = bytes(data[: exc.start]).count(b"\n") + 1
+    return f"line {line} (byte {data[exc.start]:#04x})"

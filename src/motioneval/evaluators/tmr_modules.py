@@ -209,7 +209,8 @@ def expected_shapes(config: TMREncoderConfig) -> dict[str, tuple[int, ...]]:
 
 
 def check_state_dict(state_dict: Mapping[str, Any], config: TMREncoderConfig, *, source: str) -> None:
-    """Raise ``ValueError`` naming ``source`` and every missing, unexpected, mis-shaped or non-float tensor."""
+    """Raise ``ValueError`` naming ``source`` and every missing, unexpected, mis-shaped, non-float or non-finite
+    tensor."""
     problems = state_dict_problems(state_dict, expected_shapes(config))
     if problems:
         raise ValueError(
