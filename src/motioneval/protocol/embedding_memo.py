@@ -6,7 +6,9 @@ has at most ``2 (T mod 4) + 6 <= 12`` distinct windows (two crop lengths, every 
 and a few captions. An embedding is a deterministic function of its input, so each distinct input needs to be
 embedded once:
 
-- :class:`WindowTable`: motion embeddings keyed by the window ``(item, start, length)``;
+- :class:`WindowTable`: motion embeddings keyed by the window ``(item, start, length)``; a run registers
+  every drawable window, or only the windows its passes draw when they draw fewer rows than that
+  (:attr:`~motioneval.protocol.plan.Planning.window_registration`);
 - :class:`TextTable`: text embeddings keyed by the caption's tokens (the first ``max_text_tokens``) and the
   text length the encoder reads (``len + 2``, or a fixed length such as MDM's 22).
 
