@@ -161,3 +161,30 @@ def test_check_dataset_cli_names_known_bad_clips(tmp_path, capsys):
     assert main(["check-dataset", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "known-bad clips 007975" in out and "public reference files" in out
+
+
+def test_evaluator_statistics_beside_another_vocabulary_are_another_evaluator_not_a_drift(tmp_path, data_dir):
+    """Evaluator statistics that differ slightly from t2m_mean are a drift warning -- unless the folder's GloVe
+    vocabulary is not the public one: the official evaluator was trained with that vocabulary, so this is
+    another evaluator (info: not comparable with published numbers), in a folder and in a result's provenance."""
+    mean = np.load(data_dir / "dataset" / "t2m_mean.npy")
+    std = np.load(data_dir / "dataset" / "t2m_std.npy")
+    mean[2] += 0.3 * std[2]
+    official = tmp_path / "official"
+    (official / "meta").mkdir(parents=True)
+    np.save(official / "meta" / "t2m_mean.npy", mean)
+    shutil.copytree(data_dir / "glove", official / "glove")
+    [stats] = [v for v in verify_evaluator_folder(official) if v.reference == "dataset/t2m_mean.npy"]
+    assert stats.relation == "drift" and stats.severity == "warning" and "drifted" in stats.message
+
+    other = tmp_path / "other"
+    shutil.copytree(official, other)
+    (other / "glove" / "our_vab_words.pkl").write_bytes(b"another vocabulary")
+    verdicts = {v.reference: v for v in verify_evaluator_folder(other)}
+    assert verdicts["glove/our_vab_words.pkl"].status == "differs"
+    stats = verdicts["dataset/t2m_mean.npy"]
+    assert stats.status == "differs" and stats.relation == "unrelated" and stats.severity != "warning"
+    assert "another evaluator than the official one" in stats.message
+    prov = {"evaluator": {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+                          for p in (other / "meta" / "t2m_mean.npy", other / "glove" / "our_vab_words.pkl")}}
+    assert provenance_fingerprints(prov)[str(other / "meta" / "t2m_mean.npy")]["relation"] == "unrelated"

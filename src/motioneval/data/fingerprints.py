@@ -270,20 +270,30 @@ def verify_dataset_folder(root: str | Path, *, dataset: str | None = None,
 
 
 def in_context(verdicts: list[FileVerdict]) -> list[FileVerdict]:
-    """Statistics that differ from the public ones in a folder whose split list is *not* the public one (nor a
-    subset of it) belong to a different dataset: their "drift" becomes "unrelated" (info, not a warning)."""
+    """Statistics that differ from the public ones beside evidence that the whole dataset or evaluator is
+    another one are not a drift of the public files: their "drift" becomes "unrelated" (info, not a warning).
+
+    - dataset statistics (``Mean.npy``/``Std.npy``) when the split lists are *not* the public ones (nor subsets);
+    - evaluator statistics (``t2m_mean``/``kit_std``, ...) when the evaluator's GloVe vocabulary differs from the
+      public one: the official evaluator was trained with that vocabulary, so this is another evaluator."""
     splits = [v for v in verdicts if v.reference and v.reference.endswith(".txt") and v.status != "not_verified"
               and v.relation != "unknown"]
-    if not splits or not all(v.status == "differs" and v.relation == "unrelated" for v in splits):
-        return verdicts
-    for v in verdicts:
-        if v.status == "differs" and v.relation == "drift" and v.reference and v.reference.endswith(".npy"):
-            v.relation = "unrelated"
-            v.message = (f"differs from the public {v.reference}, as expected: the split list here is not the "
-                         f"public one, so this is a different dataset (correlation with the public values "
-                         f"{v.details.get('correlation_with_public', float('nan')):.2f}); numbers will not be "
-                         f"comparable with published ones")
+    if splits and all(v.status == "differs" and v.relation == "unrelated" for v in splits):
+        _unrelated(verdicts, "HumanML3D/", "the split list here is not the public one, so this is a different dataset")
+    if any(v.status == "differs" and v.reference and v.reference.startswith("glove/") for v in verdicts):
+        _unrelated(verdicts, "dataset/", "the evaluator's vocabulary is not the public one, so this is another "
+                                         "evaluator than the official one")
     return verdicts
+
+
+def _unrelated(verdicts: list[FileVerdict], prefix: str, why: str) -> None:
+    for v in verdicts:
+        if (v.status == "differs" and v.relation == "drift" and v.reference and v.reference.startswith(prefix)
+                and v.reference.endswith(".npy")):
+            v.relation = "unrelated"
+            v.message = (f"differs from the public {v.reference}, as expected: {why} (correlation with the public "
+                         f"values {v.details.get('correlation_with_public', float('nan')):.2f}); numbers will not "
+                         f"be comparable with published ones")
 
 
 def verify_evaluator_folder(folder: str | Path) -> list[FileVerdict]:
@@ -296,7 +306,7 @@ def verify_evaluator_folder(folder: str | Path) -> list[FileVerdict]:
     for pat in patterns:
         for p in sorted(folder.glob(pat)):
             seen.setdefault(p, None)
-    return [verify_file(p) for p in seen]
+    return in_context([verify_file(p) for p in seen])
 
 
 def _kind_of(root: Path) -> str | None:
@@ -326,7 +336,7 @@ def verify_provenance(provenance: Mapping[str, Any], *, dataset: str | None = No
                     walk(v)
 
     walk(provenance)
-    return [verify_file(path, dataset=dataset, sha256=digest) for path, digest in pairs.items()]
+    return in_context([verify_file(path, dataset=dataset, sha256=digest) for path, digest in pairs.items()])
 
 
 def provenance_fingerprints(provenance: Mapping[str, Any], *, dataset: str | None = None) -> dict[str, Any]:
