@@ -126,3 +126,13 @@ def test_errors():
         as_rng(True)
     with pytest.raises(ValueError, match="non-negative"):
         as_rng(-1)
+
+
+def test_float32_input_gives_the_float64_values():
+    """Only the drawn rows are cast to float64: the values are bitwise those of the whole array cast first."""
+    x = np.random.default_rng(5).normal(size=(400, 8)).astype(np.float32)
+    assert diversity(x, 300, 2) == diversity(x.astype(np.float64), 300, 2)
+    m = np.random.default_rng(6).normal(size=(4, 12, 8)).astype(np.float32)
+    assert multimodality(m, 10, 2) == multimodality(m.astype(np.float64), 10, 2)
+    with pytest.raises(ValueError, match=r"NaN or Inf"):
+        diversity(np.where(np.arange(400)[:, None] == 7, np.float32(np.nan), x), 300, 2)

@@ -173,3 +173,19 @@ def test_in_place_and_pure_merging_are_distinct_and_agree():
     c += b
     assert c.n == 50 and b.n == 20
     np.testing.assert_array_equal(c.mean, total.mean)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_narrow_floats_validated_on_their_own_dtype(dtype):
+    """float16/32 rows are validated and scaled without a float64 pass first: the statistics are bitwise those
+    of the rows cast to float64, and NaN, +Inf and -Inf rows are still named (including the extremes' scale)."""
+    rng = np.random.default_rng(3)
+    for scale in (1.0, 2.0 ** -20):
+        x = (scale * rng.normal(size=(50, 6))).astype(dtype)
+        ours, wide = gaussian_stats(x), gaussian_stats(x.astype(np.float64))
+        assert np.array_equal(ours.mean, wide.mean) and np.array_equal(ours.cov, wide.cov)
+    for bad, row in ((np.nan, 3), (np.inf, 0), (-np.inf, 49)):
+        y = x.copy()
+        y[row, 2] = bad
+        with pytest.raises(ValueError, match=rf"NaN or Inf in 1 row\(s\): row index {row}\b"):
+            gaussian_stats(y)

@@ -52,7 +52,7 @@ def diversity(motion_emb: Any, num_pairs: int | Literal["momask"] = 300, rng: RN
     the MoMask / T2M-GPT rule (300 if ``N > 300`` else 100). Computed in float64. With
     ``return_indices=True`` also returns ``a`` and ``b``.
     """
-    motion = as_2d_features(motion_emb, "motion_emb", dtype=np.float64)
+    motion = as_2d_features(motion_emb, "motion_emb", dtype=None)  # float64 once the pairs are drawn
     n = motion.shape[0]
     pairs = _resolve_pairs(num_pairs, n)
     if n <= pairs:
@@ -72,6 +72,8 @@ def _mean_distance(arr: np.ndarray, first: np.ndarray, second: np.ndarray, axis:
     magnitudes are ordinary; otherwise (and for distances below ``2**-400``) pair by pair at each pair's own
     power-of-two scale (:func:`motioneval._arrays.pair_norms`), averaged at a common scale."""
     a, b = (arr[first], arr[second]) if axis == 1 else (arr[:, first], arr[:, second])
+    # only the drawn rows are cast (exactly) to float64; the scale is read from the uncast array
+    a, b = a.astype(np.float64, copy=False), b.astype(np.float64, copy=False)
     if pow2_exponent(max_abs(arr)) == 0:
         norms = np.linalg.norm(a - b, axis=-1)
         tiny = np.nonzero(norms < 2.0 ** -400)
@@ -112,7 +114,7 @@ def multimodality(emb: Any, num_pairs: int = 10, rng: RNGLike = None, *,
         )
     if min(arr.shape) < 1:
         raise ValueError(f"multimodality got an empty array of shape {arr.shape}")
-    arr = as_float(arr, "emb", np.float64, what="text")
+    arr = as_float(arr, "emb", None, what="text")  # float64 once the pairs are drawn
     num_repeats = arr.shape[1]
     pairs = _check_pairs(num_pairs)
     if num_repeats <= pairs:

@@ -521,9 +521,11 @@ def _squared_norm(v: np.ndarray) -> float:
 
 
 def _first(f1: _Factor, c1: np.ndarray, f2: _Factor, c2: np.ndarray) -> bool:
-    k1, k2 = (f1.rank, f1.trace, float(np.sum(c1 * c1))), (f2.rank, f2.trace, float(np.sum(c2 * c2)))
-    if k1 != k2:
-        return k1 < k2
+    if (f1.rank, f1.trace) != (f2.rank, f2.trace):
+        return (f1.rank, f1.trace) < (f2.rank, f2.trace)
+    frob1, frob2 = float(np.sum(c1 * c1)), float(np.sum(c2 * c2))  # only on a tie (rare): two passes
+    if frob1 != frob2:
+        return frob1 < frob2
     i = int(np.argmax(c1.ravel() != c2.ravel()))
     return bool(c1.ravel()[i] < c2.ravel()[i])
 
@@ -597,17 +599,25 @@ def _bures_nuclear(fa: _Factor, fb: _Factor) -> tuple[float, float]:
     d = A.shape[0]
     r = min(fa.rank, fb.rank)
     M = B.T @ A
-    sv = np.linalg.svd(M, compute_uv=False)
-    s = float(sv.sum())
+    nm = float(np.sqrt(np.einsum("ij,ij->i", M, M).sum()))
+    s = float(_singular_values(M).sum())  # overwrites M
     ta = float(np.einsum("ij,ij->i", A, A).sum())
     tb = float(np.einsum("ij,ij->i", B, B).sum())
     total = ta + tb
     value = total - 2.0 * s
-    nm = float(np.sqrt(np.einsum("ij,ij->i", M, M).sum()))
     form = d * EPS * math.sqrt(r) * math.sqrt(ta * tb)
     svd = 4.0 * r * EPS * nm
     sums = (max(fa.rank, fb.rank) + 64) * EPS * total + r * EPS * s + 4 * EPS * (total + 2.0 * s)
     return value, 2.0 * (form + svd) + sums
+
+
+def _singular_values(m: np.ndarray) -> np.ndarray:
+    """Singular values of ``m`` (LAPACK ``dgesdd``, values only), overwriting ``m``: its transpose, which has
+    the same singular values, is the Fortran-ordered view LAPACK works on without a copy."""
+    _, sv, _, info = lapack.dgesdd(m.T, compute_uv=0, overwrite_a=1)
+    if info != 0:  # pragma: no cover - LAPACK convergence failure (not seen on finite input)
+        return np.asarray(np.linalg.svd(m, compute_uv=False))
+    return np.asarray(sv)
 
 
 def _bures_procrustes(fa: _Factor, fb: _Factor) -> tuple[float, float]:

@@ -35,6 +35,7 @@ Any tool can read it with ``numpy.load(path)``; ``mean``/``cov`` are what ``frec
 """
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from pathlib import Path
@@ -135,14 +136,24 @@ class GaussianStats:
             raise ValueError(f"{where} has {x.shape[1]} features per row but the statistics have D = {self._dim}")
         if x.shape[0] == 0:
             return self
-        if x.dtype.kind == "f":
-            check_finite(x, finite_name)  # NaN/Inf in the input itself
-        with np.errstate(over="ignore"):
+        if x.dtype.kind == "f" and x.dtype.itemsize <= 8:
+            # float16/32/64 convert to float64 exactly: the input's extremes (NaN propagates through min/max)
+            # validate it and give the scale in two passes over the narrow array
+            lo, hi = float(np.min(x)), float(np.max(x))
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                check_finite(x, finite_name)  # raises, naming the rows with NaN/Inf
+            magnitude = max(-lo, hi)
             xc = x.astype(np.float64, copy=False)
-        if not np.isfinite(xc).all():  # finite input that float64 cannot hold (e.g. long double 1e400)
-            check_finite(xc, finite_name + " (values too large for float64: overflow)")
+        else:
+            if x.dtype.kind == "f":
+                check_finite(x, finite_name)  # NaN/Inf in the input itself
+            with np.errstate(over="ignore"):
+                xc = x.astype(np.float64, copy=False)
+            if not np.isfinite(xc).all():  # finite input that float64 cannot hold (e.g. long double 1e400)
+                check_finite(xc, finite_name + " (values too large for float64: overflow)")
+            magnitude = max_abs(xc)
         nb = x.shape[0]
-        e = pow2_exponent(max_abs(xc))
+        e = pow2_exponent(magnitude)
         if e:  # extreme magnitudes: mean and scatter of the rows times 2**-e, scaled back (module docstring)
             xc = np.ldexp(xc, np.int32(-e))
         mean_b = xc.mean(axis=0)
