@@ -99,10 +99,12 @@ class InstantGenerator:
         self.seconds = 0.0
         self.cpu_seconds = 0.0
         self.calls = 0
+        self.rows = 0
 
     def generate(self, captions, lengths, seed):
         t0, c0 = time.perf_counter(), time.process_time()
         self.calls += 1
+        self.rows += len(captions)
         idx = np.array([self.table.setdefault(c, zlib.crc32(c.encode()) % len(self.bank)) for c in captions])
         out = self.bank[idx].copy()
         if lengths is None:
@@ -323,6 +325,7 @@ def worker(args) -> None:
     torch.set_num_threads(max(1, args.threads))
     ev = load_evaluator(args.evaluator, args.device)
     gen = InstantGenerator(Path(args.dataset))
+    encoders = _time_encoders(ev) if args.worker == "ours" else {}
     t0, c0 = time.perf_counter(), time.process_time()
     fn = run_reference if args.worker == "reference" else run_ours
     metrics = fn(Path(args.dataset), ev, gen, args.replications)
@@ -330,7 +333,27 @@ def worker(args) -> None:
         torch.cuda.synchronize()
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(json.dumps({"wall": wall, "generation": gen.seconds, "cpu": cpu, "generation_cpu": gen.cpu_seconds,
-                      "calls": gen.calls, "peak_rss_mb": peak_rss_mb(), "metrics": metrics}))
+                      "calls": gen.calls, "rows": gen.rows, "peak_rss_mb": peak_rss_mb(), "metrics": metrics, "encoders": encoders}))
+
+
+def _time_encoders(ev) -> dict:
+    """Wrap the evaluator's ``embed_motion`` / ``embed_text`` to add up their CPU seconds and rows."""
+    import torch
+
+    totals: dict = {"motion_cpu": 0.0, "motion_rows": 0, "text_cpu": 0.0, "text_rows": 0}
+    for kind in ("motion", "text"):
+        inner = getattr(ev, f"embed_{kind}")
+
+        def timed(*a, _inner=inner, _kind=kind, **k):
+            c0 = time.process_time()
+            out = _inner(*a, **k)
+            if isinstance(out, torch.Tensor) and out.is_cuda:
+                torch.cuda.synchronize()
+            totals[f"{_kind}_cpu"] += time.process_time() - c0
+            totals[f"{_kind}_rows"] += len(a[0])
+            return out
+        setattr(ev, f"embed_{kind}", timed)
+    return totals
 
 
 def main() -> None:
@@ -372,6 +395,14 @@ def main() -> None:
                 print(f"| {kind} | {c} | {r['wall']:.1f} | {r['generation']:.2f} | {net[c]:.1f} | {ratio} | "
                       f"{cpu[c]:.1f} | {cpu_ratio} | {r['peak_rss_mb']:.0f} |", flush=True)
             print(f"<!-- {kind}: reference means {res['reference']['metrics']}; ours {res['ours']['metrics']} -->")
+            enc = res["ours"]["encoders"]
+            rows, gen_rows = enc["motion_rows"], min(res["ours"]["rows"], enc["motion_rows"])
+            gen_cpu = enc["motion_cpu"] * gen_rows / max(rows, 1)
+            print(f"<!-- {kind}, ours: motion encoder {enc['motion_cpu']:.1f} s CPU for {rows} rows "
+                  f"({enc['motion_cpu'] / cpu['ours']:.0%} of our CPU minus generation), text encoder "
+                  f"{enc['text_cpu']:.1f} s for {enc['text_rows']} captions; the {gen_rows} generated rows the "
+                  f"protocol must embed take ~{gen_cpu:.1f} s of it (pro rata), so with everything else free the "
+                  f"CPU ratio could reach at most {cpu['reference'] / gen_cpu:.1f}x -->")
 
 
 def _demo_dataset(tmp: Path, clips: int) -> Path:
