@@ -177,8 +177,8 @@ def test_in_place_and_pure_merging_are_distinct_and_agree():
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32])
 def test_narrow_floats_validated_on_their_own_dtype(dtype):
-    """float16/32 rows are validated and scaled without a float64 pass first: the statistics are bitwise those
-    of the rows cast to float64, and NaN, +Inf and -Inf rows are still named (including the extremes' scale)."""
+    """float16/32 rows are validated (and their scale read) without a float64 pass first: the statistics are
+    bitwise those of the rows cast to float64, and NaN, +Inf and -Inf rows are still named."""
     rng = np.random.default_rng(3)
     for scale in (1.0, 2.0 ** -20):
         x = (scale * rng.normal(size=(50, 6))).astype(dtype)

@@ -44,6 +44,7 @@ from __future__ import annotations
 import inspect
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
@@ -600,7 +601,7 @@ def _bures_nuclear(fa: _Factor, fb: _Factor) -> tuple[float, float]:
     r = min(fa.rank, fb.rank)
     M = B.T @ A
     nm = float(np.sqrt(np.einsum("ij,ij->i", M, M).sum()))
-    s = float(_singular_values(M).sum())  # overwrites M
+    s = float(_singular_values(M, lambda: B.T @ A).sum())  # overwrites M
     ta = float(np.einsum("ij,ij->i", A, A).sum())
     tb = float(np.einsum("ij,ij->i", B, B).sum())
     total = ta + tb
@@ -611,12 +612,14 @@ def _bures_nuclear(fa: _Factor, fb: _Factor) -> tuple[float, float]:
     return value, 2.0 * (form + svd) + sums
 
 
-def _singular_values(m: np.ndarray) -> np.ndarray:
+def _singular_values(m: np.ndarray, rebuild: Callable[[], np.ndarray]) -> np.ndarray:
     """Singular values of ``m`` (LAPACK ``dgesdd``, values only), overwriting ``m``: its transpose, which has
-    the same singular values, is the Fortran-ordered view LAPACK works on without a copy."""
+    the same singular values, is the Fortran-ordered view LAPACK works on without a copy. Should ``dgesdd``
+    not converge, ``rebuild()`` forms ``m`` again for numpy's SVD (which raises ``LinAlgError`` if it fails
+    too)."""
     _, sv, _, info = lapack.dgesdd(m.T, compute_uv=0, overwrite_a=1)
     if info != 0:  # pragma: no cover - LAPACK convergence failure (not seen on finite input)
-        return np.asarray(np.linalg.svd(m, compute_uv=False))
+        return np.asarray(np.linalg.svd(rebuild(), compute_uv=False))
     return np.asarray(sv)
 
 
