@@ -180,7 +180,7 @@ class SampleSet:
         }
         raw = json.dumps(meta, default=json_default, ensure_ascii=False).encode("utf-8")
         return atomic_save_npz_compressed(path, motions=self.motions, lengths=self.lengths.astype(np.int64),
-                               frames=self.frames.astype(np.int64), meta=np.frombuffer(raw, dtype=np.uint8))
+                                          frames=self.frames.astype(np.int64), meta=np.frombuffer(raw, dtype=np.uint8))
 
     @classmethod
     def load(cls, path: PathLike) -> "SampleSet":

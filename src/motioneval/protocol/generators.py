@@ -36,7 +36,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .._arrays import to_numpy
+from .._arrays import gather_rows, scatter_rows, to_numpy
 from ..constants import HUMANML3D_DATASET, KIT_DATASET, LOOKAHEAD_FRAMES, MAX_MOTION_FRAMES
 from ..representation.normalization import FeatureStats
 
@@ -382,10 +382,10 @@ def to_raw_features(motions: np.ndarray, lengths: np.ndarray, *, kind: str, norm
             sizes = np.clip(frames if full else lengths, 0, motions.shape[1])
             raw = np.zeros(motions.shape, np.float32)
             _check_dims(motions.shape[2], stats)
-            values = _gather_rows(motions, sizes)
+            values = gather_rows(motions, sizes)
             values *= np.asarray(stats.std, dtype=np.float64)  # in place: x * std + mean, as denormalize
             values += np.asarray(stats.mean, dtype=np.float64)
-            _scatter_rows(values, sizes, raw)
+            scatter_rows(values, sizes, raw)
             masked = True
         else:
             raise ValueError(f"{name}: unknown normalization {normalization!r}")
@@ -463,10 +463,10 @@ def evaluator_features(raw: np.ndarray, lengths: np.ndarray, evaluator_stats: Fe
     with np.errstate(over="ignore"):  # checked just below, with the row named
         # only the fed frames are normalized (float64, then cast); the rest of the canvas stays zero
         _check_dims(d, evaluator_stats)
-        values = _gather_rows(raw, sizes)
+        values = gather_rows(raw, sizes)
         values -= np.asarray(evaluator_stats.mean, dtype=np.float64)  # in place: (x - mean) / std, as normalize
         values /= np.asarray(evaluator_stats.std, dtype=np.float64)
-        _scatter_rows(values, sizes, out)
+        scatter_rows(values, sizes, out)
     with np.errstate(over="ignore", invalid="ignore"):
         total = out.reshape(n, -1).sum(axis=1)  # non-finite whenever a value is (or the float32 sum overflows)
     bad = np.flatnonzero(~np.isfinite(total))
@@ -495,21 +495,3 @@ def _check_dims(dim: int, stats: FeatureStats) -> None:
     if dim != stats.dim:
         raise ValueError(f"features have {dim} dims in the last axis but statistics {stats.name!r} have {stats.dim}")
 
-
-def _gather_rows(x: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """The first ``sizes[r]`` frames of every row of ``x`` ``(N, T, D)``, concatenated as float64 ``(sum, D)``
-    (slice copies: contiguous, faster than a boolean-mask gather)."""
-    out = np.empty((int(np.sum(sizes)), x.shape[2]), np.float64)
-    pos = 0
-    for r, k in enumerate(np.asarray(sizes).tolist()):
-        out[pos:pos + k] = x[r, :k]
-        pos += k
-    return out
-
-
-def _scatter_rows(values: np.ndarray, sizes: np.ndarray, out: np.ndarray) -> None:
-    """Inverse of :func:`_gather_rows` into ``out`` (cast to its dtype, as ``astype`` rounds)."""
-    pos = 0
-    for r, k in enumerate(np.asarray(sizes).tolist()):
-        out[r, :k] = values[pos:pos + k]
-        pos += k

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .._arrays import scatter_rows
 from ..constants import EOS, SOS, UNK, pad_tokens
 from ..representation.normalization import FeatureStats
 from .presets import Preset
@@ -251,9 +252,5 @@ def pass_features(items: GroundTruthItems, plan: PassPlan, stats: FeatureStats, 
     valid = np.concatenate([items.frames[a:a + m] for a, m in zip(first, sizes)]).astype(np.float64)
     valid -= np.asarray(stats.mean, dtype=np.float64)
     valid /= np.asarray(stats.std, dtype=np.float64)
-    normalized = valid.astype(np.float32)
-    pos = 0
-    for r, m in enumerate(sizes):
-        out[r, :m] = normalized[pos:pos + m]
-        pos += m
+    scatter_rows(valid, lengths, out)  # cast to float32 on assignment, as astype rounds
     return out
